@@ -1,0 +1,5 @@
+"""python -m nncomp: the command line."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,355 @@
+"""The nncomp command line, in the manner of zstd and xz: a thin layer over nncomp.api."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, BinaryIO, Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from . import __version__, api, info as describe_stream
+from .config import DEFAULT_LEVEL
+from .errors import CorruptError, NNCError
+
+SUFFIX = ".nnc"
+CHUNK = 1 << 20
+PROGRESS_MIN = 1 << 20  # show a progress bar for inputs larger than this (when stderr is a terminal)
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Lossless compression with a byte-level transformer that learns while it codes.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Quit(Exception):
+    """Raised by the SIGTERM handler so that clean-up code runs."""
+
+
+# -- options shared by the commands -------------------------------------------------------------
+Files = Annotated[Optional[list[str]], typer.Argument(help="Input files; '-' or none reads standard input.")]
+OutOpt = Annotated[Optional[str], typer.Option("-o", "--output", help="Write to this file ('-': standard output).")]
+StdoutOpt = Annotated[bool, typer.Option("-c", "--stdout", help="Write to standard output.")]
+ForceOpt = Annotated[bool, typer.Option("-f", "--force", help="Overwrite existing outputs; write to a terminal.")]
+KeepOpt = Annotated[bool, typer.Option("-k", "--keep", help="Keep input files (the default).")]
+RmOpt = Annotated[bool, typer.Option("--rm", help="Remove each input file once its output is complete.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors.")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print details (settings, speed).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=1, help="CPU threads (output is the same for any).")]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"nncomp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """nncomp: compress, decompress, test and inspect .nnc files."""
+
+
+# -- plumbing ---------------------------------------------------------------------------------------
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into an exception so temporary files are removed and inputs kept."""
+
+    def handler(signum, frame):
+        raise Quit()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _atomic_output(path: Path, force: bool) -> Iterator[BinaryIO]:
+    """A temporary file beside `path`, renamed onto it only when the body completes without error."""
+    if path.exists() and not force:
+        raise NNCError(f"{path} already exists; use -f to overwrite")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+    while chunk := f.read(size):
+        yield chunk
+
+
+@contextmanager
+def _progress(total: int | None, quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
+    if quiet or not err.is_terminal or (total is not None and total <= PROGRESS_MIN):
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _fail(name: str, message: str) -> None:
+    err.print(f"[red]nncomp: {name}: {message}[/red]", markup=True, highlight=False, soft_wrap=True)
+
+
+def _plan(files: list[str] | None, output: str | None, to_stdout: bool, name_out: Callable[[Path], Path]):
+    """(input, output) pairs: '-' stands for standard input/output."""
+    files = files or ["-"]
+    if output and len(files) > 1 and output != "-":
+        raise NNCError("-o names one output, but several inputs were given")
+    for f in files:
+        if output:
+            yield f, output
+        elif to_stdout or f == "-":
+            yield f, "-"
+        else:
+            yield f, str(name_out(Path(f)))
+
+
+def _run(files, output, to_stdout, force, remove, quiet, name_out, work, verb: str) -> None:
+    """Apply work(src, dst, progress) to each input, zstd-style: report, continue, exit 1 on any failure."""
+    failed = False
+    with _terminate_as_exception():
+        try:
+            plan = list(_plan(files, output, to_stdout, name_out))
+        except NNCError as e:
+            _fail("error", str(e))
+            raise typer.Exit(1)
+        for src, dst in plan:
+            try:
+                if src == "-" and sys.stdin.isatty() and not force:
+                    raise NNCError("refusing to read from a terminal (use a file, a pipe, or -f)")
+                if dst == "-" and sys.stdout.isatty() and not force and verb == "compress":
+                    raise NNCError("refusing to write compressed data to a terminal (use -o, a pipe, or -f)")
+                if src != "-":
+                    p = Path(src)
+                    if p.is_dir():
+                        raise NNCError("is a directory")
+                    if not p.exists():
+                        raise NNCError("no such file")
+                    if dst != "-" and Path(dst).exists() and p.resolve() == Path(dst).resolve():
+                        raise NNCError("input and output are the same file")
+                stats = _process(src, dst, force, quiet, work)
+                if remove and src != "-":
+                    os.unlink(src)
+                if not quiet and stats:
+                    _summary(src, dst, *stats, verb=verb)
+            except (NNCError, OSError) as e:
+                msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+                _fail(src if src != "-" else "stdin", msg)
+                failed = True
+            except (KeyboardInterrupt, Quit):
+                _fail(src if src != "-" else "stdin", "interrupted; no output written")
+                raise typer.Exit(130)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _process(src: str, dst: str, force: bool, quiet: bool, work):
+    total = None if src == "-" else Path(src).stat().st_size
+    t0 = time.perf_counter()
+    fin = sys.stdin.buffer if src == "-" else open(src, "rb")
+    try:
+        with _progress(total, quiet, Path(src).name if src != "-" else "stdin") as prog:
+            if dst == "-":
+                n_in, n_out = work(fin, sys.stdout.buffer, prog)
+                sys.stdout.buffer.flush()
+            else:
+                with _atomic_output(Path(dst), force) as fout:
+                    n_in, n_out = work(fin, fout, prog)
+                if src != "-":
+                    shutil.copymode(src, dst)
+    finally:
+        if fin is not sys.stdin.buffer:
+            fin.close()
+    return n_in, n_out, time.perf_counter() - t0
+
+
+def _summary(src: str, dst: str, n_in: int, n_out: int, secs: float, verb: str) -> None:
+    raw, packed = (n_in, n_out) if verb == "compress" else (n_out, n_in)
+    pct = 100.0 * packed / raw if raw else 0.0
+    bpb = 8.0 * packed / raw if raw else 0.0
+    speed = raw / secs / 1e3 if secs > 0 else 0.0
+    name = "stdin" if src == "-" else src
+    target = "stdout" if dst == "-" else dst
+    line = f"{name} : {pct:6.2f}%  ({raw:,} <=> {packed:,} bytes, {bpb:.3f} bits/byte, {speed:.1f} KB/s) -> {target}"
+    err.print(line, soft_wrap=True)
+
+
+# -- commands ---------------------------------------------------------------------------------------
+@app.command()
+def compress(
+    files: Files = None,
+    output: OutOpt = None,
+    stdout: StdoutOpt = False,
+    force: ForceOpt = False,
+    keep: KeepOpt = True,
+    rm: RmOpt = False,
+    level: Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")] = DEFAULT_LEVEL,
+    threads: ThreadsOpt = None,
+    device: DeviceOpt = Device.cpu,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Compress FILES to FILE.nnc (standard input to standard output)."""
+    _check_device(device)
+
+    def work(fin, fout, prog):
+        c = api.compressor(level, threads=threads, progress=prog)
+        n_in = n_out = 0
+        for chunk in _chunks(fin):
+            n_in += len(chunk)
+            n_out += _write(fout, c.compress(chunk))
+        n_out += _write(fout, c.flush())
+        return n_in, n_out
+
+    _run(files, output, stdout, force, rm, quiet, lambda p: p.with_name(p.name + SUFFIX), work, "compress")
+
+
+@app.command()
+def decompress(
+    files: Files = None,
+    output: OutOpt = None,
+    stdout: StdoutOpt = False,
+    force: ForceOpt = False,
+    keep: KeepOpt = True,
+    rm: RmOpt = False,
+    threads: ThreadsOpt = None,
+    device: DeviceOpt = Device.cpu,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Decompress FILE.nnc to FILE (standard input to standard output)."""
+    _check_device(device)
+
+    def work(fin, fout, prog):
+        return _decode(fin, fout, threads, prog)
+
+    _run(files, output, stdout, force, rm, quiet, _strip_suffix, work, "decompress")
+
+
+def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog) -> tuple[int, int]:
+    """Decode a whole stream from fin into fout (None: verify only); (bytes read, bytes decoded)."""
+    d = api.decompressor(threads=threads, progress=prog)
+    n_in = n_out = 0
+    for chunk in _chunks(fin, 1 << 16):
+        n_in += len(chunk)
+        data = d.decompress(chunk)
+        n_out += _write(fout, data) if fout is not None else len(data)
+    if not d.eof:
+        raise CorruptError("truncated input (the stream ends early)")
+    return n_in, n_out
+
+
+@app.command()
+def test(
+    files: Annotated[list[str], typer.Argument(help=".nnc files to verify.")],
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Decode FILES and verify their checksums without writing anything (like zstd -t)."""
+
+    failed = False
+    for f in files:
+        try:
+            with open(f, "rb") if f != "-" else _nullcontext(sys.stdin.buffer) as fin:
+                _decode(fin, None, threads, None)
+            if not quiet:
+                err.print(f"{f} : OK")
+        except (NNCError, OSError) as e:
+            _fail(f, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(files: Annotated[list[str], typer.Argument(help=".nnc files to describe.")]) -> None:
+    """Show what the headers and frames of FILES hold, like zstd -l."""
+    failed = False
+    for f in files:
+        try:
+            with open(f, "rb") as fin:
+                summary = describe_stream.describe(fin)
+            out.print(describe_stream.render(f, summary))
+        except (NNCError, OSError) as e:
+            _fail(f, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _nullcontext(x):
+    yield x
+
+
+def _write(f: BinaryIO, data: bytes) -> int:
+    if data:
+        f.write(data)
+    return len(data)
+
+
+def _strip_suffix(p: Path) -> Path:
+    if p.suffix != SUFFIX:
+        raise NNCError(f"unknown suffix (expected {SUFFIX}); use -o to name the output")
+    return p.with_suffix("")
+
+
+def _check_device(device: Device) -> None:
+    if device is Device.cuda:
+        import torch
+
+        if not torch.cuda.is_available():
+            _fail("error", "--device cuda: no CUDA device is available")
+            raise typer.Exit(1)
+        _fail("error", "--device cuda: the CUDA path is not built yet; use --device cpu")
+        raise typer.Exit(1)
+
+
+def run() -> None:
+    """Console-script entry point: no tracebacks for broken pipes."""
+    try:
+        app()
+    except BrokenPipeError:
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            os._exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,218 @@
+"""Frames and lanes: drives the predictor and the range coder over a stream, both directions.
+
+A frame of n bytes is cut into L contiguous lanes coded in lock-step; each block of `block` steps is
+predicted (all at once when encoding, one step at a time when decoding), range coded, and then
+learned from. Frames the model cannot shrink are stored, but the model still learns from them, so
+encoder and decoder always hold the same state.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Callable
+
+import constriction
+import numpy as np
+import torch
+
+from . import container
+from .config import CodecConfig
+from .errors import CorruptError, UnsupportedError
+from .exact import configure_torch
+from .predictor import Predictor
+
+_FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+Progress = Callable[[int], None]
+
+
+def _lanes(cfg: CodecConfig, n: int) -> tuple[torch.Tensor, int]:
+    """(valid, lane length): which cells of the (lanes, lane length) layout hold the n bytes."""
+    lanes, length = cfg.lane_layout(n)
+    valid = (torch.arange(lanes * length) < n).view(lanes, length)
+    return valid, length
+
+
+class _Engine:
+    """The predictor plus the lane bookkeeping shared by both directions."""
+
+    def __init__(self, cfg: CodecConfig, params=None, threads: int | None = None):
+        configure_torch()
+        if threads:
+            torch.set_num_threads(threads)
+        self.cfg = cfg
+        self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, params)
+
+    def encode_frame(self, data: bytes, code: bool = True) -> bytes:
+        """Learn from a frame; return its range-coded payload (b"" when code is False)."""
+        valid, length = _lanes(self.cfg, len(data))
+        x = torch.zeros(valid.numel(), dtype=torch.int64)
+        x[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        x = x.view(valid.shape)
+        self.pred.start_frame(valid.shape[0])
+        enc = constriction.stream.queue.RangeEncoder() if code else None
+        for b0 in range(0, length, self.cfg.model.block):
+            xb, vb = x[:, b0 : b0 + self.cfg.model.block], valid[:, b0 : b0 + self.cfg.model.block]
+            freq = self.pred.predict_block(xb, vb)
+            if enc is not None:  # step-major order: the order the decoder meets the symbols in
+                sel = vb.T
+                enc.encode(xb.T[sel].int().numpy(), _FAMILY, freq.transpose(0, 1)[sel].numpy())
+            self.pred.learn()
+        return enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
+
+    def decode_frame(self, payload: bytes, n: int) -> bytes:
+        valid, length = _lanes(self.cfg, n)
+        lanes = valid.shape[0]
+        self.pred.start_frame(lanes)
+        try:
+            dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        except Exception as e:  # constriction rejects some malformed word streams outright
+            raise CorruptError(f"damaged frame: {e}") from None
+        out = torch.zeros(lanes, length, dtype=torch.int64)
+        for b0 in range(0, length, self.cfg.model.block):
+            steps = min(self.cfg.model.block, length - b0)
+            self.pred.begin_block(steps)
+            for t in range(b0, b0 + steps):
+                freq = self.pred.predict_step()
+                v = valid[:, t]
+                sym = torch.zeros(lanes, dtype=torch.int64)
+                try:
+                    sym[v] = torch.from_numpy(dec.decode(_FAMILY, freq[v].numpy()).astype(np.int64))
+                except Exception as e:
+                    raise CorruptError(f"damaged frame: {e}") from None
+                out[:, t] = sym
+                self.pred.push(sym, v)
+            self.pred.finish_block()
+            self.pred.learn()
+        return out.view(-1)[:n].to(torch.uint8).numpy().tobytes()
+
+
+class Compressor:
+    """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush()."""
+
+    def __init__(self, cfg: CodecConfig, model_id: str, level: int, params=None, *, threads=None,
+                 progress: Progress | None = None):
+        self._engine = _Engine(cfg, params, threads)
+        self._cfg = cfg
+        self._pending = bytearray()
+        self._total = 0
+        self._crc = 0
+        self._progress = progress
+        self._header = container.build_header(cfg, model_id, level)
+        self._flushed = False
+
+    def compress(self, data: bytes) -> bytes:
+        if self._flushed:
+            raise ValueError("compressor already flushed")
+        self._pending += data
+        out = [self._take_header()]
+        while len(self._pending) >= self._cfg.frame_size:
+            out.append(self._frame(bytes(self._pending[: self._cfg.frame_size])))
+            del self._pending[: self._cfg.frame_size]
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        out = [self.compress(b"")]
+        if self._pending:
+            out.append(self._frame(bytes(self._pending)))
+            self._pending.clear()
+        out.append(container.build_end(self._total, self._crc))
+        self._flushed = True
+        return b"".join(out)
+
+    def _take_header(self) -> bytes:
+        h, self._header = self._header, b""
+        return h
+
+    def _frame(self, raw: bytes) -> bytes:
+        payload = self._engine.encode_frame(raw)
+        self._total += len(raw)
+        self._crc = zlib.crc32(raw, self._crc)
+        if self._progress:
+            self._progress(len(raw))
+        if len(payload) < len(raw):
+            return container.build_frame(container.CODED, raw, payload)
+        return container.build_frame(container.STORED, raw, raw)
+
+
+ModelResolver = Callable[[str], dict | None]
+
+
+class Decompressor:
+    """Incremental decompressor: feed decompress() chunks; `eof` is True after the end record."""
+
+    def __init__(self, resolve_model: ModelResolver, *, threads=None, progress: Progress | None = None):
+        self._resolve = resolve_model
+        self._threads = threads
+        self._progress = progress
+        self._buf = bytearray()
+        self._engine: _Engine | None = None
+        self._total = 0
+        self._crc = 0
+        self.eof = False
+        self.header: tuple | None = None
+
+    def decompress(self, data: bytes) -> bytes:
+        if self.eof:
+            if data:
+                raise CorruptError("trailing data after the end of the stream")
+            return b""
+        self._buf += data
+        out = []
+        while not self.eof:
+            piece = self._step()
+            if piece is None:
+                break
+            out.append(piece)
+        if self.eof and self._buf:
+            raise CorruptError("trailing data after the end of the stream")
+        return b"".join(out)
+
+    def _step(self) -> bytes | None:
+        """Consume one header or frame from the buffer; None when more input is needed."""
+        buf = self._buf
+        if self._engine is None:
+            n = container.header_length(bytes(buf[: container.HEADER_FIXED]))
+            if n is None or len(buf) < n:
+                return None
+            cfg, model_id, level = container.parse_header(bytes(buf[:n]))
+            params = self._resolve(model_id)
+            self.header = (cfg, model_id, level)
+            self._engine = _Engine(cfg, params, self._threads)
+            del buf[:n]
+            return b""
+        if not buf:
+            return None
+        if buf[0] == container.END:
+            need = 1 + container.END_BODY.size
+            if len(buf) < need:
+                return None
+            total, crc = container.END_BODY.unpack_from(buf, 1)
+            if total != self._total or crc != self._crc:
+                raise CorruptError("stream checksum or length mismatch")
+            del buf[:need]
+            self.eof = True
+            return b""
+        head = container.FRAME_HEAD.size
+        if len(buf) < head:
+            return None
+        kind, raw_len, pay_len, crc = container.parse_frame_head(bytes(buf[:head]), self._engine.cfg)
+        if len(buf) < head + pay_len:
+            return None
+        payload = bytes(buf[head : head + pay_len])
+        del buf[: head + pay_len]
+        if kind == container.STORED:
+            self._engine.encode_frame(payload, code=False)
+            raw = payload
+        else:
+            raw = self._engine.decode_frame(payload, raw_len)
+        if zlib.crc32(raw) != crc:
+            raise CorruptError("frame checksum mismatch (damaged data)")
+        self._total += len(raw)
+        self._crc = zlib.crc32(raw, self._crc)
+        if self._progress:
+            self._progress(len(raw))
+        return raw
+
+
+__all__ = ["Compressor", "Decompressor", "CorruptError", "UnsupportedError"]

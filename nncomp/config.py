@@ -1,0 +1,81 @@
+"""Codec settings and the compression levels that choose them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from .model import ModelConfig
+
+MAX_FRAME = 1 << 24  # largest frame a header may announce (bounds a decoder's memory)
+MAX_LANES = 256
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """Everything besides the weights that decoding needs; written into every .nnc header."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    orders: tuple[int, ...] = (1, 2, 3, 4, 6)  # context lengths of the count statistics
+    hash_bits: int = 16  # rows per hashed order (2**hash_bits x 256 int16 counts)
+    lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
+    min_lane: int = 1024  # ... but fewer when lanes would be shorter than this
+    frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["orders"] = list(self.orders)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CodecConfig":
+        if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):
+            raise ValueError("codec settings do not match this version")
+        ints = {k: d[k] for k in ("hash_bits", "lanes", "min_lane", "frame_size")}
+        if any(not isinstance(v, int) or isinstance(v, bool) for v in ints.values()):
+            raise ValueError("codec settings are not integers")
+        orders = d["orders"]
+        if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
+            raise ValueError("context orders are not integers")
+        cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **ints)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        self.model.validate()
+        ok = (
+            1 <= len(self.orders) <= 8
+            and all(1 <= k <= 7 for k in self.orders)
+            and 8 <= self.hash_bits <= 22
+            and 1 <= self.lanes <= MAX_LANES
+            and 1 <= self.min_lane <= MAX_FRAME
+            and 1 <= self.frame_size <= MAX_FRAME
+        )
+        if not ok:
+            raise ValueError("codec settings out of range")
+
+    def lane_layout(self, n: int) -> tuple[int, int]:
+        """(lanes, lane_length) for a frame of n > 0 bytes: every lane but the last is full."""
+        lanes = max(1, min(self.lanes, n // self.min_lane))
+        length = -(-n // lanes)
+        return -(-n // length), length
+
+
+_BASE = CodecConfig()
+LEVELS: dict[int, CodecConfig] = {
+    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128), lanes=128, orders=(1, 2, 3, 4)),
+    2: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=2, d_mlp=128), lanes=96),
+    3: replace(_BASE, model=replace(_BASE.model, n_layer=1)),
+    4: _BASE,
+    5: _BASE,
+    6: _BASE,
+    7: replace(_BASE, lanes=32),
+    8: replace(_BASE, model=replace(_BASE.model, n_layer=3), lanes=32),
+    9: replace(_BASE, model=replace(_BASE.model, n_layer=4), lanes=16, hash_bits=18),
+}
+DEFAULT_LEVEL = 5
+
+
+def level_config(level: int) -> CodecConfig:
+    if level not in LEVELS:
+        raise ValueError(f"level must be 1..9, not {level}")
+    return LEVELS[level]

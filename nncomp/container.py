@@ -1,0 +1,87 @@
+"""The .nnc container: a header with every setting decoding needs, then checksummed frames.
+
+    header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
+    frame:   kind u8 (0 stored, 1 coded) | raw length u32 | payload length u32 | crc32(raw) u32 | payload
+    end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
+
+All integers are big-endian. Parsing is strict: every length is checked against what the header
+allows before anything is allocated, and any inconsistency raises CorruptError.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+from .config import CodecConfig
+from .errors import CorruptError, UnsupportedError
+
+MAGIC = b"\x8eNNC"
+VERSION = 1
+MAX_HEADER_JSON = 1 << 16
+STORED, CODED, END = 0, 1, 0xFF
+FRAME_HEAD = struct.Struct(">BIII")  # kind, raw length, payload length, crc32 of raw
+END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
+HEADER_FIXED = len(MAGIC) + 1 + 4
+
+
+def build_header(cfg: CodecConfig, model_id: str, level: int) -> bytes:
+    body = json.dumps(
+        {"codec": cfg.to_dict(), "model": model_id, "level": level}, sort_keys=True, separators=(",", ":")
+    ).encode()
+    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def header_length(prefix: bytes) -> int | None:
+    """Total header size once its fixed part is available (None if more bytes are needed)."""
+    if len(prefix) < HEADER_FIXED:
+        if not MAGIC.startswith(prefix[: len(MAGIC)]):
+            raise CorruptError("not an .nnc stream (bad magic)")
+        return None
+    if prefix[:4] != MAGIC:
+        raise CorruptError("not an .nnc stream (bad magic)")
+    if prefix[4] != VERSION:
+        raise UnsupportedError(f"format version {prefix[4]} is not supported (this nncomp reads version {VERSION})")
+    (n,) = struct.unpack_from(">I", prefix, 5)
+    if n > MAX_HEADER_JSON:
+        raise CorruptError("header too large")
+    return HEADER_FIXED + n + 4
+
+
+def parse_header(raw: bytes) -> tuple[CodecConfig, str, int]:
+    """(settings, model id, level) from a complete header as measured by header_length()."""
+    body, (crc,) = raw[HEADER_FIXED:-4], struct.unpack(">I", raw[-4:])
+    if zlib.crc32(body) != crc:
+        raise CorruptError("header checksum mismatch")
+    try:
+        d = json.loads(body)
+        if not isinstance(d, dict) or set(d) != {"codec", "model", "level"}:
+            raise ValueError("unexpected header fields")
+        cfg = CodecConfig.from_dict(d["codec"])
+        model, level = d["model"], d["level"]
+        if not isinstance(model, str) or len(model) > 200 or not isinstance(level, int) or isinstance(level, bool):
+            raise ValueError("bad model or level")
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        raise CorruptError(f"invalid header: {e}") from None
+    return cfg, model, level
+
+
+def build_frame(kind: int, raw: bytes, payload: bytes) -> bytes:
+    return FRAME_HEAD.pack(kind, len(raw), len(payload), zlib.crc32(raw)) + payload
+
+
+def build_end(total: int, crc: int) -> bytes:
+    return bytes([END]) + END_BODY.pack(total, crc)
+
+
+def parse_frame_head(buf: bytes, cfg: CodecConfig) -> tuple[int, int, int, int]:
+    """(kind, raw length, payload length, crc) of a frame head, checked against the settings."""
+    kind, raw_len, pay_len, crc = FRAME_HEAD.unpack_from(buf)
+    if kind not in (STORED, CODED):
+        raise CorruptError(f"unknown frame kind {kind}")
+    if not 0 < raw_len <= cfg.frame_size:
+        raise CorruptError("frame length out of range")
+    if (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
+        raise CorruptError("frame payload length out of range")
+    return kind, raw_len, pay_len, crc

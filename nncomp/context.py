@@ -1,0 +1,64 @@
+"""Order-n byte statistics: counts of what followed each recent context, learned after one occurrence.
+
+One int16 table holds a 256-wide row of counts per context for every order: order 1 and 2 contexts
+index their rows directly, longer ones through an integer hash. Everything here is integer
+arithmetic, so it needs no care beyond the order of updates, which encoder and decoder share.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .exact import LOGIT_FRAC, ilog2_fixed
+
+COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still fits int16
+COUNT_WEIGHT = 16  # a seen symbol scores log2(16 c + 1): additive smoothing of 1/16
+N_BUCKETS = 16  # mixing weights depend on the order and on log2 of the context's total count
+HIST_BITS = 56  # lane history keeps the last 7 bytes
+
+
+class ContextModel:
+    """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
+
+    def __init__(self, orders: tuple[int, ...], hash_bits: int):
+        if not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22:
+            raise ValueError("context model settings out of range")
+        self.orders = tuple(orders)
+        self.hash_bits = hash_bits
+        sizes = [min(256**k, 2**hash_bits) for k in self.orders]
+        self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
+        self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
+        counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
+        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC)
+
+    def rows(self, hist: torch.Tensor) -> torch.Tensor:
+        """Table rows (K, L) of each order's context, from lane histories hist (L,) int64."""
+        out = []
+        mask = 2**self.hash_bits - 1
+        for k in self.orders:
+            ctx = hist & (2 ** (8 * k) - 1)
+            if 256**k <= 2**self.hash_bits:
+                out.append(ctx)
+            else:  # two products below 2**63: no overflow anywhere
+                h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + k * 97531
+                out.append((h ^ (h >> 29)) & mask)
+        return torch.stack(out) + self.offsets
+
+    def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f, bucket): f (K, L, 256) int64 log-count scores, bucket (K, L) int64 confidence class."""
+        counts = self.table[rows].long()
+        total = counts.sum(-1)
+        _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
+        return self.log_table[counts], torch.clamp(e.long(), 0, N_BUCKETS - 1)
+
+    def update(self, rows: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        """Count symbol sym (L,) after each valid lane's contexts rows (K, L)."""
+        r = rows[:, valid].reshape(-1)
+        s = sym[valid].repeat(len(self.orders))
+        self.table.index_put_((r, s), torch.ones_like(r, dtype=torch.int16), accumulate=True)
+        self.table[r, s] = torch.clamp(self.table[r, s], max=COUNT_CAP)
+
+    @staticmethod
+    def push(hist: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:
+        """Lane histories after appending byte sym (L,)."""
+        return ((hist & (2 ** (HIST_BITS - 8) - 1)) << 8) | sym

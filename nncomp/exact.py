@@ -1,0 +1,140 @@
+"""The numerics contract: the only module that decides how numbers are computed on the coding path.
+
+Everything the encoder and decoder must agree on is built from operations whose results are the
+same bits on every machine, thread count, CPU instruction set and device:
+
+* matrix products of integer-valued float tensors whose partial sums provably stay exact
+  (below 2**24 in float32, 2**53 in float64): `exact_mm`;
+* reductions over integers (int64 sums, maxima), which are exact in any order;
+* element-wise +, -, *, / and sqrt (correctly rounded by IEEE-754), round, floor, clamp;
+* integer tables built from integer arithmetic and Python's `decimal` module (software arithmetic,
+  correctly rounded, identical everywhere), never from libm's exp/log.
+
+Nothing else on the coding path may use transcendental functions, fused operations or
+torch.compile. Offline code (reporting, plots) may.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+
+import numpy as np
+import torch
+
+__all__ = [
+    "EXP_BITS",
+    "LOGIT_FRAC",
+    "exact_mm",
+    "quantize_grad",
+    "requant",
+    "exp2_table",
+    "ilog2_fixed",
+    "splitmix_uniform",
+    "configure_torch",
+]
+
+F32_EXACT = 2**24  # every integer below this is exact in float32
+F64_EXACT = 2**53  # ... and below this in float64
+
+LOGIT_FRAC = 64  # output logits are fixed point: z / LOGIT_FRAC is a log2 probability ratio
+EXP_BITS = 20  # the largest frequency in a coded distribution is 2**EXP_BITS
+LOG2E = 1.4426950408889634  # log2(e) as a literal, so no libm call decides its last bit
+
+
+def configure_torch() -> None:
+    """Keep float32 products in full precision (no TF32, no reduced-precision kernels)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float) -> torch.Tensor:
+    """a @ b for integer-valued a, b with |a| <= amax, |b| <= bmax; the result is exact, as float64.
+
+    Chooses float32 when every partial sum stays below 2**24, else float64 (below 2**53). The bound
+    is checked, not assumed: a product that could round is refused rather than silently inexact.
+    """
+    k = a.shape[-1]
+    bound = float(amax) * float(bmax) * k
+    if bound < F32_EXACT:
+        return torch.matmul(a.float(), b.float()).double()
+    if bound < F64_EXACT:
+        return torch.matmul(a.double(), b.double())
+    raise ValueError(f"matrix product bound {bound:.3g} exceeds exact float64 range")
+
+
+def requant(x: torch.Tensor, shift: int, lo: float, hi: float) -> torch.Tensor:
+    """round(x * 2**-shift) clamped to [lo, hi]: scaling by a power of two is exact."""
+    return torch.clamp(torch.round(x * (2.0**-shift)), lo, hi)
+
+
+def quantize_grad(g: torch.Tensor, bits: int) -> tuple[torch.Tensor, float]:
+    """Round a float gradient to integers of at most `bits` bits with a power-of-two scale.
+
+    Returns (g_int, scale) with g ~= g_int * scale. The scale comes from the exact maximum and
+    frexp (bit manipulation), so every machine picks the same one.
+    """
+    gmax = float(g.abs().max()) if g.numel() else 0.0
+    if gmax == 0.0 or not np.isfinite(gmax):
+        return torch.zeros_like(g, dtype=torch.float64), 1.0
+    _, e = np.frexp(gmax)  # gmax = m * 2**e, 0.5 <= m < 1
+    shift = bits - int(e)
+    return torch.round(g.double() * (2.0**shift)), 2.0**-shift
+
+
+@functools.lru_cache(maxsize=None)
+def _exp2_values(frac: int, size: int, top_bits: int) -> tuple[int, ...]:
+    """round(2**top_bits * 2**(-i/frac)) for i < size, in correctly rounded decimal arithmetic."""
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    ln2 = ctx.ln(decimal.Decimal(2))
+    top = decimal.Decimal(2**top_bits)
+    out = []
+    for i in range(size):
+        v = ctx.multiply(top, ctx.exp(ctx.divide(ctx.multiply(decimal.Decimal(-i), ln2), frac)))
+        out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
+    return tuple(out)
+
+
+def exp2_table(frac: int, size: int, top_bits: int) -> torch.Tensor:
+    """Table T[i] = round(2**top_bits * 2**(-i / frac)), int64, identical on every machine."""
+    return torch.tensor(_exp2_values(frac, size, top_bits), dtype=torch.int64)
+
+
+@functools.lru_cache(maxsize=None)
+def _log2_mantissa(bits: int, frac: int) -> tuple[int, ...]:
+    """round(frac * log2(1 + i / 2**bits)) for i < 2**bits, in decimal arithmetic."""
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    ln2 = ctx.ln(decimal.Decimal(2))
+    n = 2**bits
+    out = []
+    for i in range(n):
+        v = ctx.multiply(decimal.Decimal(frac), ctx.divide(ctx.ln(ctx.divide(decimal.Decimal(n + i), n)), ln2))
+        out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
+    return tuple(out)
+
+
+_MANT_BITS = 10
+
+
+def ilog2_fixed(x: torch.Tensor, frac: int = LOGIT_FRAC) -> torch.Tensor:
+    """round(frac * log2(x)) (to about 1/1000 bit) for integer tensors x >= 1, as int64.
+
+    Splits x = 2**e * (1 + i/1024 + ...) with frexp, which is exact on integers below 2**53, and
+    looks up the mantissa's logarithm in a decimal-built table.
+    """
+    table = torch.tensor(_log2_mantissa(_MANT_BITS, frac), dtype=torch.int64, device=x.device)
+    m, e = torch.frexp(x.double())  # x = m * 2**e, 0.5 <= m < 1
+    idx = torch.floor((m * 2.0 - 1.0) * (2.0**_MANT_BITS)).long()
+    return (e.long() - 1) * frac + table[idx]
+
+
+def splitmix_uniform(seed: int, n: int) -> np.ndarray:
+    """n numbers uniform in [-1, 1) from splitmix64: a generator whose stream no library update changes."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    top = (z >> np.uint64(40)).astype(np.int64)  # 24 random bits
+    return (top - 2**23).astype(np.float64) / 2.0**23

@@ -1,0 +1,71 @@
+"""Describe a .nnc stream without decoding it (header, frames, sizes), for `nncomp info`."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from rich.table import Table
+
+from . import container
+from .errors import CorruptError
+
+
+def _read(f: BinaryIO, n: int) -> bytes:
+    b = f.read(n)
+    if len(b) != n:
+        raise CorruptError("truncated input (the stream ends early)")
+    return b
+
+
+def describe(f: BinaryIO) -> dict:
+    """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
+    fixed = _read(f, container.HEADER_FIXED)
+    n = container.header_length(fixed)
+    head = fixed + _read(f, n - len(fixed))
+    cfg, model_id, level = container.parse_header(head)
+    frames = stored = raw = packed = 0
+    packed += len(head)
+    while True:
+        kind = _read(f, 1)
+        if kind[0] == container.END:
+            total, _ = container.END_BODY.unpack(_read(f, container.END_BODY.size))
+            packed += 1 + container.END_BODY.size
+            if total != raw:
+                raise CorruptError("stream length mismatch")
+            break
+        rest = _read(f, container.FRAME_HEAD.size - 1)
+        k, raw_len, pay_len, _ = container.parse_frame_head(kind + rest, cfg)
+        f.seek(pay_len, 1) if f.seekable() else _read(f, pay_len)
+        frames += 1
+        stored += k == container.STORED
+        raw += raw_len
+        packed += container.FRAME_HEAD.size + pay_len
+    if f.read(1):
+        raise CorruptError("trailing data after the end of the stream")
+    return dict(version=container.VERSION, level=level, model=model_id, config=cfg, frames=frames, stored=stored,
+                raw=raw, packed=packed)
+
+
+def render(name: str, s: dict) -> Table:
+    cfg = s["config"]
+    m = cfg.model
+    t = Table(title=name, show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    ratio = s["raw"] / s["packed"] if s["packed"] else 0.0
+    bpb = 8.0 * s["packed"] / s["raw"] if s["raw"] else 0.0
+    rows = [
+        ("format", f"nnc version {s['version']}"),
+        ("level", str(s["level"])),
+        ("model", s["model"]),
+        ("transformer", f"{m.n_layer} layers, d={m.d_model}, {m.n_head} heads, mlp {m.d_mlp}, block {m.block}, lr {m.lr}"),
+        ("context orders", ", ".join(map(str, cfg.orders)) + f" (2^{cfg.hash_bits} rows)"),
+        ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each)"),
+        ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored)"),
+        ("compressed", f"{s['packed']:,} bytes"),
+        ("original", f"{s['raw']:,} bytes"),
+        ("ratio", f"{ratio:.3f}  ({bpb:.3f} bits/byte)"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    return t

@@ -1,0 +1,324 @@
+"""A byte-level causal transformer in exact integer arithmetic, with its own backward pass.
+
+Master weights are float64; every forward product uses their integer-valued quantization
+(`round(w * 2**W_BITS)`) and integer-valued activations, so `exact.exact_mm` gives the same bits on
+any machine. The batched forward (a whole block of positions) and the one-position-at-a-time step
+(with a key/value cache) run the same row-wise integer operations, hence give identical logits.
+The backward pass rounds each gradient to integers before every product and reduction, and the
+optimizer uses element-wise IEEE operations only, so the online training step is exact too.
+
+Scales (fixed point): residual stream and small activations are integers at 2**-ACT_BITS; weights
+at 2**-W_BITS; attention logits at 1/ATT_FRAC of a bit; output logits at 1/LOGIT_FRAC of a bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .exact import LOG2E, LOGIT_FRAC, exact_mm, exp2_table, quantize_grad, requant, splitmix_uniform
+
+ACT_BITS = 5  # activations: real value = int / 32
+ACT_MAX = 127.0  # bound of every small activation (norm output, q, k, v, attention output, MLP hidden)
+RES_MAX = 2.0**14  # bound of the residual stream
+W_BITS = 9  # weights: real value = int / 512
+W_MAX = 1023.0  # bound of every quantized weight
+ATT_FRAC = 16  # attention logits in 1/16 bit
+ATT_TOP = 10  # attention weights are integers up to 2**10
+ATT_RANGE = ATT_FRAC * (ATT_TOP + 1)  # weights this far below the maximum are zero
+GRAD_BITS = 16  # gradients are rounded to 16-bit integers before each product
+NEG = -(2**40)  # logit of a masked key
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Transformer shape and training settings; all of it is recorded in every .nnc header."""
+
+    d_model: int = 128  # width: 128 keeps every forward product exact in float32
+    n_layer: int = 2
+    n_head: int = 4
+    d_mlp: int = 256
+    block: int = 32  # positions per lane between training steps; attention sees this block and the last
+    lr: float = 0.002  # Adam step size of the online training
+    beta1: float = 0.9
+    beta2: float = 0.99
+    seed: int = 0  # weights of a model without prior come from splitmix64(seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        fields = cls.__dataclass_fields__
+        if not isinstance(d, dict) or set(d) != set(fields):
+            raise ValueError("model settings do not match this version")
+        vals = {}
+        for k, f in fields.items():
+            v = d[k]
+            want = float if f.type in ("float", float) else int
+            if want is int and (not isinstance(v, int) or isinstance(v, bool)):
+                raise ValueError(f"model setting {k} is not an integer")
+            if want is float and not isinstance(v, (int, float)):
+                raise ValueError(f"model setting {k} is not a number")
+            vals[k] = want(v)
+        cfg = cls(**vals)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        ok = (
+            8 <= self.d_model <= 512
+            and 1 <= self.n_layer <= 12
+            and 1 <= self.n_head <= 16
+            and self.d_model % self.n_head == 0
+            and 8 <= self.d_mlp <= 2048
+            and 1 <= self.block <= 256
+            and 0.0 <= self.lr <= 1.0
+            and 0.0 <= self.beta1 < 1.0
+            and 0.0 <= self.beta2 < 1.0
+            and 0 <= self.seed < 2**63
+        )
+        if not ok:
+            raise ValueError("model settings out of range")
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    d, m = cfg.d_model, cfg.d_mlp
+    shapes = {"emb": (256, d)}
+    for i in range(cfg.n_layer):
+        shapes[f"l{i}.qkv"] = (3 * d, d)
+        shapes[f"l{i}.proj"] = (d, d)
+        shapes[f"l{i}.fc1"] = (m, d)
+        shapes[f"l{i}.fc2"] = (d, m)
+    shapes["head"] = (256, d)
+    return shapes
+
+
+def init_params(cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Seeded uniform initialisation from an integer generator (identical on every machine)."""
+    params = {}
+    for j, (name, shape) in enumerate(param_shapes(cfg).items()):
+        n = math.prod(shape)
+        u = torch.from_numpy(splitmix_uniform(cfg.seed * 1000 + j, n)).view(shape)
+        if name == "emb":
+            scale = 1.0
+        elif name == "head":
+            scale = 0.0  # start from the context statistics alone
+        else:
+            scale = math.sqrt(3.0 / shape[1])
+            if name.endswith((".proj", ".fc2")):
+                scale = scale / math.sqrt(2 * cfg.n_layer)
+        params[name] = u * scale
+    return params
+
+
+class Transformer:
+    """Byte transformer: embed -> n_layer x (norm, attention, norm, MLP) -> norm -> head."""
+
+    def __init__(self, cfg: ModelConfig, params: dict[str, torch.Tensor] | None = None):
+        cfg.validate()
+        self.cfg = cfg
+        self.params = {k: v.double().clone() for k, v in (params or init_params(cfg)).items()}
+        shapes = param_shapes(cfg)
+        if set(self.params) != set(shapes) or any(tuple(self.params[k].shape) != s for k, s in shapes.items()):
+            raise ValueError("weights do not match the model shape")
+        self.adam = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in self.params.items()}
+        hd = cfg.d_model // cfg.n_head
+        self.hd = hd
+        self.att_scale = ATT_FRAC * LOG2E / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))  # int score -> z
+        self.score_grad = 1.0 / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))  # d(natural logit)/d(int score)
+        self.out_scale = LOGIT_FRAC * LOG2E / 2.0 ** (ACT_BITS + W_BITS)  # int head output -> z
+        # ALiBi: head h loses slope[h]/ATT_FRAC bits of attention per position of distance.
+        self.slopes = torch.tensor([float(ATT_FRAC >> (2 * h)) for h in range(cfg.n_head)]).view(-1, 1, 1)
+        table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
+        table[-1] = 0
+        self.att_table = table.double()
+        self.refresh()
+
+    # -- weights -----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Quantize the master weights for the forward pass."""
+        q = {}
+        for k, w in self.params.items():
+            if k == "emb":
+                q[k] = torch.clamp(torch.round(w * 2.0**ACT_BITS), -ACT_MAX, ACT_MAX)
+            else:
+                q[k] = torch.clamp(torch.round(w * 2.0**W_BITS), -W_MAX, W_MAX)
+        self.q = q
+
+    # -- building blocks ---------------------------------------------------------------------
+    def _norm(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """RMS norm to integers in [-127, 127] (RMS 32); returns (y, r) with y ~= x * r."""
+        ss = x.square().sum(-1, keepdim=True)  # integers below 2**53: exact in any order
+        r = 2.0**ACT_BITS / torch.sqrt(ss / float(self.cfg.d_model) + 1.0)  # 32/den: power-of-two numerator
+        return torch.clamp(torch.round(x * r), -ACT_MAX, ACT_MAX), r
+
+    def _linear(self, x: torch.Tensor, name: str, lo: float, hi: float) -> torch.Tensor:
+        return requant(exact_mm(x, self.q[name].T, ACT_MAX, W_MAX), W_BITS, lo, hi)
+
+    def _attend(self, q, k_all, v_all, bias):
+        """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, P, S)."""
+        s = exact_mm(q, k_all.transpose(-1, -2), ACT_MAX, ACT_MAX)
+        z = torch.floor(s * self.att_scale) + bias
+        idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, ATT_RANGE - 1).long()
+        p = self.att_table[idx]
+        tot = p.sum(-1, keepdim=True)
+        out = torch.round(exact_mm(p, v_all, 2.0**ATT_TOP, ACT_MAX) / tot)
+        return out, p, tot
+
+    def _bias(self, t_from: int, t_to: int, tm: int, tk: int) -> torch.Tensor:
+        """ALiBi and causal mask for query positions [t_from, t_to) of a block after tm memory keys."""
+        qpos = torch.arange(t_from, t_to, dtype=torch.float64).view(-1, 1) + tm
+        kpos = torch.arange(tk, dtype=torch.float64).view(1, -1)
+        dist = qpos - kpos
+        return torch.where(dist >= 0, -self.slopes * dist, torch.full_like(dist, float(NEG)))
+
+    def _split(self, qkv: torch.Tensor):
+        L, T, _ = qkv.shape
+        return qkv.view(L, T, 3, self.cfg.n_head, self.hd).permute(2, 0, 3, 1, 4)
+
+    def _merge(self, o: torch.Tensor) -> torch.Tensor:
+        L, H, T, hd = o.shape
+        return o.permute(0, 2, 1, 3).reshape(L, T, H * hd)
+
+    def _head(self, x: torch.Tensor):
+        y, r = self._norm(x)
+        o = exact_mm(y, self.q["head"].T, ACT_MAX, W_MAX)
+        return torch.floor(o * self.out_scale).long(), y, r
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(self, tok: torch.Tensor, mem: list | None):
+        """Batched forward of a block. tok (L,T) int64 inputs; mem: per layer (k, v) of the last block.
+
+        Returns (z, cache): z (L,T,256) int64 logits in 1/LOGIT_FRAC bit; cache feeds backward()
+        and holds this block's keys and values ('mem') for the next block.
+        """
+        L, T = tok.shape
+        x = self.q["emb"][tok]
+        cache = {"tok": tok, "layers": [], "mem": []}
+        for i in range(self.cfg.n_layer):
+            lc = {"x_in": x}
+            y1, r1 = self._norm(x)
+            qkv = self._linear(y1, f"l{i}.qkv", -ACT_MAX, ACT_MAX)
+            q, k, v = self._split(qkv)
+            mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
+            k_all, v_all = torch.cat([mk, k], 2), torch.cat([mv, v], 2)
+            o, p, tot = self._attend(q, k_all, v_all, self._bias(0, T, mk.shape[2], k_all.shape[2]))
+            o = self._merge(o)
+            x = torch.clamp(x + self._linear(o, f"l{i}.proj", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+            y2, r2 = self._norm(x)
+            h = self._linear(y2, f"l{i}.fc1", 0.0, ACT_MAX)
+            x = torch.clamp(x + self._linear(h, f"l{i}.fc2", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+            lc.update(y1=y1, r1=r1, qkv=qkv, k_all=k_all, v_all=v_all, p=p, tot=tot, o=o, y2=y2, r2=r2, h=h)
+            cache["layers"].append(lc)
+            cache["mem"].append((k, v))
+        z, yf, rf = self._head(x)
+        cache.update(yf=yf, rf=rf)
+        return z, cache
+
+    def start_steps(self, mem: list | None, lanes: int, steps: int) -> dict:
+        """Key/value cache for decoding up to `steps` positions one at a time after memory `mem`."""
+        c = self.cfg
+        state = {"t": 0, "kv": []}
+        for i in range(c.n_layer):
+            tm = mem[i][0].shape[2] if mem else 0
+            kb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float64)
+            vb = torch.zeros_like(kb)
+            if tm:
+                kb[:, :, :tm], vb[:, :, :tm] = mem[i]
+            state["kv"].append((kb, vb, tm))
+        return state
+
+    def step(self, tok: torch.Tensor, state: dict) -> torch.Tensor:
+        """Logits (L,256) for the next position, given its input byte tok (L,). Same integers as forward()."""
+        t = state["t"]
+        x = self.q["emb"][tok].unsqueeze(1)  # (L,1,d)
+        for i in range(self.cfg.n_layer):
+            kb, vb, tm = state["kv"][i]
+            y1, _ = self._norm(x)
+            q, k, v = self._split(self._linear(y1, f"l{i}.qkv", -ACT_MAX, ACT_MAX))
+            kb[:, :, tm + t], vb[:, :, tm + t] = k[:, :, 0], v[:, :, 0]
+            n = tm + t + 1
+            o, _, _ = self._attend(q, kb[:, :, :n], vb[:, :, :n], self._bias(t, t + 1, tm, n))
+            x = torch.clamp(x + self._linear(self._merge(o), f"l{i}.proj", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+            y2, _ = self._norm(x)
+            h = self._linear(y2, f"l{i}.fc1", 0.0, ACT_MAX)
+            x = torch.clamp(x + self._linear(h, f"l{i}.fc2", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+        state["t"] = t + 1
+        return self._head(x)[0][:, 0]
+
+    # -- backward and update -----------------------------------------------------------------
+    @staticmethod
+    def _gmm(g: torch.Tensor, b: torch.Tensor, bmax: float) -> torch.Tensor:
+        """g @ b for a float gradient g and an integer-valued b, exact after rounding g."""
+        gq, sc = quantize_grad(g, GRAD_BITS)
+        return exact_mm(gq, b, 2.0**GRAD_BITS, bmax) * sc
+
+    def _wgrad(self, g: torch.Tensor, x: torch.Tensor, xmax: float) -> torch.Tensor:
+        """Weight gradient g^T @ x over all positions (g (...,out), x (...,in))."""
+        return self._gmm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), xmax)
+
+    def backward(self, cache: dict, g_out: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Gradients of the master weights, given g_out = dLoss/d(head output), (L,T,256) float."""
+        grads = {}
+        grads["head"] = self._wgrad(g_out, cache["yf"], ACT_MAX) * 2.0**W_BITS
+        gx = self._gmm(g_out, self.q["head"], W_MAX) * cache["rf"]
+        for i in reversed(range(self.cfg.n_layer)):
+            lc = cache["layers"][i]
+            # MLP: x += fc2(relu(fc1(norm(x))))
+            grads[f"l{i}.fc2"] = self._wgrad(gx, lc["h"], ACT_MAX)
+            gh = self._gmm(gx, self.q[f"l{i}.fc2"], W_MAX) * 2.0**-W_BITS
+            gh = gh * ((lc["h"] > 0) & (lc["h"] < ACT_MAX))
+            grads[f"l{i}.fc1"] = self._wgrad(gh, lc["y2"], ACT_MAX)
+            gx = gx + self._gmm(gh, self.q[f"l{i}.fc1"], W_MAX) * (2.0**-W_BITS) * lc["r2"]
+            # attention: x += proj(attend(qkv(norm(x))))
+            grads[f"l{i}.proj"] = self._wgrad(gx, lc["o"], ACT_MAX)
+            go = self._gmm(gx, self.q[f"l{i}.proj"], W_MAX) * 2.0**-W_BITS
+            gqkv = self._attend_backward(self._split_heads(go), lc)
+            gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
+            grads[f"l{i}.qkv"] = self._wgrad(gqkv, lc["y1"], ACT_MAX)
+            gx = gx + self._gmm(gqkv, self.q[f"l{i}.qkv"], W_MAX) * (2.0**-W_BITS) * lc["r1"]
+        gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
+        gemb = torch.zeros_like(self.params["emb"])
+        gemb.index_add_(0, cache["tok"].reshape(-1), gq)  # integers: exact in any order
+        grads["emb"] = gemb * (sc * 2.0**ACT_BITS)
+        return grads
+
+    def _split_heads(self, g: torch.Tensor) -> torch.Tensor:
+        L, T, _ = g.shape
+        return g.view(L, T, self.cfg.n_head, self.hd).permute(0, 2, 1, 3)
+
+    def _attend_backward(self, go: torch.Tensor, lc: dict) -> torch.Tensor:
+        """go (L,H,T,hd) = dLoss/d(attention output) -> dLoss/d(qkv) for this block (L,T,3d)."""
+        p, tot, k_all, v_all = lc["p"], lc["tot"], lc["k_all"], lc["v_all"]
+        T = go.shape[2]
+        tm = k_all.shape[2] - T
+        q, _, _ = self._split(lc["qkv"])
+        # out = (p @ v) / tot: values get p^T @ (go / tot); keys and queries go through the softmax.
+        gt_int, sct = quantize_grad(go / tot, GRAD_BITS)
+        gv = exact_mm(p[..., tm:].transpose(-1, -2), gt_int, 2.0**ATT_TOP, 2.0**GRAD_BITS) * sct
+        gq_int, sc = quantize_grad(go, GRAD_BITS)
+        ga = exact_mm(gq_int, v_all.transpose(-1, -2), 2.0**GRAD_BITS, ACT_MAX)  # integers
+        rs = (p * ga).sum(-1, keepdim=True)  # integers below 2**53: exact
+        gs = p * (ga * tot - rs) / (tot * tot) * (sc * self.score_grad)
+        gq = self._gmm(gs, k_all, ACT_MAX)
+        gk = self._gmm(gs[..., tm:].transpose(-1, -2).contiguous(), q, ACT_MAX)
+        g = torch.stack([gq, gk, gv], 0)  # (3,L,H,T,hd)
+        L, H, hd = go.shape[0], go.shape[1], go.shape[3]
+        return g.permute(1, 3, 0, 2, 4).reshape(L, T, 3 * H * hd)
+
+    def apply_grads(self, grads: dict[str, torch.Tensor], lr_scale: float = 1.0) -> None:
+        """One Adam step (no bias correction) in element-wise IEEE operations only."""
+        for k, g in grads.items():
+            adam_step(self.params[k], self.adam[k], g, self.cfg, lr_scale)
+        self.refresh()
+
+
+def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float = 1.0) -> None:
+    """Adam without bias correction, in separate element-wise IEEE operations (no fused kernels)."""
+    m, v = state
+    m.mul_(cfg.beta1).add_(g * (1.0 - cfg.beta1))
+    v.mul_(cfg.beta2).add_(g * g * (1.0 - cfg.beta2))
+    w.sub_(m * (cfg.lr * lr_scale) / (torch.sqrt(v) + 1e-12))

@@ -1,0 +1,142 @@
+"""Next-byte predictor: the transformer's logits mixed with order-n statistics, learning online.
+
+The encoder asks for a whole block of distributions at once (`predict_block`); the decoder asks one
+position at a time (`predict_step` then `push`). Both end the block with `learn()`, the same training
+step on the same integers, so the two sides stay in lock-step. Distributions are integer
+frequencies (never zero) for the range coder.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .context import N_BUCKETS, ContextModel
+from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
+from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
+
+OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
+ALPHA_BITS = 8  # mixing weights are integers at 2**-8
+ALPHA_INIT = 0.25
+ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
+LN2 = 0.6931471805599453
+
+
+class Predictor:
+    """Transformer + context statistics + learned mixing weights, over L lanes in lock-step."""
+
+    def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None):
+        self.net = Transformer(cfg, params)
+        self.ctx = ContextModel(orders, hash_bits)
+        k = len(orders)
+        self.alpha = torch.full((k, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
+        self.alpha_adam = (torch.zeros_like(self.alpha), torch.zeros_like(self.alpha))
+        self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
+        self._refresh_alpha()
+
+    def _refresh_alpha(self) -> None:
+        self.alpha_q = torch.clamp(torch.round(self.alpha * 2.0**ALPHA_BITS), 0, 2**14).long()
+
+    # -- lanes ----------------------------------------------------------------------------
+    def start_frame(self, lanes: int) -> None:
+        """New lanes: empty histories and no attention memory. Learned weights and counts carry on."""
+        self.lanes = lanes
+        self.hist = torch.zeros(lanes, dtype=torch.int64)
+        self.prev = torch.zeros(lanes, dtype=torch.int64)
+        self.mem = None
+
+    def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None):
+        """Context features for the current position; then count `sym` and advance, if given."""
+        rows = self.ctx.rows(self.hist)
+        f, b = self.ctx.features(rows)
+        zc = (self.alpha_q.gather(1, b).unsqueeze(-1) * f).sum(0) >> ALPHA_BITS  # (L,256) floor
+        if sym is not None:
+            self._advance(rows, sym, valid)
+        return zc, f, b, rows
+
+    def _advance(self, rows, sym, valid):
+        self.ctx.update(rows, sym, valid)
+        self.hist = ContextModel.push(self.hist, sym)
+
+    def _freq(self, z: torch.Tensor) -> torch.Tensor:
+        """Integer frequencies (>= 1, at most 2**EXP_BITS) from logits in 1/LOGIT_FRAC bit."""
+        idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, OUT_RANGE)
+        return self.out_table[idx]
+
+    # -- encoder side ---------------------------------------------------------------------
+    def predict_block(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Frequencies (L,T,256) float64 for a block x (L,T) whose symbols are all known."""
+        tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
+        zh, cache = self.net.forward(tok, self.mem)
+        feats, buckets, zcs = [], [], []
+        for t in range(x.shape[1]):
+            zc, f, b, _ = self._context_step(x[:, t], valid[:, t])
+            zcs.append(zc)
+            feats.append(f)
+            buckets.append(b)
+        freq = self._freq(zh + torch.stack(zcs, 1))
+        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, f=torch.stack(feats, 2), b=torch.stack(buckets, 2))
+        return freq
+
+    # -- decoder side ---------------------------------------------------------------------
+    def begin_block(self, steps: int) -> None:
+        self._state = self.net.start_steps(self.mem, self.lanes, steps)
+        self._steps = dict(x=[], valid=[], freq=[], f=[], b=[], rows=None)
+
+    def predict_step(self) -> torch.Tensor:
+        """Frequencies (L,256) for the next position of every lane."""
+        tok = self._steps["x"][-1] if self._steps["x"] else self.prev
+        zh = self.net.step(tok, self._state)
+        zc, f, b, rows = self._context_step(None, None)
+        freq = self._freq(zh + zc)
+        s = self._steps
+        s["freq"].append(freq)
+        s["f"].append(f)
+        s["b"].append(b)
+        s["rows"] = rows
+        return freq
+
+    def push(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        """The decoded bytes sym (L,) of the position last predicted (0 in lanes that have ended)."""
+        self._advance(self._steps["rows"], sym, valid)
+        self._steps["x"].append(sym)
+        self._steps["valid"].append(valid)
+
+    def finish_block(self) -> None:
+        """Decoder: rebuild the block's forward pass (same integers as the encoder's) for learn()."""
+        s = self._steps
+        x = torch.stack(s["x"], 1)
+        tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
+        _, cache = self.net.forward(tok, self.mem)
+        self._block = dict(
+            x=x, valid=torch.stack(s["valid"], 1), cache=cache, freq=torch.stack(s["freq"], 1),
+            f=torch.stack(s["f"], 2), b=torch.stack(s["b"], 2),
+        )
+
+    # -- both sides -----------------------------------------------------------------------
+    def learn(self) -> None:
+        """One training step on the block just coded: cross-entropy through network and mixer."""
+        blk = self._block
+        x, valid, freq = blk["x"], blk["valid"], blk["freq"]
+        n = int(valid.sum())
+        if n:
+            p = freq / freq.sum(-1, keepdim=True)
+            g = p - torch.nn.functional.one_hot(x, 256).double()
+            g = g * (valid.unsqueeze(-1).double() * (1.0 / n))  # d(mean loss in nats)/d(natural logit)
+            grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
+            self.net.apply_grads(grads)
+            self._learn_alpha(g, blk["f"], blk["b"])
+        self.mem = blk["cache"]["mem"]
+        self.prev = x[:, -1]
+        self._block = None
+
+    def _learn_alpha(self, g: torch.Tensor, f: torch.Tensor, b: torch.Tensor) -> None:
+        """Mixer gradient: per (order, bucket), sum over positions of g . f, in exact integers."""
+        gq, sc = quantize_grad(g, GRAD_BITS)
+        dots = (gq.unsqueeze(0) * f.double()).sum(-1)  # (K,L,T) integers below 2**53
+        k = self.alpha.shape[0]
+        grad = torch.zeros(k * N_BUCKETS, dtype=torch.float64)
+        offs = (torch.arange(k) * N_BUCKETS).view(-1, 1, 1)
+        grad.index_add_(0, (b + offs).reshape(-1), dots.reshape(-1))  # integers: exact in any order
+        grad = grad.view(k, N_BUCKETS) * (sc * LN2 / LOGIT_FRAC)
+        adam_step(self.alpha, self.alpha_adam, grad, self.net.cfg, ALPHA_LR_SCALE)
+        self._refresh_alpha()
