@@ -25,6 +25,7 @@ import torch
 __all__ = [
     "EXP_BITS",
     "LOGIT_FRAC",
+    "exact_dtype",
     "exact_mm",
     "quantize_grad",
     "requant",
@@ -49,19 +50,24 @@ def configure_torch() -> None:
     torch.set_float32_matmul_precision("highest")
 
 
+def exact_dtype(amax: float, bmax: float, k: int) -> torch.dtype:
+    """The cheaper float type in which a product of k integer terms bounded by amax*bmax is exact."""
+    bound = float(amax) * float(bmax) * k
+    if bound < F32_EXACT:
+        return torch.float32
+    if bound < F64_EXACT:
+        return torch.float64
+    raise ValueError(f"matrix product bound {bound:.3g} exceeds exact float64 range")
+
+
 def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float) -> torch.Tensor:
     """a @ b for integer-valued a, b with |a| <= amax, |b| <= bmax; the result is exact, as float64.
 
-    Chooses float32 when every partial sum stays below 2**24, else float64 (below 2**53). The bound
-    is checked, not assumed: a product that could round is refused rather than silently inexact.
+    Runs in float32 when every partial sum stays below 2**24, else in float64 (below 2**53). The
+    bound is checked, not assumed: a product that could round is refused rather than silently inexact.
     """
-    k = a.shape[-1]
-    bound = float(amax) * float(bmax) * k
-    if bound < F32_EXACT:
-        return torch.matmul(a.float(), b.float()).double()
-    if bound < F64_EXACT:
-        return torch.matmul(a.double(), b.double())
-    raise ValueError(f"matrix product bound {bound:.3g} exceeds exact float64 range")
+    dtype = exact_dtype(amax, bmax, a.shape[-1])
+    return torch.matmul(a.to(dtype), b.to(dtype)).double()
 
 
 def requant(x: torch.Tensor, shift: int, lo: float, hi: float) -> torch.Tensor:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .exact import LOG2E, LOGIT_FRAC, exact_mm, exp2_table, quantize_grad, requant, splitmix_uniform
+from .exact import LOG2E, LOGIT_FRAC, exact_dtype, exact_mm, exp2_table, quantize_grad, requant, splitmix_uniform
 
 ACT_BITS = 5  # activations: real value = int / 32
 ACT_MAX = 127.0  # bound of every small activation (norm output, q, k, v, attention output, MLP hidden)
@@ -135,18 +135,20 @@ class Transformer:
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
         table[-1] = 0
         self.att_table = table.double()
+        self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (query range, memory, keys)
         self.refresh()
 
     # -- weights -----------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Quantize the master weights for the forward pass."""
-        q = {}
+        """Quantize the master weights; keep each transposed in the float type its forward product needs."""
+        q, qt = {}, {}
         for k, w in self.params.items():
             if k == "emb":
                 q[k] = torch.clamp(torch.round(w * 2.0**ACT_BITS), -ACT_MAX, ACT_MAX)
             else:
                 q[k] = torch.clamp(torch.round(w * 2.0**W_BITS), -W_MAX, W_MAX)
-        self.q = q
+                qt[k] = q[k].T.contiguous().to(exact_dtype(ACT_MAX, W_MAX, w.shape[1]))
+        self.q, self.qt = q, qt
 
     # -- building blocks ---------------------------------------------------------------------
     def _norm(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +158,7 @@ class Transformer:
         return torch.clamp(torch.round(x * r), -ACT_MAX, ACT_MAX), r
 
     def _linear(self, x: torch.Tensor, name: str, lo: float, hi: float) -> torch.Tensor:
-        return requant(exact_mm(x, self.q[name].T, ACT_MAX, W_MAX), W_BITS, lo, hi)
+        return requant(exact_mm(x, self.qt[name], ACT_MAX, W_MAX), W_BITS, lo, hi)
 
     def _attend(self, q, k_all, v_all, bias):
         """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, P, S)."""
@@ -169,11 +171,13 @@ class Transformer:
         return out, p, tot
 
     def _bias(self, t_from: int, t_to: int, tm: int, tk: int) -> torch.Tensor:
-        """ALiBi and causal mask for query positions [t_from, t_to) of a block after tm memory keys."""
-        qpos = torch.arange(t_from, t_to, dtype=torch.float64).view(-1, 1) + tm
-        kpos = torch.arange(tk, dtype=torch.float64).view(1, -1)
-        dist = qpos - kpos
-        return torch.where(dist >= 0, -self.slopes * dist, torch.full_like(dist, float(NEG)))
+        """ALiBi and causal mask (H, t_to - t_from, tk) for query positions [t_from, t_to) after tm memory keys."""
+        key = (t_from, t_to, tm, tk)
+        if key not in self._biases:
+            qpos = torch.arange(t_from, t_to, dtype=torch.float64).view(-1, 1) + tm
+            dist = qpos - torch.arange(tk, dtype=torch.float64).view(1, -1)
+            self._biases[key] = torch.where(dist >= 0, -self.slopes * dist, torch.full_like(dist, float(NEG)))
+        return self._biases[key]
 
     def _split(self, qkv: torch.Tensor):
         L, T, _ = qkv.shape
@@ -185,69 +189,101 @@ class Transformer:
 
     def _head(self, x: torch.Tensor):
         y, r = self._norm(x)
-        o = exact_mm(y, self.q["head"].T, ACT_MAX, W_MAX)
+        o = exact_mm(y, self.qt["head"], ACT_MAX, W_MAX)
         return torch.floor(o * self.out_scale).long(), y, r
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, tok: torch.Tensor, mem: list | None):
-        """Batched forward of a block. tok (L,T) int64 inputs; mem: per layer (k, v) of the last block.
+    def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, dict]:
+        """The layer stack on inputs tok (L,T); keys(i, k, v) -> (k_all, v_all, bias) supplies attention keys.
 
-        Returns (z, cache): z (L,T,256) int64 logits in 1/LOGIT_FRAC bit; cache feeds backward()
-        and holds this block's keys and values ('mem') for the next block.
+        Returns (z, cache): z (L,T,256) int64 logits in 1/LOGIT_FRAC bit, cache the activations backward() needs.
         """
-        L, T = tok.shape
         x = self.q["emb"][tok]
-        cache = {"tok": tok, "layers": [], "mem": []}
+        layers = []
         for i in range(self.cfg.n_layer):
-            lc = {"x_in": x}
             y1, r1 = self._norm(x)
             qkv = self._linear(y1, f"l{i}.qkv", -ACT_MAX, ACT_MAX)
-            q, k, v = self._split(qkv)
-            mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
-            k_all, v_all = torch.cat([mk, k], 2), torch.cat([mv, v], 2)
-            o, p, tot = self._attend(q, k_all, v_all, self._bias(0, T, mk.shape[2], k_all.shape[2]))
+            k_all, v_all, bias = keys(i, *self._split(qkv)[1:])
+            o, p, tot = self._attend(self._split(qkv)[0], k_all, v_all, bias)
             o = self._merge(o)
             x = torch.clamp(x + self._linear(o, f"l{i}.proj", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
             y2, r2 = self._norm(x)
             h = self._linear(y2, f"l{i}.fc1", 0.0, ACT_MAX)
             x = torch.clamp(x + self._linear(h, f"l{i}.fc2", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
-            lc.update(y1=y1, r1=r1, qkv=qkv, k_all=k_all, v_all=v_all, p=p, tot=tot, o=o, y2=y2, r2=r2, h=h)
-            cache["layers"].append(lc)
-            cache["mem"].append((k, v))
+            layers.append(dict(y1=y1, r1=r1, qkv=qkv, p=p, tot=tot, o=o, y2=y2, r2=r2, h=h))
         z, yf, rf = self._head(x)
-        cache.update(yf=yf, rf=rf)
+        return z, {"tok": tok, "layers": layers, "yf": yf, "rf": rf}
+
+    def forward(self, tok: torch.Tensor, mem: list | None):
+        """Batched forward of a block. tok (L,T) int64 inputs; mem: per layer (k, v) of the last block.
+
+        Returns (z, cache); cache also holds every layer's keys and values, and this block's ('mem').
+        """
+        kv, new_mem = [], []
+
+        def keys(i, k, v):
+            mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
+            kv.append((torch.cat([mk, k], 2), torch.cat([mv, v], 2)))
+            new_mem.append((k, v))
+            return (*kv[-1], self._bias(0, k.shape[2], mk.shape[2], mk.shape[2] + k.shape[2]))
+
+        z, cache = self._layers(tok, keys)
+        cache.update(kv=kv, mem=new_mem)
         return z, cache
 
     def start_steps(self, mem: list | None, lanes: int, steps: int) -> dict:
-        """Key/value cache for decoding up to `steps` positions one at a time after memory `mem`."""
+        """Key/value buffers for decoding `steps` positions one at a time after memory `mem`."""
         c = self.cfg
-        state = {"t": 0, "kv": []}
+        state = {"t": 0, "steps": steps, "kv": [], "tok": [], "caches": []}
         for i in range(c.n_layer):
             tm = mem[i][0].shape[2] if mem else 0
             kb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float64)
             vb = torch.zeros_like(kb)
             if tm:
                 kb[:, :, :tm], vb[:, :, :tm] = mem[i]
-            state["kv"].append((kb, vb, tm))
+            state["kv"].append((kb, vb))
+        state["tm"] = tm if c.n_layer else 0
         return state
 
     def step(self, tok: torch.Tensor, state: dict) -> torch.Tensor:
-        """Logits (L,256) for the next position, given its input byte tok (L,). Same integers as forward()."""
-        t = state["t"]
-        x = self.q["emb"][tok].unsqueeze(1)  # (L,1,d)
-        for i in range(self.cfg.n_layer):
-            kb, vb, tm = state["kv"][i]
-            y1, _ = self._norm(x)
-            q, k, v = self._split(self._linear(y1, f"l{i}.qkv", -ACT_MAX, ACT_MAX))
+        """Logits (L,256) for the next position, given its input byte tok (L,). Same integers as forward().
+
+        Attends over the whole key buffer with the causal mask, so each step's activations are the
+        corresponding rows of forward()'s; finish_steps() stacks them into forward()'s cache.
+        """
+        t, tm = state["t"], state["tm"]
+        bias = self._bias(t, t + 1, tm, tm + state["steps"])
+
+        def keys(i, k, v):
+            kb, vb = state["kv"][i]
             kb[:, :, tm + t], vb[:, :, tm + t] = k[:, :, 0], v[:, :, 0]
-            n = tm + t + 1
-            o, _, _ = self._attend(q, kb[:, :, :n], vb[:, :, :n], self._bias(t, t + 1, tm, n))
-            x = torch.clamp(x + self._linear(self._merge(o), f"l{i}.proj", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
-            y2, _ = self._norm(x)
-            h = self._linear(y2, f"l{i}.fc1", 0.0, ACT_MAX)
-            x = torch.clamp(x + self._linear(h, f"l{i}.fc2", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+            return kb, vb, bias
+
+        z, cache = self._layers(tok.unsqueeze(1), keys)
         state["t"] = t + 1
-        return self._head(x)[0][:, 0]
+        state["caches"].append(cache)
+        return z[:, 0]
+
+    def finish_steps(self, state: dict) -> dict:
+        """forward()'s cache for the block decoded by step(), from the steps' own activations."""
+        cs = state["caches"]
+        if state["t"] != state["steps"]:
+            raise ValueError("block not fully decoded")
+        cat = lambda xs, dim: torch.cat(xs, dim)  # noqa: E731
+        layers = []
+        for i in range(self.cfg.n_layer):
+            lcs = [c["layers"][i] for c in cs]
+            layer = {k: cat([lc[k] for lc in lcs], 2 if k in ("p", "tot") else 1) for k in lcs[0]}
+            layers.append(layer)
+        tm = state["tm"]
+        return {
+            "tok": cat([c["tok"] for c in cs], 1),
+            "layers": layers,
+            "yf": cat([c["yf"] for c in cs], 1),
+            "rf": cat([c["rf"] for c in cs], 1),
+            "kv": state["kv"],
+            "mem": [(kb[:, :, tm:], vb[:, :, tm:]) for kb, vb in state["kv"]],
+        }
 
     # -- backward and update -----------------------------------------------------------------
     @staticmethod
@@ -276,7 +312,7 @@ class Transformer:
             # attention: x += proj(attend(qkv(norm(x))))
             grads[f"l{i}.proj"] = self._wgrad(gx, lc["o"], ACT_MAX)
             go = self._gmm(gx, self.q[f"l{i}.proj"], W_MAX) * 2.0**-W_BITS
-            gqkv = self._attend_backward(self._split_heads(go), lc)
+            gqkv = self._attend_backward(self._split_heads(go), lc, *cache["kv"][i])
             gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
             grads[f"l{i}.qkv"] = self._wgrad(gqkv, lc["y1"], ACT_MAX)
             gx = gx + self._gmm(gqkv, self.q[f"l{i}.qkv"], W_MAX) * (2.0**-W_BITS) * lc["r1"]
@@ -290,9 +326,9 @@ class Transformer:
         L, T, _ = g.shape
         return g.view(L, T, self.cfg.n_head, self.hd).permute(0, 2, 1, 3)
 
-    def _attend_backward(self, go: torch.Tensor, lc: dict) -> torch.Tensor:
+    def _attend_backward(self, go: torch.Tensor, lc: dict, k_all: torch.Tensor, v_all: torch.Tensor) -> torch.Tensor:
         """go (L,H,T,hd) = dLoss/d(attention output) -> dLoss/d(qkv) for this block (L,T,3d)."""
-        p, tot, k_all, v_all = lc["p"], lc["tot"], lc["k_all"], lc["v_all"]
+        p, tot = lc["p"], lc["tot"]
         T = go.shape[2]
         tm = k_all.shape[2] - T
         q, _, _ = self._split(lc["qkv"])

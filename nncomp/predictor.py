@@ -102,14 +102,11 @@ class Predictor:
         self._steps["valid"].append(valid)
 
     def finish_block(self) -> None:
-        """Decoder: rebuild the block's forward pass (same integers as the encoder's) for learn()."""
+        """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn()."""
         s = self._steps
-        x = torch.stack(s["x"], 1)
-        tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
-        _, cache = self.net.forward(tok, self.mem)
         self._block = dict(
-            x=x, valid=torch.stack(s["valid"], 1), cache=cache, freq=torch.stack(s["freq"], 1),
-            f=torch.stack(s["f"], 2), b=torch.stack(s["b"], 2),
+            x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=self.net.finish_steps(self._state),
+            freq=torch.stack(s["freq"], 1), f=torch.stack(s["f"], 2), b=torch.stack(s["b"], 2),
         )
 
     # -- both sides -----------------------------------------------------------------------

@@ -1,0 +1,27 @@
+# Two entry points, each sets itself up from nothing: `make demo` and `make test`.
+# TORCH pins the torch build installed before nncomp; the default is the CPU build where the
+# machine offers one (pip's find-links), and the ordinary PyPI wheel elsewhere.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	VENV=$(VENV) bash scripts/demo.sh samples/sample.txt
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) bench/compare.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,113 @@
+"""Compare nncomp (each level asked for) with classical compressors on the evaluation files.
+
+    python bench/compare.py                          # default level, the issue's file set
+    python bench/compare.py --levels 1,5,9 --files paper1,progc --threads 2
+
+Writes bench/results/compare.md (a markdown table) and compare.tsv. Every figure comes from this
+run: sizes are exact; speeds are wall-clock KB/s (1 KB = 1000 bytes) of one process, nncomp
+measured through its Python API, the others as subprocesses reading a file and writing a pipe.
+Every round trip is verified. Slower peers (paq8px, cmix, NNCP) are in ../shared/baselines.tsv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import nncomp  # noqa: E402
+
+EVAL = HERE.parent.parent / "shared" / "corpus" / "eval"
+DEFAULT_FILES = "book1,paper1,progc,obj2,alice29.txt,input.txt"
+
+CLASSICAL = {  # name: (compress argv, decompress argv)
+    "gzip -9": (["gzip", "-9", "-c"], ["gzip", "-d", "-c"]),
+    "bzip2 -9": (["bzip2", "-9", "-c"], ["bzip2", "-d", "-c"]),
+    "xz -9e": (["xz", "-9e", "-T1", "-c"], ["xz", "-d", "-c"]),
+    "zstd -19": (["zstd", "-19", "-q", "-c"], ["zstd", "-d", "-q", "-c"]),
+    "zstd -22 --long=27": (["zstd", "--ultra", "-22", "--long=27", "-q", "-c"], ["zstd", "-d", "--long=27", "-q", "-c"]),
+    "brotli -q 11": (["brotli", "-q", "11", "-c"], ["brotli", "-d", "-c"]),
+}
+
+
+def find(name: str) -> Path:
+    hits = sorted(EVAL.rglob(name))
+    if not hits:
+        raise SystemExit(f"{name}: not found under {EVAL}")
+    return hits[0]
+
+
+def run_classical(argv_c, argv_d, data: bytes):
+    t0 = time.perf_counter()
+    packed = subprocess.run(argv_c, input=data, capture_output=True, check=True).stdout
+    tc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    back = subprocess.run(argv_d, input=packed, capture_output=True, check=True).stdout
+    td = time.perf_counter() - t0
+    return len(packed), tc, td, back == data
+
+
+def run_nncomp(level: int, data: bytes, threads: int | None):
+    t0 = time.perf_counter()
+    packed = nncomp.compress(data, level, threads=threads)
+    tc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    back = nncomp.decompress(packed, threads=threads)
+    td = time.perf_counter() - t0
+    return len(packed), tc, td, back == data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--levels", default=str(nncomp.DEFAULT_LEVEL), help="nncomp levels, comma-separated")
+    ap.add_argument("--files", default=DEFAULT_FILES, help="eval file names, comma-separated")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--out", default=str(HERE / "results" / "compare"))
+    args = ap.parse_args()
+
+    rows = []
+    for name in args.files.split(","):
+        path = find(name)
+        data = path.read_bytes()
+        tools = [(f"nncomp -l {lv}", lambda d, lv=int(lv): run_nncomp(lv, d, args.threads)) for lv in args.levels.split(",")]
+        if not args.no_classical:
+            for tool, (c, d) in CLASSICAL.items():
+                if shutil.which(c[0]):
+                    tools.append((tool, lambda data, c=c, d=d: run_classical(c, d, data)))
+                else:
+                    print(f"# {tool}: not installed, skipped", file=sys.stderr)
+        for tool, fn in tools:
+            size, tc, td, ok = fn(data)
+            row = dict(file=path.name, bytes=len(data), tool=tool, packed=size, bpb=8 * size / len(data),
+                       c_kbs=len(data) / tc / 1e3, d_kbs=len(data) / td / 1e3, ok=ok)
+            rows.append(row)
+            print(f"{row['file']:16} {tool:22} {size:>9} {row['bpb']:.4f} bpb  {row['c_kbs']:9.1f} KB/s c  "
+                  f"{row['d_kbs']:9.1f} KB/s d  {'ok' if ok else 'ROUND TRIP FAILED'}", flush=True)
+    write(rows, Path(args.out))
+
+
+def write(rows: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cols = ["file", "bytes", "tool", "packed", "bpb", "c_kbs", "d_kbs", "ok"]
+    with open(out.with_suffix(".tsv"), "w") as f:
+        f.write("\t".join(cols) + "\n")
+        for r in rows:
+            f.write("\t".join(f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + "\n")
+    with open(out.with_suffix(".md"), "w") as f:
+        f.write("| file | bytes | compressor | compressed | bits/byte | compress KB/s | decompress KB/s | round trip |\n")
+        f.write("|---|---:|---|---:|---:|---:|---:|---|\n")
+        for r in rows:
+            f.write(f"| {r['file']} | {r['bytes']} | {r['tool']} | {r['packed']} | {r['bpb']:.3f} | {r['c_kbs']:.1f} | "
+                    f"{r['d_kbs']:.1f} | {'ok' if r['ok'] else 'FAILED'} |\n")
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.tsv')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The command line: zstd conventions, pipes, safe outputs, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from nncomp.cli import app
+
+from .conftest import SAMPLE, nncomp_env
+
+runner = CliRunner()
+DATA = SAMPLE.read_bytes()[:5000]
+
+
+def nn(*args, input=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nncomp", *args], input=input, capture_output=True, cwd=cwd,
+                          env=nncomp_env(COLUMNS="200"), timeout=300)
+
+
+@pytest.fixture
+def src(tmp_path):
+    p = tmp_path / "data.txt"
+    p.write_bytes(DATA)
+    return p
+
+
+def test_compress_decompress_files(src, tmp_path):
+    r = runner.invoke(app, ["compress", "-q", str(src)])
+    assert r.exit_code == 0, r.output
+    nnc = tmp_path / "data.txt.nnc"
+    assert nnc.exists() and src.exists()  # inputs are kept by default
+    out = tmp_path / "restored.txt"
+    r = runner.invoke(app, ["decompress", "-q", str(nnc), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == DATA
+
+
+def test_decompress_names_output_by_stripping_suffix(src, tmp_path):
+    assert runner.invoke(app, ["compress", "-q", "--rm", str(src)]).exit_code == 0
+    assert not src.exists()  # --rm removed the input once the output was complete
+    assert runner.invoke(app, ["decompress", "-q", str(tmp_path / "data.txt.nnc")]).exit_code == 0
+    assert src.read_bytes() == DATA
+
+
+def test_refuses_to_overwrite_without_force(src, tmp_path):
+    nnc = tmp_path / "data.txt.nnc"
+    nnc.write_bytes(b"precious")
+    r = runner.invoke(app, ["compress", str(src)])
+    assert r.exit_code == 1
+    assert "already exists" in r.output and "Traceback" not in r.output
+    assert nnc.read_bytes() == b"precious"
+    r = runner.invoke(app, ["compress", "-q", "-f", str(src)])
+    assert r.exit_code == 0
+    assert nnc.read_bytes() != b"precious"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_pipe_through_processes(tmp_path):
+    comp = nn("compress", "-", input=DATA)
+    assert comp.returncode == 0, comp.stderr
+    dec = nn("decompress", "-", input=comp.stdout)
+    assert dec.returncode == 0, dec.stderr
+    assert dec.stdout == DATA
+
+
+def test_stdout_flag(src):
+    r = nn("compress", "-c", str(src))
+    assert r.returncode == 0
+    assert nn("decompress", "-c", "-", input=r.stdout).stdout == DATA
+
+
+def test_corrupt_input_one_line_error(src, tmp_path):
+    assert runner.invoke(app, ["compress", "-q", str(src)]).exit_code == 0
+    nnc = tmp_path / "data.txt.nnc"
+    damaged = bytearray(nnc.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x10
+    bad = tmp_path / "bad.txt.nnc"
+    bad.write_bytes(bytes(damaged))
+    r = nn("decompress", str(bad))
+    assert r.returncode == 1
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nncomp: ") and "Traceback" not in r.stderr.decode()
+    assert not (tmp_path / "bad.txt").exists()  # no partial output
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_truncated_and_foreign_input(tmp_path, src):
+    assert runner.invoke(app, ["compress", "-q", str(src)]).exit_code == 0
+    nnc = tmp_path / "data.txt.nnc"
+    (tmp_path / "cut.nnc").write_bytes(nnc.read_bytes()[:-7])
+    r = nn("decompress", str(tmp_path / "cut.nnc"))
+    assert r.returncode == 1 and b"truncated" in r.stderr
+    r = nn("decompress", "-c", str(src))
+    assert r.returncode == 1 and b"suffix" not in r.stderr and b"magic" in r.stderr
+
+
+def test_unknown_suffix_and_missing_file(tmp_path, src):
+    r = nn("decompress", str(src))
+    assert r.returncode == 1 and b"suffix" in r.stderr
+    r = nn("compress", str(tmp_path / "nope"))
+    assert r.returncode == 1 and b"no such file" in r.stderr
+
+
+def test_info_and_test_commands(src, tmp_path):
+    assert runner.invoke(app, ["compress", "-q", str(src)]).exit_code == 0
+    nnc = str(tmp_path / "data.txt.nnc")
+    r = nn("info", nnc)
+    assert r.returncode == 0
+    text = r.stdout.decode()
+    assert f"{len(DATA):,}" in text and "bits/byte" in text and "level" in text
+    assert nn("test", nnc).returncode == 0
+    (tmp_path / "cut.nnc").write_bytes((tmp_path / "data.txt.nnc").read_bytes()[:-1])
+    assert nn("test", str(tmp_path / "cut.nnc")).returncode == 1
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.startswith("nncomp ")

@@ -1,0 +1,69 @@
+"""Damaged, truncated and foreign input is rejected with NNCError, never accepted or crashed on."""
+
+import random
+
+import pytest
+
+import nncomp
+from nncomp import CorruptError, NNCError, UnsupportedError, container
+
+from .conftest import SAMPLE, TINY
+
+
+@pytest.fixture(scope="module")
+def packed() -> bytes:
+    return nncomp.compress(SAMPLE.read_bytes()[:6000], config=TINY)
+
+
+def test_every_truncation_is_rejected(packed):
+    for n in range(0, len(packed), max(1, len(packed) // 150)):
+        with pytest.raises(NNCError):
+            nncomp.decompress(packed[:n])
+    with pytest.raises(NNCError):
+        nncomp.decompress(packed[:-1])
+
+
+def test_bit_flips_never_give_wrong_output(packed):
+    original = nncomp.decompress(packed)
+    rng = random.Random(3)
+    for _ in range(60):
+        damaged = bytearray(packed)
+        i = rng.randrange(len(damaged))
+        damaged[i] ^= 1 << rng.randrange(8)
+        try:
+            out = nncomp.decompress(bytes(damaged))
+        except NNCError:
+            continue
+        assert out == original  # only a flip that changes nothing may pass
+
+
+def test_bad_magic_and_trailing_garbage(packed):
+    with pytest.raises(CorruptError, match="magic"):
+        nncomp.decompress(b"PK\x03\x04" + packed[4:])
+    with pytest.raises(CorruptError, match="trailing"):
+        nncomp.decompress(packed + b"\x00")
+
+
+def test_newer_version_is_unsupported(packed):
+    with pytest.raises(UnsupportedError, match="version"):
+        nncomp.decompress(packed[:4] + bytes([container.VERSION + 1]) + packed[5:])
+
+
+def test_unknown_model_is_named():
+    cfg, _, level = container.parse_header(_header(nncomp.compress(b"abc", config=TINY)))
+    forged = container.build_header(cfg, "prior-0123abcd", level)
+    body = nncomp.compress(b"abc", config=TINY)[len(_header(nncomp.compress(b"abc", config=TINY))):]
+    with pytest.raises(UnsupportedError, match="prior-0123abcd"):
+        nncomp.decompress(forged + body)
+
+
+def test_huge_frame_length_is_refused_before_allocation(packed):
+    n = len(_header(packed))
+    forged = bytearray(packed)
+    forged[n + 1 : n + 5] = (2**32 - 1).to_bytes(4, "big")
+    with pytest.raises(CorruptError, match="length"):
+        nncomp.decompress(bytes(forged))
+
+
+def _header(packed: bytes) -> bytes:
+    return packed[: container.header_length(packed[: container.HEADER_FIXED])]

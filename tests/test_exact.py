@@ -1,0 +1,67 @@
+"""The exact-arithmetic primitives: products, tables and the integer generator."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nncomp.exact import exact_mm, exp2_table, ilog2_fixed, quantize_grad, splitmix_uniform
+
+
+def test_exact_mm_matches_integer_product():
+    rng = np.random.default_rng(1)
+    a = rng.integers(-127, 128, size=(64, 200))
+    b = rng.integers(-1023, 1024, size=(200, 48))
+    want = a.astype(object).dot(b.astype(object))  # arbitrary-precision integers
+    got = exact_mm(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), 127, 1023)
+    assert got.dtype == torch.float64
+    assert (got.numpy().astype(np.int64) == want.astype(np.int64)).all()
+
+
+def test_exact_mm_rows_equal_batched():
+    rng = np.random.default_rng(2)
+    a = torch.tensor(rng.integers(-127, 128, size=(32, 128)), dtype=torch.float64)
+    b = torch.tensor(rng.integers(-1023, 1024, size=(128, 64)), dtype=torch.float64)
+    full = exact_mm(a, b, 127, 1023)
+    rows = torch.cat([exact_mm(a[i : i + 1], b, 127, 1023) for i in range(32)])
+    assert torch.equal(full, rows)
+
+
+def test_exact_mm_refuses_inexact_bounds():
+    a = torch.ones(2, 4)
+    with pytest.raises(ValueError):
+        exact_mm(a, a.T, 2.0**30, 2.0**30)
+
+
+def test_exp2_table_values():
+    t = exp2_table(16, 33, 10)
+    assert t[0] == 1024 and t[16] == 512 and t[32] == 256  # exact powers of two
+    ref = [round(1024 * 2 ** (-i / 16)) for i in range(33)]
+    assert max(abs(int(x) - r) for x, r in zip(t, ref)) <= 1
+    assert all(t[i] >= t[i + 1] for i in range(32))
+
+
+def test_ilog2_fixed_close_to_log2():
+    x = torch.tensor([1, 2, 3, 5, 17, 1000, 65535, 2**40 + 12345])
+    got = ilog2_fixed(x, 64)
+    assert got[0] == 0 and got[1] == 64
+    for xi, gi in zip(x.tolist(), got.tolist()):
+        assert abs(gi - 64 * math.log2(xi)) <= 0.6
+
+
+def test_quantize_grad_power_of_two_scale():
+    g = torch.tensor([0.3, -1.7, 2.5e-3])
+    q, sc = quantize_grad(g, 8)
+    assert q.abs().max() <= 2**8
+    assert math.log2(sc).is_integer()
+    assert torch.allclose(q * sc, g.double(), atol=sc)
+    z, _ = quantize_grad(torch.zeros(3), 8)
+    assert not z.any()
+
+
+def test_splitmix_is_fixed_stream():
+    u = splitmix_uniform(5, 1000)
+    assert np.array_equal(u, splitmix_uniform(5, 1000))
+    assert not np.array_equal(u, splitmix_uniform(6, 1000))
+    assert u.min() >= -1 and u.max() < 1 and abs(u.mean()) < 0.1

@@ -1,0 +1,65 @@
+"""Encoder and decoder sides of the predictor stay in lock-step, bit for bit, through learning."""
+
+import torch
+
+from nncomp.model import ModelConfig
+from nncomp.predictor import Predictor
+
+
+def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool):
+    T = cfg.block
+    x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
+    valid_all = torch.ones_like(x_all, dtype=torch.bool)
+    if short_last_lane:
+        valid_all[-1, T * blocks // 2 + 3 :] = False
+        x_all[~valid_all] = 0
+    enc = Predictor(cfg, (1, 2, 3, 4), 12)
+    dec = Predictor(cfg, (1, 2, 3, 4), 12)
+    enc.start_frame(lanes)
+    dec.start_frame(lanes)
+    for b in range(blocks):
+        x, valid = x_all[:, b * T : (b + 1) * T], valid_all[:, b * T : (b + 1) * T]
+        freq = enc.predict_block(x, valid)
+        assert (freq >= 1).all()
+        enc.learn()
+        dec.begin_block(T)
+        for t in range(T):
+            step = dec.predict_step()
+            assert torch.equal(step, freq[:, t]), f"block {b} step {t} differs"
+            dec.push(x[:, t], valid[:, t])
+        dec.finish_block()
+        dec.learn()
+    for k, w in enc.net.params.items():
+        assert torch.equal(w, dec.net.params[k]), k
+    assert torch.equal(enc.alpha, dec.alpha)
+    return enc
+
+
+def test_batched_equals_stepwise_with_learning():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
+    enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
+    assert not torch.equal(enc.net.params["l0.qkv"], Predictor(cfg, (1,), 8).net.params["l0.qkv"])  # it learned
+
+
+def test_batched_equals_stepwise_with_ended_lane():
+    data = bytes(range(256)) * 8
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=8)
+    _lockstep(cfg, data, lanes=4, blocks=4, short_last_lane=True)
+
+
+def test_learning_lowers_cost():
+    """Online learning must pay off: later blocks of repetitive text cost fewer bits."""
+    cfg = ModelConfig(d_model=32, n_layer=1, n_head=2, d_mlp=64, block=16)
+    pred = Predictor(cfg, (1, 2), 10)
+    text = (b"abcdefghij" * 1000)[: 4 * 16 * 20]
+    x_all = torch.tensor(list(text)).view(4, -1)
+    pred.start_frame(4)
+    costs = []
+    for b in range(20):
+        x = x_all[:, b * 16 : (b + 1) * 16]
+        freq = pred.predict_block(x, torch.ones_like(x, dtype=torch.bool))
+        p = freq.gather(-1, x.unsqueeze(-1)).squeeze(-1) / freq.sum(-1)
+        costs.append(float(-torch.log2(p).mean()))
+        pred.learn()
+    assert costs[-1] < 0.5 < costs[0]

@@ -1,0 +1,95 @@
+"""Round trips through the Python API, including streams of several frames and stored frames."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nncomp
+from nncomp import container
+
+from .conftest import SAMPLE, TINY, eval_files
+
+OVERHEAD = 400  # header + end record + one frame head; a stored stream may not grow more
+
+
+def _rt(data: bytes, **kw) -> bytes:
+    packed = nncomp.compress(data, **kw)
+    assert nncomp.decompress(packed) == data
+    return packed
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x00", b"x", b"\xff" * 5000, bytes(range(256)) * 20, b"ab" * 3000],
+    ids=["empty", "zero", "one", "repeated", "ramp", "alternating"],
+)
+def test_small_inputs_default_level(data):
+    packed = _rt(data)
+    assert len(packed) <= len(data) + OVERHEAD
+
+
+def test_repetitive_input_shrinks():
+    data = b"\xff" * 50000
+    assert len(_rt(data)) < 2000
+
+
+def test_random_bytes_are_stored_not_expanded():
+    data = os.urandom(100_000)
+    packed = _rt(data)
+    assert len(packed) <= len(data) + OVERHEAD
+
+
+def test_multi_frame_stream_with_stored_frame(tiny):
+    # a text frame, a random frame the model cannot shrink, then a partial text frame
+    text = SAMPLE.read_bytes()[: tiny.frame_size + 1000]
+    data = text[: tiny.frame_size] + os.urandom(tiny.frame_size) + text[tiny.frame_size :]
+    packed = _rt(data, config=tiny)
+    kinds = _frame_kinds(packed)
+    assert len(kinds) == -(-len(data) // tiny.frame_size)
+    assert container.STORED in kinds and container.CODED in kinds
+
+
+def _frame_kinds(packed: bytes) -> list[int]:
+    n = container.header_length(packed[: container.HEADER_FIXED])
+    pos, kinds = n, []
+    while packed[pos] != container.END:
+        kind, _, pay, _ = container.FRAME_HEAD.unpack_from(packed, pos)
+        kinds.append(kind)
+        pos += container.FRAME_HEAD.size + pay
+    return kinds
+
+
+def test_sample_compresses_better_than_half():
+    data = SAMPLE.read_bytes()
+    assert len(_rt(data)) < len(data) // 2
+
+
+def test_incremental_api_matches_one_shot(tiny):
+    data = SAMPLE.read_bytes()[:10000]
+    c = nncomp.compressor(config=tiny)
+    packed = b"".join(c.compress(data[i : i + 777]) for i in range(0, len(data), 777)) + c.flush()
+    assert packed == nncomp.compress(data, config=tiny)
+    d = nncomp.decompressor()
+    out = b"".join(d.decompress(packed[i : i + 333]) for i in range(0, len(packed), 333))
+    assert d.eof and out == data
+
+
+def test_levels_round_trip():
+    data = SAMPLE.read_bytes()[:6000]
+    for level in (1, 9):
+        _rt(data, level=level)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_property_round_trip(data):
+    assert nncomp.decompress(nncomp.compress(data, config=TINY)) == data
+
+
+@pytest.mark.parametrize("path", eval_files(200_000), ids=lambda p: p.name)
+def test_eval_corpus_round_trip(path):
+    data = path.read_bytes()
+    packed = _rt(data)
+    assert len(packed) < len(data)
