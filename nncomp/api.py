@@ -18,11 +18,17 @@ def resolve_model(model_id: str):
 
 
 def compressor(level: int = DEFAULT_LEVEL, *, config: CodecConfig | None = None, threads: int | None = None,
-               progress: Progress | None = None) -> Compressor:
-    """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings."""
+               progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
+               on_frame=None) -> Compressor:
+    """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
+
+    `members` makes the stream an archive of (relative path, size) entries; `on_frame(raw length,
+    bytes written, per-byte code lengths or None)` observes each frame (used by joint reports).
+    """
     cfg = config or level_config(level)
     cfg.validate()
-    return Compressor(cfg, RANDOM_MODEL, level, None, threads=threads, progress=progress)
+    return Compressor(cfg, RANDOM_MODEL, level, None, threads=threads, progress=progress, members=members,
+                      on_frame=on_frame)
 
 
 def decompressor(*, threads: int | None = None, progress: Progress | None = None) -> Decompressor:

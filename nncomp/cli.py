@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from enum import Enum
@@ -15,11 +14,14 @@ from typing import Annotated, BinaryIO, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from . import __version__, api, info as describe_stream
+from . import __version__, api, container, joint as jointlib
+from . import info as describe_stream
 from .config import DEFAULT_LEVEL
 from .errors import CorruptError, NNCError
+from .fileio import atomic_output
 
 SUFFIX = ".nnc"
 CHUNK = 1 << 20
@@ -85,24 +87,8 @@ def _terminate_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-@contextmanager
-def _atomic_output(path: Path, force: bool) -> Iterator[BinaryIO]:
-    """A temporary file beside `path`, renamed onto it only when the body completes without error."""
-    if path.exists() and not force:
-        raise NNCError(f"{path} already exists; use -f to overwrite")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+def _atomic_output(path: Path, force: bool):
+    return atomic_output(path, force, NNCError)
 
 
 def _chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
@@ -252,13 +238,64 @@ def decompress(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Decompress FILE.nnc to FILE (standard input to standard output)."""
+    """Decompress FILE.nnc to FILE (standard input to standard output); archives restore their members."""
     _check_device(device)
+    archives = [f for f in files or [] if f != "-" and _members(f) is not None]
+    if archives:
+        _extract_all(archives, output, force, quiet, threads)
+        files = [f for f in files if f not in archives]
+        if not files:
+            return
 
     def work(fin, fout, prog):
         return _decode(fin, fout, threads, prog)
 
     _run(files, output, stdout, force, rm, quiet, _strip_suffix, work, "decompress")
+
+
+def _members(path: str) -> list[tuple[str, int]] | None:
+    """An archive's member list from its header; None for plain streams and unreadable files."""
+    try:
+        with open(path, "rb") as f:
+            fixed = f.read(container.HEADER_FIXED)
+            n = container.header_length(fixed)
+            return container.parse_header(fixed + f.read(n - len(fixed))).members if n else None
+    except (NNCError, OSError):
+        return None
+
+
+def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bool, threads) -> None:
+    """Restore each archive's members under -o DIR, or beside the archive."""
+    failed = False
+    with _terminate_as_exception():
+        for a in archives:
+            try:
+                dest = Path(output) if output else Path(a).parent
+                if dest.exists() and not dest.is_dir():
+                    raise NNCError(f"{dest} is not a directory")
+                members = _members(a) or []
+                with open(a, "rb") as fin:
+                    d = api.decompressor(threads=threads)
+                    total = os.path.getsize(a)
+                    with _progress(total, quiet, Path(a).name) as prog:
+                        def chunks():
+                            for chunk in _chunks(fin, 1 << 16):
+                                if prog:
+                                    prog(len(chunk))
+                                yield d.decompress(chunk)
+                            if not d.eof:
+                                raise CorruptError("truncated input (the stream ends early)")
+                        written = jointlib.extract(chunks(), members, dest, force)
+                if not quiet:
+                    err.print(f"{a} : {len(written)} members restored under {dest}", soft_wrap=True)
+            except (NNCError, OSError) as e:
+                _fail(a, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+                failed = True
+            except (KeyboardInterrupt, Quit):
+                _fail(a, "interrupted; no member written")
+                raise typer.Exit(130)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog) -> tuple[int, int]:
@@ -305,11 +342,84 @@ def info(files: Annotated[list[str], typer.Argument(help=".nnc files to describe
             with open(f, "rb") as fin:
                 summary = describe_stream.describe(fin)
             out.print(describe_stream.render(f, summary))
+            if summary["members"] is not None:
+                out.print(describe_stream.render_members(summary))
         except (NNCError, OSError) as e:
             _fail(f, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
             failed = True
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def joint(
+    paths: Annotated[list[str], typer.Argument(help="Datasets: files or directories (their files in sorted path order).")],
+    report: Annotated[bool, typer.Option("--report", help="Print a table of sizes alone, inside the joint stream, and savings.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on standard output.")] = False,
+    matrix: Annotated[bool, typer.Option("--matrix", help="Print pairwise normalized compression distances.")] = False,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write the joint stream as a solid archive.")] = None,
+    force: ForceOpt = False,
+    level: Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")] = DEFAULT_LEVEL,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compress datasets together: what the model learns from one makes the next cheaper."""
+    try:
+        with _terminate_as_exception():
+            datasets = [jointlib.load_dataset(p) for p in paths]
+            total = sum(len(d) for _, ms in datasets for _, d in ms)
+            if matrix:
+                blobs = [(name, b"".join(d for _, d in ms)) for name, ms in datasets]
+                n = len(blobs)
+                with _progress(total * (n + 1), quiet or as_json, "matrix") as prog:
+                    m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
+                out.print_json(data=m) if as_json else out.print(_matrix_table(m))
+                return
+            want_report = report or as_json or output is None
+            with _progress(total * (2 if want_report else 1), quiet or as_json, "joint") as prog:
+                if output:
+                    with _atomic_output(Path(output), force) as f:
+                        if want_report:
+                            rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog, out=f)
+                        else:
+                            size, _ = jointlib.write_archive([m for _, ms in datasets for m in ms], f, level,
+                                                             threads=threads, progress=prog)
+                else:
+                    rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog)
+            if as_json:
+                out.print_json(data=rep.to_dict())
+            elif want_report:
+                out.print(_report_table(rep))
+            if output and not quiet:
+                err.print(f"wrote {output}", soft_wrap=True)
+    except (NNCError, OSError) as e:
+        _fail("joint", e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+        raise typer.Exit(1)
+    except (KeyboardInterrupt, Quit):
+        _fail("joint", "interrupted; no output written")
+        raise typer.Exit(130)
+
+
+def _report_table(rep) -> Table:
+    t = Table(title=f"joint compression, level {rep.level}", title_justify="left")
+    for col in ("dataset", "bytes", "alone", "in joint stream", "saving", "saving %"):
+        t.add_column(col, justify="left" if col == "dataset" else "right")
+    for d in rep.datasets:
+        t.add_row(d.name, f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}", f"{d.saving_pct:.2f}")
+    t.add_section()
+    t.add_row("total", f"{sum(d.size for d in rep.datasets):,}", f"{rep.separate_total:,}", f"{rep.joint_total:,}",
+              f"{rep.saving:,}", f"{rep.saving_pct:.2f}")
+    return t
+
+
+def _matrix_table(m: dict) -> Table:
+    t = Table(title=f"NCD(row, column), level {m['level']}", title_justify="left")
+    t.add_column("")
+    for name in m["names"]:
+        t.add_column(name, justify="right")
+    for name, row in zip(m["names"], m["ncd"]):
+        t.add_row(name, *[f"{v:.3f}" for v in row])
+    return t
 
 
 @contextmanager

@@ -26,6 +26,11 @@ _FAMILY = constriction.stream.model.Categorical(perfect=False)
 Progress = Callable[[int], None]
 
 
+def _code_lengths(freq: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Bits each symbol costs under its distribution: reporting only, never fed back into coding."""
+    return torch.log2(freq.sum(-1)) - torch.log2(freq.gather(-1, x.unsqueeze(-1)).squeeze(-1))
+
+
 def _lanes(cfg: CodecConfig, n: int) -> tuple[torch.Tensor, int]:
     """(valid, lane length): which cells of the (lanes, lane length) layout hold the n bytes."""
     lanes, length = cfg.lane_layout(n)
@@ -42,9 +47,17 @@ class _Engine:
             torch.set_num_threads(threads)
         self.cfg = cfg
         self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, params)
+        self.progress: Progress | None = None
 
-    def encode_frame(self, data: bytes, code: bool = True) -> bytes:
-        """Learn from a frame; return its range-coded payload (b"" when code is False)."""
+    def _tick(self, n: int) -> None:
+        if self.progress:
+            self.progress(n)
+
+    def encode_frame(self, data: bytes, code: bool = True, costs: list | None = None) -> bytes:
+        """Learn from a frame; return its range-coded payload (b"" when code is False).
+
+        With `costs`, appends each byte's model code length in bits (for reports, not for coding).
+        """
         valid, length = _lanes(self.cfg, len(data))
         x = torch.zeros(valid.numel(), dtype=torch.int64)
         x[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
@@ -54,10 +67,15 @@ class _Engine:
         for b0 in range(0, length, self.cfg.model.block):
             xb, vb = x[:, b0 : b0 + self.cfg.model.block], valid[:, b0 : b0 + self.cfg.model.block]
             freq = self.pred.predict_block(xb, vb)
+            if costs is not None:
+                costs.append(_code_lengths(freq, xb))
             if enc is not None:  # step-major order: the order the decoder meets the symbols in
                 sel = vb.T
                 enc.encode(xb.T[sel].int().numpy(), _FAMILY, freq.transpose(0, 1)[sel].numpy())
             self.pred.learn()
+            self._tick(int(vb.sum()))
+        if costs is not None:
+            costs[:] = [torch.cat(costs, 1).reshape(-1)[: len(data)].numpy()]
         return enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
 
     def decode_frame(self, payload: bytes, n: int) -> bytes:
@@ -84,6 +102,7 @@ class _Engine:
                 self.pred.push(sym, v)
             self.pred.finish_block()
             self.pred.learn()
+            self._tick(int(valid[:, b0 : b0 + steps].sum()))
         return out.view(-1)[:n].to(torch.uint8).numpy().tobytes()
 
 
@@ -91,14 +110,16 @@ class Compressor:
     """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush()."""
 
     def __init__(self, cfg: CodecConfig, model_id: str, level: int, params=None, *, threads=None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
+                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None):
         self._engine = _Engine(cfg, params, threads)
+        self._engine.progress = progress
         self._cfg = cfg
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
-        self._progress = progress
-        self._header = container.build_header(cfg, model_id, level)
+        self._on_frame = on_frame  # (raw length, bytes written, per-byte code lengths or None if stored)
+        self._header = container.build_header(cfg, model_id, level, members)
         self._flushed = False
 
     def compress(self, data: bytes) -> bytes:
@@ -125,14 +146,15 @@ class Compressor:
         return h
 
     def _frame(self, raw: bytes) -> bytes:
-        payload = self._engine.encode_frame(raw)
+        costs = [] if self._on_frame else None
+        payload = self._engine.encode_frame(raw, costs=costs)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
-        if self._progress:
-            self._progress(len(raw))
-        if len(payload) < len(raw):
-            return container.build_frame(container.CODED, raw, payload)
-        return container.build_frame(container.STORED, raw, raw)
+        coded = len(payload) < len(raw)
+        frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)))
+        if self._on_frame:
+            self._on_frame(len(raw), len(frame), costs[0] if coded else None)
+        return frame
 
 
 ModelResolver = Callable[[str], dict | None]
@@ -150,7 +172,7 @@ class Decompressor:
         self._total = 0
         self._crc = 0
         self.eof = False
-        self.header: tuple | None = None
+        self.header: container.Header | None = None
 
     def decompress(self, data: bytes) -> bytes:
         if self.eof:
@@ -175,10 +197,9 @@ class Decompressor:
             n = container.header_length(bytes(buf[: container.HEADER_FIXED]))
             if n is None or len(buf) < n:
                 return None
-            cfg, model_id, level = container.parse_header(bytes(buf[:n]))
-            params = self._resolve(model_id)
-            self.header = (cfg, model_id, level)
-            self._engine = _Engine(cfg, params, self._threads)
+            self.header = container.parse_header(bytes(buf[:n]))
+            self._engine = _Engine(self.header.config, self._resolve(self.header.model), self._threads)
+            self._engine.progress = self._progress
             del buf[:n]
             return b""
         if not buf:
@@ -210,8 +231,6 @@ class Decompressor:
             raise CorruptError("frame checksum mismatch (damaged data)")
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
-        if self._progress:
-            self._progress(len(raw))
         return raw
 
 

@@ -8,6 +8,7 @@ from .model import ModelConfig
 
 MAX_FRAME = 1 << 24  # largest frame a header may announce (bounds a decoder's memory)
 MAX_LANES = 256
+MAX_MEMORY = 2 << 30  # settings whose working memory would exceed this are refused (a header is untrusted)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,18 @@ class CodecConfig:
         )
         if not ok:
             raise ValueError("codec settings out of range")
+        if self.memory_estimate() > MAX_MEMORY:
+            raise ValueError("codec settings need more memory than allowed")
+
+    def memory_estimate(self) -> int:
+        """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
+        m = self.model
+        rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders)
+        params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
+        cells = self.lanes * m.block
+        per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
+        return (rows * 256 * 2 + params * 8 * 5 + cells * 256 * (3 + len(self.orders)) * 8
+                + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
     def lane_layout(self, n: int) -> tuple[int, int]:
         """(lanes, lane_length) for a frame of n > 0 bytes: every lane but the last is full."""

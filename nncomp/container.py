@@ -13,24 +13,43 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from typing import NamedTuple
 
 from .config import CodecConfig
 from .errors import CorruptError, UnsupportedError
 
 MAGIC = b"\x8eNNC"
 VERSION = 1
-MAX_HEADER_JSON = 1 << 16
+MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 FRAME_HEAD = struct.Struct(">BIII")  # kind, raw length, payload length, crc32 of raw
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 HEADER_FIXED = len(MAGIC) + 1 + 4
 
 
-def build_header(cfg: CodecConfig, model_id: str, level: int) -> bytes:
-    body = json.dumps(
-        {"codec": cfg.to_dict(), "model": model_id, "level": level}, sort_keys=True, separators=(",", ":")
-    ).encode()
+class Header(NamedTuple):
+    config: CodecConfig
+    model: str  # id of the prior the weights start from ("none": seeded random weights)
+    level: int
+    members: list[tuple[str, int]] | None  # an archive's (relative path, size) in stream order
+
+
+def build_header(cfg: CodecConfig, model_id: str, level: int, members: list[tuple[str, int]] | None = None) -> bytes:
+    d = {"codec": cfg.to_dict(), "model": model_id, "level": level}
+    if members is not None:
+        d["members"] = [[check_member_path(p), n] for p, n in members]
+    body = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+    if len(body) > MAX_HEADER_JSON:
+        raise ValueError("too many archive members for one header")
     return MAGIC + bytes([VERSION]) + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def check_member_path(path: str) -> str:
+    """A member path must stay inside the directory it is extracted to: relative, no '..', no oddities."""
+    if (not isinstance(path, str) or not 0 < len(path) <= 4096 or "\0" in path or "\\" in path
+            or path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/"))):
+        raise ValueError(f"unsafe member path {path!r}")
+    return path
 
 
 def header_length(prefix: bytes) -> int | None:
@@ -49,22 +68,32 @@ def header_length(prefix: bytes) -> int | None:
     return HEADER_FIXED + n + 4
 
 
-def parse_header(raw: bytes) -> tuple[CodecConfig, str, int]:
-    """(settings, model id, level) from a complete header as measured by header_length()."""
+def parse_header(raw: bytes) -> Header:
+    """The settings of a complete header as measured by header_length()."""
     body, (crc,) = raw[HEADER_FIXED:-4], struct.unpack(">I", raw[-4:])
     if zlib.crc32(body) != crc:
         raise CorruptError("header checksum mismatch")
     try:
         d = json.loads(body)
-        if not isinstance(d, dict) or set(d) != {"codec", "model", "level"}:
+        if not isinstance(d, dict) or not {"codec", "model", "level"} <= set(d) <= {"codec", "model", "level", "members"}:
             raise ValueError("unexpected header fields")
         cfg = CodecConfig.from_dict(d["codec"])
         model, level = d["model"], d["level"]
         if not isinstance(model, str) or len(model) > 200 or not isinstance(level, int) or isinstance(level, bool):
             raise ValueError("bad model or level")
+        members = None
+        if "members" in d:
+            if not isinstance(d["members"], list):
+                raise ValueError("bad member list")
+            members = []
+            for m in d["members"]:
+                if not (isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and isinstance(m[1], int)
+                        and not isinstance(m[1], bool) and 0 <= m[1] < 2**62):
+                    raise ValueError("bad member entry")
+                members.append((check_member_path(m[0]), m[1]))
     except (ValueError, TypeError, KeyError, RecursionError) as e:
         raise CorruptError(f"invalid header: {e}") from None
-    return cfg, model, level
+    return Header(cfg, model, level, members)
 
 
 def build_frame(kind: int, raw: bytes, payload: bytes) -> bytes:

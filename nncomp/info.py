@@ -22,7 +22,8 @@ def describe(f: BinaryIO) -> dict:
     fixed = _read(f, container.HEADER_FIXED)
     n = container.header_length(fixed)
     head = fixed + _read(f, n - len(fixed))
-    cfg, model_id, level = container.parse_header(head)
+    header = container.parse_header(head)
+    cfg = header.config
     frames = stored = raw = packed = 0
     packed += len(head)
     while True:
@@ -42,8 +43,8 @@ def describe(f: BinaryIO) -> dict:
         packed += container.FRAME_HEAD.size + pay_len
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
-    return dict(version=container.VERSION, level=level, model=model_id, config=cfg, frames=frames, stored=stored,
-                raw=raw, packed=packed)
+    return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,
+                stored=stored, raw=raw, packed=packed, members=header.members)
 
 
 def render(name: str, s: dict) -> Table:
@@ -66,6 +67,17 @@ def render(name: str, s: dict) -> Table:
         ("original", f"{s['raw']:,} bytes"),
         ("ratio", f"{ratio:.3f}  ({bpb:.3f} bits/byte)"),
     ]
+    if s["members"] is not None:
+        rows.insert(0, ("archive", f"{len(s['members'])} members"))
     for k, v in rows:
         t.add_row(k, v)
+    return t
+
+
+def render_members(s: dict) -> Table:
+    t = Table(show_header=True, title_justify="left")
+    t.add_column("member")
+    t.add_column("bytes", justify="right")
+    for path, size in s["members"]:
+        t.add_row(path, f"{size:,}")
     return t

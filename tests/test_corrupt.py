@@ -50,8 +50,8 @@ def test_newer_version_is_unsupported(packed):
 
 
 def test_unknown_model_is_named():
-    cfg, _, level = container.parse_header(_header(nncomp.compress(b"abc", config=TINY)))
-    forged = container.build_header(cfg, "prior-0123abcd", level)
+    h = container.parse_header(_header(nncomp.compress(b"abc", config=TINY)))
+    forged = container.build_header(h.config, "prior-0123abcd", h.level)
     body = nncomp.compress(b"abc", config=TINY)[len(_header(nncomp.compress(b"abc", config=TINY))):]
     with pytest.raises(UnsupportedError, match="prior-0123abcd"):
         nncomp.decompress(forged + body)

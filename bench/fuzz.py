@@ -1,0 +1,205 @@
+"""Mutation fuzzing of the .nnc decoder.
+
+    python bench/fuzz.py --mutants 10000 --seed 1      # the long run (README)
+    python bench/fuzz.py --mutants 300 --cli 10        # short, plus a few through the CLI
+
+Takes valid streams (text, binary, empty; small originals with a small, fast configuration) and
+mutates them: bit flips, byte changes, truncation in every region of the format, appended
+garbage, and header or frame fields set to extreme values (with the header checksum recomputed so
+the parser goes past it). For each mutant, decompression must reproduce the original exactly or
+raise nncomp.NNCError; anything else (another exception, wrong output accepted, a timeout) is a
+failure. A few mutants also go through the CLI, which must exit 1 with one line on stderr, no
+traceback, and no output file. Prints a summary and exits 1 if anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import nncomp  # noqa: E402
+from nncomp import container  # noqa: E402
+from nncomp.config import CodecConfig  # noqa: E402
+from nncomp.model import ModelConfig  # noqa: E402
+
+FUZZ_CONFIG = CodecConfig(
+    model=ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16),
+    orders=(1, 2, 3), hash_bits=10, lanes=8, min_lane=64, frame_size=1024,
+)
+TIMEOUT_S = 30
+EXTREMES = [0, 1, 2**8 - 1, 2**16 - 1, 2**31 - 1, 2**32 - 1, 2**63 - 1, -1, 10**30]
+
+
+def originals(seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    text = (HERE.parent / "samples" / "sample.txt").read_bytes()
+    return [text[:3000], bytes(rng.randrange(256) for _ in range(1500)), b"", b"z"]
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Timeout()
+
+
+def _regions(packed: bytes) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each region of a valid stream."""
+    n = container.header_length(packed[: container.HEADER_FIXED])
+    regions = [(0, 4, "magic"), (4, 5, "version"), (5, 9, "header length"), (9, n - 4, "header json"), (n - 4, n, "header crc")]
+    pos = n
+    while packed[pos] != container.END:
+        _, _, pay, _ = container.FRAME_HEAD.unpack_from(packed, pos)
+        regions.append((pos, pos + container.FRAME_HEAD.size, "frame head"))
+        regions.append((pos + container.FRAME_HEAD.size, pos + container.FRAME_HEAD.size + pay, "payload"))
+        pos += container.FRAME_HEAD.size + pay
+    regions.append((pos, len(packed), "end record"))
+    return [r for r in regions if r[1] > r[0]]
+
+
+def _with_header_field(packed: bytes, rng: random.Random) -> bytes:
+    """Set one header setting to an extreme value and re-checksum, so the settings are checked."""
+    n = container.header_length(packed[: container.HEADER_FIXED])
+    d = json.loads(packed[container.HEADER_FIXED : n - 4])
+    target = d["codec"] if rng.random() < 0.4 else d["codec"]["model"]
+    keys = list(target) if target is d["codec"]["model"] else list(target) + ["model", "level"]
+    key = rng.choice(keys)
+    value = rng.choice(EXTREMES + [0.5, "x", None, [], {}, True])
+    if key in ("model", "level"):
+        d[key] = value
+    else:
+        target[key] = value
+    body = json.dumps(d).encode()
+    return packed[:4] + packed[4:5] + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body)) + packed[n:]
+
+
+def _with_frame_field(packed: bytes, rng: random.Random) -> bytes:
+    frames = [r for r in _regions(packed) if r[2] == "frame head"]
+    if not frames:
+        return packed + bytes([rng.randrange(256)])
+    start = rng.choice(frames)[0]
+    kind, raw, pay, crc = container.FRAME_HEAD.unpack_from(packed, start)
+    field = rng.randrange(4)
+    vals = [kind, raw, pay, crc]
+    vals[field] = rng.choice([0, 1, 2, 0xFF, raw - 1, raw + 1, pay + 4, 2**31, 2**32 - 1]) % (256 if field == 0 else 2**32)
+    return packed[:start] + container.FRAME_HEAD.pack(*vals) + packed[start + container.FRAME_HEAD.size :]
+
+
+def mutate(packed: bytes, rng: random.Random) -> tuple[str, bytes]:
+    kind = rng.choice(["bitflip", "byte", "truncate", "append", "header field", "frame field", "multi"])
+    b = bytearray(packed)
+    if kind == "bitflip":
+        i = rng.randrange(len(b))
+        b[i] ^= 1 << rng.randrange(8)
+    elif kind == "byte":
+        b[rng.randrange(len(b))] = rng.randrange(256)
+    elif kind == "truncate":
+        start, end, name = rng.choice(_regions(packed))
+        return f"truncate in {name}", bytes(b[: rng.randrange(start, end)])
+    elif kind == "append":
+        return kind, packed + os.urandom(rng.randrange(1, 64))
+    elif kind == "header field":
+        return kind, _with_header_field(packed, rng)
+    elif kind == "frame field":
+        return kind, _with_frame_field(packed, rng)
+    else:
+        for _ in range(rng.randrange(2, 10)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+    return kind, bytes(b)
+
+
+def run(mutants: int, seed: int, verbose: bool = False) -> dict:
+    rng = random.Random(seed)
+    streams = [(o, nncomp.compress(o, config=FUZZ_CONFIG)) for o in originals(seed)]
+    counts = {"mutants": 0, "clean errors": 0, "correct outputs": 0, "failures": 0}
+    failures = []
+    old = signal.signal(signal.SIGALRM, _alarm)
+    t0 = time.perf_counter()
+    try:
+        for i in range(mutants):
+            original, packed = streams[i % len(streams)]
+            kind, m = mutate(packed, rng)
+            counts["mutants"] += 1
+            signal.alarm(TIMEOUT_S)
+            try:
+                out = nncomp.decompress(m)
+                ok = out == original
+                counts["correct outputs" if ok else "failures"] += 1
+                if not ok:
+                    failures.append((i, kind, "wrong output accepted"))
+            except nncomp.NNCError:
+                counts["clean errors"] += 1
+            except Timeout:
+                counts["failures"] += 1
+                failures.append((i, kind, f"no answer within {TIMEOUT_S}s"))
+            except Exception as e:  # noqa: BLE001 - any other exception is what we are looking for
+                counts["failures"] += 1
+                failures.append((i, kind, f"{type(e).__name__}: {e}"))
+            finally:
+                signal.alarm(0)
+            if verbose and (i + 1) % 500 == 0:
+                print(f"{i + 1} mutants, {counts['failures']} failures, {time.perf_counter() - t0:.0f}s", flush=True)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    counts["seconds"] = round(time.perf_counter() - t0, 1)
+    counts["failure details"] = failures[:20]
+    return counts
+
+
+def run_cli(n: int, seed: int) -> dict:
+    """Mutants through `python -m nncomp decompress`: exit 1, one stderr line, no traceback, no output."""
+    rng = random.Random(seed + 1)
+    original = originals(seed)[0]
+    packed = nncomp.compress(original, config=FUZZ_CONFIG)
+    res = {"cli mutants": 0, "cli clean": 0, "cli failures": 0, "cli failure details": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            kind, m = mutate(packed, rng)
+            path = Path(tmp) / f"m{i}.nnc"
+            path.write_bytes(m)
+            r = subprocess.run([sys.executable, "-m", "nncomp", "decompress", "-q", str(path)], capture_output=True,
+                               timeout=300)
+            res["cli mutants"] += 1
+            out = Path(tmp) / f"m{i}"
+            err = r.stderr.decode(errors="replace").strip().splitlines()
+            if r.returncode == 0 and out.exists() and out.read_bytes() == original:
+                res["cli clean"] += 1
+            elif r.returncode == 1 and len(err) == 1 and "Traceback" not in r.stderr.decode(errors="replace") \
+                    and not out.exists() and not list(Path(tmp).glob(".*.tmp")):
+                res["cli clean"] += 1
+            else:
+                res["cli failures"] += 1
+                res["cli failure details"].append((i, kind, r.returncode, err[-3:]))
+            out.unlink(missing_ok=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mutants", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cli", type=int, default=0, help="also send this many mutants through the CLI")
+    args = ap.parse_args()
+    summary = run(args.mutants, args.seed, verbose=True)
+    if args.cli:
+        summary.update(run_cli(args.cli, args.seed))
+    print(json.dumps(summary, indent=2))
+    sys.exit(1 if summary["failures"] or summary.get("cli failures") else 0)
+
+
+if __name__ == "__main__":
+    main()

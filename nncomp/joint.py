@@ -1,0 +1,207 @@
+"""Joint compression: what the model learns from one dataset makes the next one cheaper.
+
+`joint_report` compresses each dataset alone and all of them in one stream, and splits the joint
+stream's real size over the datasets by the model's code lengths, so the parts add up exactly to
+the total. `ncd_matrix` gives pairwise normalized compression distances. `write_archive` and
+`extract` make and unpack solid archives that record each member's relative path and size.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import numpy as np
+
+from . import api
+from .config import DEFAULT_LEVEL
+from .container import check_member_path
+from .errors import NNCError
+from .fileio import temporary_beside
+
+Member = tuple[str, bytes]  # (relative path, contents)
+
+
+def load_dataset(path: str | Path) -> tuple[str, list[Member]]:
+    """A dataset: one file, or a directory's regular files in sorted path order (symlinks skipped)."""
+    p = Path(path)
+    if p.is_file():
+        return p.name, [(p.name, p.read_bytes())]
+    if not p.is_dir():
+        raise NNCError(f"{path}: no such file or directory")
+    base = p.resolve().name or "root"
+    members = []
+    for f in sorted(q for q in p.rglob("*") if q.is_file() and not q.is_symlink()):
+        members.append((f"{base}/{f.relative_to(p).as_posix()}", f.read_bytes()))
+    return base, members
+
+
+@dataclass
+class DatasetCost:
+    name: str
+    size: int  # bytes
+    alone: int  # compressed size on its own
+    joint: int  # its share of the joint stream: C(X | datasets before it)
+    saving: int  # alone - joint
+    saving_pct: float
+
+
+@dataclass
+class JointReport:
+    level: int
+    datasets: list[DatasetCost]
+    separate_total: int  # sum of the sizes alone
+    joint_total: int  # real size of the joint stream
+    saving: int
+    saving_pct: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _compress_measured(chunks: list[bytes], level: int, threads, progress, members=None):
+    """Compress the concatenation of chunks; (stream size, per-chunk share of it, adding up exactly)."""
+    frames: list[tuple[int, int, np.ndarray | None]] = []
+    c = api.compressor(level, threads=threads, progress=progress, members=members,
+                       on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
+    total = sum(len(c.compress(ch)) for ch in chunks) + len(c.flush())
+    return total, _split(total, [len(ch) for ch in chunks], frames)
+
+
+def _split(total: int, sizes: list[int], frames) -> list[int]:
+    """Share `total` bytes over consecutive chunks of `sizes` bytes: each frame's bytes by the chunks'
+    code lengths inside it (by byte counts in stored frames), stream overhead in proportion."""
+    bounds = np.cumsum([0] + sizes)
+    share = np.zeros(len(sizes))
+    pos = 0
+    for raw, size, costs in frames:
+        weight = costs if costs is not None else np.ones(raw)
+        cum = np.concatenate([[0.0], np.cumsum(weight)])
+        lo = np.clip(bounds[:-1] - pos, 0, raw)
+        hi = np.clip(bounds[1:] - pos, 0, raw)
+        part = cum[hi] - cum[lo]
+        share += size * part / cum[-1] if cum[-1] > 0 else size * (hi - lo) / raw
+        pos += raw
+    framed = share.sum()
+    share = share + (total - framed) * (share / framed if framed > 0 else np.full(len(sizes), 1 / len(sizes)))
+    return _round_preserving_sum(share, total)
+
+
+def _round_preserving_sum(x: np.ndarray, total: int) -> list[int]:
+    """Integers close to x that add up to total (largest remainders get the leftover units)."""
+    floor = np.floor(x).astype(np.int64)
+    left = total - int(floor.sum())
+    order = np.argsort(-(x - floor), kind="stable")
+    floor[order[:left]] += 1
+    return [int(v) for v in floor]
+
+
+def joint_report(datasets: list[tuple[str, list[Member]]], level: int = DEFAULT_LEVEL, *, threads=None,
+                 progress: Callable[[int], None] | None = None, out: BinaryIO | None = None) -> JointReport:
+    """Sizes alone and inside one joint stream (in the order given), and what joint coding saves.
+
+    With `out`, the joint stream is written there as a solid archive of every member.
+    """
+    blobs = [b"".join(d for _, d in members) for _, members in datasets]
+    alone = [_compress_measured([b], level, threads, progress)[0] for b in blobs]
+    if out is None:
+        total, parts = _compress_measured(blobs, level, threads, progress)
+    else:
+        total, parts = write_archive([m for _, ms in datasets for m in ms], out, level, threads=threads,
+                                     progress=progress, groups=[len(b) for b in blobs])
+    rows = [DatasetCost(name, len(b), a, j, a - j, _pct(a - j, a)) for (name, _), b, a, j in zip(datasets, blobs, alone, parts)]
+    sep = sum(alone)
+    return JointReport(level, rows, sep, total, sep - total, _pct(sep - total, sep))
+
+
+def _pct(a: int, b: int) -> float:
+    return round(100.0 * a / b, 3) if b else 0.0
+
+
+def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *, threads=None,
+               progress: Callable[[int], None] | None = None) -> dict:
+    """NCD(x, y) = (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) for every ordered pair.
+
+    Each C(x) is computed once; each C(xy) continues a copy of the compressor that has seen x, so x
+    is coded once per row rather than once per pair. C(y|x) = C(xy) - C(x) is reported too.
+    """
+    names = [n for n, _ in datasets]
+    single, prefix = [], []
+    for _, data in datasets:
+        c = api.compressor(level, threads=threads, progress=progress)
+        head = c.compress(data)
+        prefix.append((c, len(head)))
+        single.append(len(head) + len(copy.deepcopy(c).flush()))
+    n = len(datasets)
+    pair = [[0] * n for _ in range(n)]
+    for i in range(n):
+        c0, head = prefix[i]
+        for j in range(n):
+            if i == j:
+                continue
+            c = copy.deepcopy(c0)
+            pair[i][j] = head + len(c.compress(datasets[j][1])) + len(c.flush())
+    ncd = [[0.0 if i == j else (pair[i][j] - min(single[i], single[j])) / max(single[i], single[j]) for j in range(n)]
+           for i in range(n)]
+    cond = [[0 if i == j else pair[i][j] - single[i] for j in range(n)] for i in range(n)]
+    return {"level": level, "names": names, "single": single, "pair": pair, "conditional": cond, "ncd": ncd}
+
+
+def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEVEL, *, threads=None,
+                  progress=None, groups: list[int] | None = None) -> tuple[int, list[int]]:
+    """A solid archive of members in order; returns (archive size, the share of it of each group of
+    consecutive bytes, `groups` giving their sizes; by default one group per member)."""
+    entries = [(check_member_path(p), len(d)) for p, d in members]
+    frames: list = []
+    c = api.compressor(level, threads=threads, progress=progress, members=entries,
+                       on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
+    total = 0
+    for chunk in [c.compress(d) for _, d in members] + [c.flush()]:
+        out.write(chunk)
+        total += len(chunk)
+    return total, _split(total, groups or [n for _, n in entries], frames)
+
+
+def extract(stream: Iterator[bytes], members: list[tuple[str, int]], dest: Path, force: bool) -> list[Path]:
+    """Write the decoded bytes of an archive stream as its members under dest, each atomically.
+
+    Paths were checked when the header was parsed; here they are also resolved, and one that would
+    land outside dest (through a symlink already on disk, say) is refused.
+    """
+    dest = dest.resolve()
+    targets = []
+    for path, _ in members:
+        target = (dest / path).resolve()
+        if dest not in target.parents:
+            raise NNCError(f"member {path!r} would be written outside {dest}")
+        if target.exists() and not force:
+            raise NNCError(f"{target} already exists; use -f to overwrite")
+        targets.append(target)
+    # Each member goes to a temporary file; all are renamed only once the whole stream checks out.
+    with ExitStack() as stack:
+        done: list[tuple[str, Path]] = []
+        buf = bytearray()
+        it = iter(stream)
+        for (path, size), target in zip(members, targets):
+            while len(buf) < size:
+                more = next(it, None)
+                if more is None:
+                    raise NNCError("archive ends before its last member")
+                buf += more
+            target.parent.mkdir(parents=True, exist_ok=True)
+            f, tmp = stack.enter_context(temporary_beside(target))
+            f.write(buf[:size])
+            f.close()
+            done.append((tmp, target))
+            del buf[:size]
+        for more in it:
+            buf += more
+        if buf:
+            raise NNCError("archive holds more data than its members")
+        for tmp, target in done:
+            os.replace(tmp, target)
+    return targets
