@@ -3,7 +3,7 @@
     python bench/fuzz.py --mutants 10000 --seed 1      # the long run (README)
     python bench/fuzz.py --mutants 300 --cli 10        # short, plus a few through the CLI
 
-Takes valid streams (text, binary, empty; small originals with a small, fast configuration) and
+Takes valid streams (text, binary, empty, and a solid archive; small originals with a small, fast configuration) and
 mutates them: bit flips, byte changes, truncation in every region of the format, appended
 garbage, and header or frame fields set to extreme values (with the header checksum recomputed so
 the parser goes past it). For each mutant, decompression must reproduce the original exactly or
@@ -122,9 +122,17 @@ def mutate(packed: bytes, rng: random.Random) -> tuple[str, bytes]:
     return kind, bytes(b)
 
 
+def archive(members: list[tuple[str, bytes]]) -> bytes:
+    c = nncomp.compressor(config=FUZZ_CONFIG, members=[(p, len(d)) for p, d in members])
+    return b"".join(c.compress(d) for _, d in members) + c.flush()
+
+
 def run(mutants: int, seed: int, verbose: bool = False) -> dict:
     rng = random.Random(seed)
     streams = [(o, nncomp.compress(o, config=FUZZ_CONFIG)) for o in originals(seed)]
+    text = originals(seed)[0]
+    members = [("docs/a.txt", text[:1200]), ("docs/sub/b.txt", text[1200:2000]), ("empty", b"")]
+    streams.append((b"".join(d for _, d in members), archive(members)))  # decoded archives give the concatenation
     counts = {"mutants": 0, "clean errors": 0, "correct outputs": 0, "failures": 0}
     failures = []
     old = signal.signal(signal.SIGALRM, _alarm)

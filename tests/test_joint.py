@@ -1,0 +1,111 @@
+"""Joint compression: reports that add up, NCD, solid archives that round-trip and stay confined."""
+
+import io
+import json
+import struct
+import subprocess
+import sys
+import zlib
+
+import pytest
+
+import nncomp
+from nncomp import CorruptError, NNCError, container
+from nncomp.joint import extract, joint_report, ncd_matrix
+
+from .conftest import SAMPLE, nncomp_env
+
+TEXT = SAMPLE.read_bytes()
+
+
+def nn(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nncomp", *args], capture_output=True, cwd=cwd,
+                          env=nncomp_env(COLUMNS="200"), timeout=600)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "data"
+    (root / "a" / "deep").mkdir(parents=True)
+    (root / "a" / "one.txt").write_bytes(TEXT[:3000])
+    (root / "a" / "deep" / "two.csv").write_bytes(TEXT[3000:5000])
+    (root / "empty.bin").write_bytes(b"")
+    (tmp_path / "single.txt").write_bytes(TEXT[5000:8000])
+    return tmp_path
+
+
+def test_archive_round_trips_nested_directories(tree):
+    r = nn("joint", "data", "single.txt", "-o", "all.nnc", "-q", cwd=tree)
+    assert r.returncode == 0, r.stderr.decode()
+    info = nn("info", "all.nnc", cwd=tree).stdout.decode()
+    assert "data/a/deep/two.csv" in info and "4 members" in info
+    out = tree / "out"
+    r = nn("decompress", "all.nnc", "-o", str(out), cwd=tree)
+    assert r.returncode == 0, r.stderr.decode()
+    for rel in ["data/a/one.txt", "data/a/deep/two.csv", "data/empty.bin"]:
+        assert (out / rel).read_bytes() == (tree / rel).read_bytes()
+    assert (out / "single.txt").read_bytes() == (tree / "single.txt").read_bytes()
+    r = nn("decompress", "all.nnc", "-o", str(out), cwd=tree)
+    assert r.returncode == 1 and b"already exists" in r.stderr  # no overwrite without -f
+    assert nn("decompress", "-f", "all.nnc", "-o", str(out), cwd=tree).returncode == 0
+
+
+def test_report_costs_add_up_to_real_joint_size():
+    datasets = [("first", [("first", TEXT[:6000])]), ("second", [("second", TEXT[6000:12000])])]
+    buf = io.BytesIO()
+    rep = joint_report(datasets, out=buf)
+    assert rep.joint_total == len(buf.getvalue())
+    assert sum(d.joint for d in rep.datasets) == rep.joint_total
+    assert rep.separate_total == sum(d.alone for d in rep.datasets)
+    assert rep.datasets[0].alone == len(nncomp.compress(TEXT[:6000]))
+    assert rep.datasets[1].saving > 0  # the second half is cheaper after the first
+
+
+def test_joint_of_one_dataset_is_its_plain_compression():
+    rep = joint_report([("only", [("only", TEXT[:5000])])])
+    assert rep.joint_total == rep.separate_total == len(nncomp.compress(TEXT[:5000]))
+    assert rep.datasets[0].saving == 0
+
+
+def test_json_holds_every_figure(tree):
+    r = nn("joint", "data", "single.txt", "--json", cwd=tree)
+    assert r.returncode == 0, r.stderr.decode()
+    d = json.loads(r.stdout)
+    assert {"level", "datasets", "separate_total", "joint_total", "saving", "saving_pct"} <= set(d)
+    assert [x["name"] for x in d["datasets"]] == ["data", "single.txt"]
+    for x in d["datasets"]:
+        assert {"name", "size", "alone", "joint", "saving", "saving_pct"} <= set(x)
+    assert sum(x["joint"] for x in d["datasets"]) == d["joint_total"]
+
+
+def test_ncd_matrix_shape_and_self_similarity():
+    a, b = TEXT[:3000], bytes(range(256)) * 12
+    m = ncd_matrix([("a", a), ("a2", a), ("b", b)])
+    assert m["single"][0] == len(nncomp.compress(a))
+    assert m["pair"][0][2] == len(nncomp.compress(a + b))
+    assert m["ncd"][0][1] < m["ncd"][0][2]  # a is nearer to a copy of itself than to b
+
+
+@pytest.mark.parametrize("path", ["../evil", "/etc/passwd", "a/../../b", "", "a//b", "./x", "a\\b"])
+def test_hostile_member_paths_rejected(path):
+    with pytest.raises(ValueError):
+        container.build_header(nncomp.CodecConfig(), "none", 5, [(path, 1)])
+    good = container.build_header(nncomp.CodecConfig(), "none", 5, [("x", 1)])
+    n = container.header_length(good[: container.HEADER_FIXED])
+    d = json.loads(good[container.HEADER_FIXED : n - 4])
+    d["members"] = [[path, 1]]
+    body = json.dumps(d).encode()
+    forged = good[:5] + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body))
+    with pytest.raises(CorruptError, match="unsafe member path"):
+        container.parse_header(forged)
+
+
+def test_extract_refuses_symlink_escape(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "link").symlink_to(outside)
+    with pytest.raises(NNCError, match="outside"):
+        extract(iter([b"abc"]), [("link/x", 3)], dest, force=False)
+    assert not list(outside.iterdir())
