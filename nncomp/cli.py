@@ -57,6 +57,7 @@ QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print details (settings, speed).")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=1, help="CPU threads (output is the same for any).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
+PriorOpt = Annotated[Optional[str], typer.Option("--model", help="Custom prior (.nncm) that the input was compressed with.")]
 
 
 def _version(value: bool) -> None:
@@ -205,6 +206,7 @@ def compress(
     keep: KeepOpt = True,
     rm: RmOpt = False,
     level: Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")] = DEFAULT_LEVEL,
+    model: Annotated[Optional[str], typer.Option("--model", help="Prior to start from: 'default', 'none', or a .nncm file.")] = None,
     threads: ThreadsOpt = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
@@ -212,9 +214,16 @@ def compress(
 ) -> None:
     """Compress FILES to FILE.nnc (standard input to standard output)."""
     _check_device(device)
+    try:
+        prior = api.load_model(model if model is not None else api.level_model(level))
+    except NNCError as e:
+        _fail("error", str(e))
+        raise typer.Exit(1)
+    if verbose and not quiet:
+        err.print(f"level {level}, model {prior.id if prior else 'none'}", soft_wrap=True)
 
     def work(fin, fout, prog):
-        c = api.compressor(level, threads=threads, progress=prog)
+        c = api.compressor(level, model=prior or "none", threads=threads, progress=prog)
         n_in = n_out = 0
         for chunk in _chunks(fin):
             n_in += len(chunk)
@@ -233,6 +242,7 @@ def decompress(
     force: ForceOpt = False,
     keep: KeepOpt = True,
     rm: RmOpt = False,
+    model: PriorOpt = None,
     threads: ThreadsOpt = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
@@ -240,15 +250,16 @@ def decompress(
 ) -> None:
     """Decompress FILE.nnc to FILE (standard input to standard output); archives restore their members."""
     _check_device(device)
+    models = _user_models(model)
     archives = [f for f in files or [] if f != "-" and _members(f) is not None]
     if archives:
-        _extract_all(archives, output, force, quiet, threads)
+        _extract_all(archives, output, force, quiet, threads, models)
         files = [f for f in files if f not in archives]
         if not files:
             return
 
     def work(fin, fout, prog):
-        return _decode(fin, fout, threads, prog)
+        return _decode(fin, fout, threads, prog, models)
 
     _run(files, output, stdout, force, rm, quiet, _strip_suffix, work, "decompress")
 
@@ -264,7 +275,15 @@ def _members(path: str) -> list[tuple[str, int]] | None:
         return None
 
 
-def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bool, threads) -> None:
+def _user_models(path: str | None) -> list:
+    try:
+        return [api.load_model(path)] if path else []
+    except NNCError as e:
+        _fail("error", str(e))
+        raise typer.Exit(1)
+
+
+def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bool, threads, models) -> None:
     """Restore each archive's members under -o DIR, or beside the archive."""
     failed = False
     with _terminate_as_exception():
@@ -275,7 +294,7 @@ def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bo
                     raise NNCError(f"{dest} is not a directory")
                 members = _members(a) or []
                 with open(a, "rb") as fin:
-                    d = api.decompressor(threads=threads)
+                    d = api.decompressor(threads=threads, models=models)
                     total = os.path.getsize(a)
                     with _progress(total, quiet, Path(a).name) as prog:
                         def chunks():
@@ -298,9 +317,9 @@ def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bo
         raise typer.Exit(1)
 
 
-def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog) -> tuple[int, int]:
+def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog, models=()) -> tuple[int, int]:
     """Decode a whole stream from fin into fout (None: verify only); (bytes read, bytes decoded)."""
-    d = api.decompressor(threads=threads, progress=prog)
+    d = api.decompressor(threads=threads, progress=prog, models=models)
     n_in = n_out = 0
     for chunk in _chunks(fin, 1 << 16):
         n_in += len(chunk)
@@ -314,16 +333,18 @@ def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog) -> 
 @app.command()
 def test(
     files: Annotated[list[str], typer.Argument(help=".nnc files to verify.")],
+    model: PriorOpt = None,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Decode FILES and verify their checksums without writing anything (like zstd -t)."""
+    models = _user_models(model)
 
     failed = False
     for f in files:
         try:
             with open(f, "rb") if f != "-" else _nullcontext(sys.stdin.buffer) as fin:
-                _decode(fin, None, threads, None)
+                _decode(fin, None, threads, None, models)
             if not quiet:
                 err.print(f"{f} : OK")
         except (NNCError, OSError) as e:
@@ -420,6 +441,76 @@ def _matrix_table(m: dict) -> Table:
     for name, row in zip(m["names"], m["ncd"]):
         t.add_row(name, *[f"{v:.3f}" for v in row])
     return t
+
+
+@app.command()
+def train(
+    inputs: Annotated[list[str], typer.Argument(help="Training files and directories.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="The model file to write (.nncm).")],
+    level: Annotated[int, typer.Option("-l", "--level", min=2, max=9, help="Level whose settings the model is for.")] = DEFAULT_LEVEL,
+    model: Annotated[str, typer.Option("--model", help="Start from this prior: 'default', 'none' or a .nncm path.")] = "default",
+    budget: Annotated[Optional[int], typer.Option("--budget", min=1, help="Train on this many bytes (cycling); default: one pass.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the chunk order.")] = 0,
+    log: Annotated[Optional[str], typer.Option("--log", help="Write the training and held-out curves here (TSV).")] = None,
+    force: ForceOpt = False,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a custom prior on INPUTS, as zstd --train trains a dictionary (a held-back part measures it)."""
+    from . import train as trainlib
+
+    try:
+        with _terminate_as_exception():
+            out_path = Path(output)
+            if out_path.exists() and not force:  # checked before the work, and again when writing
+                raise NNCError(f"{out_path} already exists; use -f to overwrite")
+            init = api.load_model(model if model != "default" or api.level_model(level) != "none" else "none")
+            files = trainlib.collect(inputs)
+            total = budget or sum(len(d) for _, d in files)
+            logf = open(log, "w") if log else None
+            if logf:
+                logf.write("bytes_seen\ttrain_bpb\tholdout_bpb\telapsed\n")
+            try:
+                with _progress(total, quiet, "train") as prog:
+                    res = trainlib.train_prior(inputs, api.level_config(level), init, budget=budget, seed=seed,
+                                               threads=threads, progress=prog,
+                                               log=(lambda line: (logf.write(line + "\n"), logf.flush())) if logf else None,
+                                               info={"level": level, "start": init.id if init else "none"})
+            finally:
+                if logf:
+                    logf.close()
+            with atomic_output(out_path, force, NNCError) as f:
+                f.write(res.prior.to_bytes())
+            if not quiet:
+                err.print(f"{output}: model {res.prior.id}, {out_path.stat().st_size:,} bytes, trained on {res.bytes_seen:,} bytes; "
+                          f"held-out {res.holdout_bytes:,} bytes: {res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte",
+                          soft_wrap=True)
+    except (NNCError, OSError) as e:
+        _fail("train", e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+        raise typer.Exit(1)
+    except (KeyboardInterrupt, Quit):
+        _fail("train", "interrupted; no model written")
+        raise typer.Exit(130)
+
+
+@app.command()
+def models() -> None:
+    """List the built-in models."""
+    from . import prior as priorlib
+
+    t = Table(title="built-in models", title_justify="left")
+    for col in ("name", "id", "file bytes", "parameters", "shape", "trained on"):
+        t.add_column(col)
+    for name, fname in priorlib.BUILTIN.items():
+        p = priorlib.builtin(name)
+        if p is None:
+            t.add_row(name, "not installed", "", "", "", "")
+            continue
+        n = sum(v.numel() for v in p.params.values()) + p.alpha.numel()
+        size = (Path(priorlib.__file__).parent / "models" / fname).stat().st_size
+        shape = f"{p.shape['n_layer']} layers, d={p.shape['d_model']}"
+        t.add_row(name, p.id, f"{size:,}", f"{n:,}", shape, f"{p.info.get('bytes_seen', 0):,} bytes")
+    out.print(t)
 
 
 @contextmanager

@@ -20,6 +20,9 @@ from .config import CodecConfig
 from .errors import CorruptError, UnsupportedError
 from .exact import configure_torch
 from .predictor import Predictor
+from .prior import Prior
+
+NO_PRIOR = "none"  # header model id of a stream that starts from seeded random weights
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
@@ -41,12 +44,14 @@ def _lanes(cfg: CodecConfig, n: int) -> tuple[torch.Tensor, int]:
 class _Engine:
     """The predictor plus the lane bookkeeping shared by both directions."""
 
-    def __init__(self, cfg: CodecConfig, params=None, threads: int | None = None):
+    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None):
         configure_torch()
         if threads:
             torch.set_num_threads(threads)
         self.cfg = cfg
-        self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, params)
+        if prior is not None and not prior.fits(cfg.model, cfg.orders):
+            raise UnsupportedError(f"model {prior.id} does not fit these settings")
+        self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, *((prior.params, prior.alpha) if prior else ()))
         self.progress: Progress | None = None
 
     def _tick(self, n: int) -> None:
@@ -109,17 +114,17 @@ class _Engine:
 class Compressor:
     """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush()."""
 
-    def __init__(self, cfg: CodecConfig, model_id: str, level: int, params=None, *, threads=None,
+    def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
                  on_frame: Callable[[int, int, np.ndarray | None], None] | None = None):
-        self._engine = _Engine(cfg, params, threads)
+        self._engine = _Engine(cfg, prior, threads)
         self._engine.progress = progress
         self._cfg = cfg
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
         self._on_frame = on_frame  # (raw length, bytes written, per-byte code lengths or None if stored)
-        self._header = container.build_header(cfg, model_id, level, members)
+        self._header = container.build_header(cfg, prior.id if prior else NO_PRIOR, level, members)
         self._flushed = False
 
     def compress(self, data: bytes) -> bytes:
@@ -157,7 +162,7 @@ class Compressor:
         return frame
 
 
-ModelResolver = Callable[[str], dict | None]
+ModelResolver = Callable[[str], Prior | None]
 
 
 class Decompressor:

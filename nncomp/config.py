@@ -74,21 +74,32 @@ class CodecConfig:
 
 
 _BASE = CodecConfig()
+# Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
+# learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior.
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128), lanes=128, orders=(1, 2, 3, 4)),
-    2: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=2, d_mlp=128), lanes=96),
-    3: replace(_BASE, model=replace(_BASE.model, n_layer=1)),
-    4: _BASE,
+    2: replace(_BASE, lanes=128),
+    3: replace(_BASE, lanes=96),
+    4: replace(_BASE, lanes=80),
     5: _BASE,
-    6: _BASE,
+    6: replace(_BASE, lanes=48),
     7: replace(_BASE, lanes=32),
-    8: replace(_BASE, model=replace(_BASE.model, n_layer=3), lanes=32),
-    9: replace(_BASE, model=replace(_BASE.model, n_layer=4), lanes=16, hash_bits=18),
+    8: replace(_BASE, lanes=24, hash_bits=18),
+    9: replace(_BASE, lanes=16, hash_bits=18),
 }
 DEFAULT_LEVEL = 5
+LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed
 
 
 def level_config(level: int) -> CodecConfig:
     if level not in LEVELS:
         raise ValueError(f"level must be 1..9, not {level}")
     return LEVELS[level]
+
+
+def level_model(level: int) -> str:
+    """Built-in prior of a level; 'none' where it is not installed (weights are then seeded random)."""
+    from .prior import builtin  # late: prior imports model, which config already needs
+
+    name = LEVEL_MODELS.get(level, "default")
+    return name if name != "none" and builtin(name) is not None else "none"

@@ -24,11 +24,13 @@ LN2 = 0.6931471805599453
 class Predictor:
     """Transformer + context statistics + learned mixing weights, over L lanes in lock-step."""
 
-    def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None):
+    def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None):
         self.net = Transformer(cfg, params)
         self.ctx = ContextModel(orders, hash_bits)
         k = len(orders)
-        self.alpha = torch.full((k, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
+        self.alpha = torch.full((k, N_BUCKETS), ALPHA_INIT, dtype=torch.float64) if alpha is None else alpha.double().clone()
+        if self.alpha.shape != (k, N_BUCKETS):
+            raise ValueError("mixer weights do not match the context orders")
         self.alpha_adam = (torch.zeros_like(self.alpha), torch.zeros_like(self.alpha))
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self._refresh_alpha()
