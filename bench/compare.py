@@ -25,6 +25,9 @@ import nncomp  # noqa: E402
 
 EVAL = HERE.parent.parent / "shared" / "corpus" / "eval"
 DEFAULT_FILES = "book1,paper1,progc,obj2,alice29.txt,input.txt"
+CALGARY_CANTERBURY = ("bib,book1,book2,geo,news,obj1,obj2,paper1,paper2,paper3,paper4,paper5,paper6,pic,progc,progl,"
+                      "progp,trans,alice29.txt,asyoulik.txt,cp.html,fields.c,grammar.lsp,kennedy.xls,lcet10.txt,"
+                      "plrabn12.txt,ptt5,sum,xargs.1")
 
 CLASSICAL = {  # name: (compress argv, decompress argv)
     "gzip -9": (["gzip", "-9", "-c"], ["gzip", "-d", "-c"]),
@@ -43,20 +46,24 @@ def find(name: str) -> Path:
     return hits[0]
 
 
-def run_classical(argv_c, argv_d, data: bytes):
+def run_classical(argv_c, argv_d, data: bytes, decode: bool = True):
     t0 = time.perf_counter()
     packed = subprocess.run(argv_c, input=data, capture_output=True, check=True).stdout
     tc = time.perf_counter() - t0
+    if not decode:
+        return len(packed), tc, float("nan"), None
     t0 = time.perf_counter()
     back = subprocess.run(argv_d, input=packed, capture_output=True, check=True).stdout
     td = time.perf_counter() - t0
     return len(packed), tc, td, back == data
 
 
-def run_nncomp(level: int, data: bytes, threads: int | None):
+def run_nncomp(level: int, data: bytes, threads: int | None, decode: bool = True):
     t0 = time.perf_counter()
     packed = nncomp.compress(data, level, threads=threads)
     tc = time.perf_counter() - t0
+    if not decode:
+        return len(packed), tc, float("nan"), None
     t0 = time.perf_counter()
     back = nncomp.decompress(packed, threads=threads)
     td = time.perf_counter() - t0
@@ -66,21 +73,23 @@ def run_nncomp(level: int, data: bytes, threads: int | None):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default=str(nncomp.DEFAULT_LEVEL), help="nncomp levels, comma-separated")
-    ap.add_argument("--files", default=DEFAULT_FILES, help="eval file names, comma-separated")
+    ap.add_argument("--files", default=DEFAULT_FILES, help="eval file names, comma-separated, or calgary+canterbury")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--sizes-only", action="store_true", help="compress only (no decompression, no round-trip check)")
     ap.add_argument("--out", default=str(HERE / "results" / "compare"))
     args = ap.parse_args()
 
     rows = []
-    for name in args.files.split(","):
+    for name in (CALGARY_CANTERBURY if args.files == "calgary+canterbury" else args.files).split(","):
         path = find(name)
         data = path.read_bytes()
-        tools = [(f"nncomp -l {lv}", lambda d, lv=int(lv): run_nncomp(lv, d, args.threads)) for lv in args.levels.split(",")]
+        dec = not args.sizes_only
+        tools = [(f"nncomp -l {lv}", lambda d, lv=int(lv): run_nncomp(lv, d, args.threads, dec)) for lv in args.levels.split(",")]
         if not args.no_classical:
             for tool, (c, d) in CLASSICAL.items():
                 if shutil.which(c[0]):
-                    tools.append((tool, lambda data, c=c, d=d: run_classical(c, d, data)))
+                    tools.append((tool, lambda data, c=c, d=d: run_classical(c, d, data, dec)))
                 else:
                     print(f"# {tool}: not installed, skipped", file=sys.stderr)
         for tool, fn in tools:
@@ -89,8 +98,12 @@ def main() -> None:
                        c_kbs=len(data) / tc / 1e3, d_kbs=len(data) / td / 1e3, ok=ok)
             rows.append(row)
             print(f"{row['file']:16} {tool:22} {size:>9} {row['bpb']:.4f} bpb  {row['c_kbs']:9.1f} KB/s c  "
-                  f"{row['d_kbs']:9.1f} KB/s d  {'ok' if ok else 'ROUND TRIP FAILED'}", flush=True)
+                  f"{row['d_kbs']:9.1f} KB/s d  {_ok(ok)}", flush=True)
     write(rows, Path(args.out))
+
+
+def _ok(ok) -> str:
+    return "not checked" if ok is None else ("ok" if ok else "ROUND TRIP FAILED")
 
 
 def write(rows: list[dict], out: Path) -> None:
@@ -105,7 +118,11 @@ def write(rows: list[dict], out: Path) -> None:
         f.write("|---|---:|---|---:|---:|---:|---:|---|\n")
         for r in rows:
             f.write(f"| {r['file']} | {r['bytes']} | {r['tool']} | {r['packed']} | {r['bpb']:.3f} | {r['c_kbs']:.1f} | "
-                    f"{r['d_kbs']:.1f} | {'ok' if r['ok'] else 'FAILED'} |\n")
+                    f"{r['d_kbs']:.1f} | {_ok(r['ok'])} |\n")
+        for tool in dict.fromkeys(r["tool"] for r in rows):
+            sel = [r for r in rows if r["tool"] == tool]
+            raw, packed = sum(r["bytes"] for r in sel), sum(r["packed"] for r in sel)
+            f.write(f"| **total** | {raw} | {tool} | {packed} | {8 * packed / raw:.3f} | | | |\n")
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.tsv')}")
 
 

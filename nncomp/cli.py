@@ -451,6 +451,8 @@ def train(
     model: Annotated[str, typer.Option("--model", help="Start from this prior: 'default', 'none' or a .nncm path.")] = "default",
     budget: Annotated[Optional[int], typer.Option("--budget", min=1, help="Train on this many bytes (cycling); default: one pass.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the chunk order.")] = 0,
+    chunk: Annotated[int, typer.Option("--chunk", min=1024, help="Bytes per training chunk (each starts like a new file).")] = 1 << 18,
+    checkpoints: Annotated[bool, typer.Option("--checkpoints", help="Write the model at every held-out measurement.")] = False,
     log: Annotated[Optional[str], typer.Option("--log", help="Write the training and held-out curves here (TSV).")] = None,
     force: ForceOpt = False,
     threads: ThreadsOpt = None,
@@ -472,15 +474,16 @@ def train(
                 logf.write("bytes_seen\ttrain_bpb\tholdout_bpb\telapsed\n")
             try:
                 with _progress(total, quiet, "train") as prog:
+                    save = lambda p: _write_model(out_path, p)  # noqa: E731
                     res = trainlib.train_prior(inputs, api.level_config(level), init, budget=budget, seed=seed,
-                                               threads=threads, progress=prog,
+                                               chunk=chunk, threads=threads, progress=prog,
+                                               checkpoint=save if checkpoints else None,
                                                log=(lambda line: (logf.write(line + "\n"), logf.flush())) if logf else None,
                                                info={"level": level, "start": init.id if init else "none"})
             finally:
                 if logf:
                     logf.close()
-            with atomic_output(out_path, force, NNCError) as f:
-                f.write(res.prior.to_bytes())
+            _write_model(out_path, res.prior)
             if not quiet:
                 err.print(f"{output}: model {res.prior.id}, {out_path.stat().st_size:,} bytes, trained on {res.bytes_seen:,} bytes; "
                           f"held-out {res.holdout_bytes:,} bytes: {res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte",
@@ -491,6 +494,11 @@ def train(
     except (KeyboardInterrupt, Quit):
         _fail("train", "interrupted; no model written")
         raise typer.Exit(130)
+
+
+def _write_model(path: Path, prior) -> None:
+    with atomic_output(path, True, NNCError) as f:  # existence was checked before training
+        f.write(prior.to_bytes())
 
 
 @app.command()

@@ -41,7 +41,7 @@ def _lanes(cfg: CodecConfig, n: int) -> tuple[torch.Tensor, int]:
     return valid, length
 
 
-class _Engine:
+class Engine:
     """The predictor plus the lane bookkeeping shared by both directions."""
 
     def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None):
@@ -117,7 +117,7 @@ class Compressor:
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
                  on_frame: Callable[[int, int, np.ndarray | None], None] | None = None):
-        self._engine = _Engine(cfg, prior, threads)
+        self._engine = Engine(cfg, prior, threads)
         self._engine.progress = progress
         self._cfg = cfg
         self._pending = bytearray()
@@ -173,7 +173,7 @@ class Decompressor:
         self._threads = threads
         self._progress = progress
         self._buf = bytearray()
-        self._engine: _Engine | None = None
+        self._engine: Engine | None = None
         self._total = 0
         self._crc = 0
         self.eof = False
@@ -203,7 +203,7 @@ class Decompressor:
             if n is None or len(buf) < n:
                 return None
             self.header = container.parse_header(bytes(buf[:n]))
-            self._engine = _Engine(self.header.config, self._resolve(self.header.model), self._threads)
+            self._engine = Engine(self.header.config, self._resolve(self.header.model), self._threads)
             self._engine.progress = self._progress
             del buf[:n]
             return b""

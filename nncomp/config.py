@@ -19,7 +19,7 @@ class CodecConfig:
     orders: tuple[int, ...] = (1, 2, 3, 4, 6)  # context lengths of the count statistics
     hash_bits: int = 16  # rows per hashed order (2**hash_bits x 256 int16 counts)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
-    min_lane: int = 1024  # ... but fewer when lanes would be shorter than this
+    min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
 
     def to_dict(self) -> dict:
@@ -77,15 +77,16 @@ _BASE = CodecConfig()
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior.
 LEVELS: dict[int, CodecConfig] = {
-    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128), lanes=128, orders=(1, 2, 3, 4)),
-    2: replace(_BASE, lanes=128),
+    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128), lanes=128, min_lane=2048,
+               orders=(1, 2, 3, 4)),
+    2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
     4: replace(_BASE, lanes=80),
     5: _BASE,
     6: replace(_BASE, lanes=48),
-    7: replace(_BASE, lanes=32),
-    8: replace(_BASE, lanes=24, hash_bits=18),
-    9: replace(_BASE, lanes=16, hash_bits=18),
+    7: replace(_BASE, lanes=32, min_lane=8192),
+    8: replace(_BASE, lanes=24, min_lane=8192, hash_bits=18),
+    9: replace(_BASE, lanes=16, min_lane=8192, hash_bits=18),
 }
 DEFAULT_LEVEL = 5
 LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed

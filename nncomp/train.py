@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .codec import _Engine
+from .codec import Engine
 from .config import CodecConfig
 from .errors import NNCError
 from .prior import SHAPE_FIELDS, Prior
@@ -62,7 +62,7 @@ def holdout_bpb(chunks: list[bytes], cfg: CodecConfig, prior: Prior | None) -> f
     """Bits per byte of coding each held-out chunk as its own file, with online adaptation."""
     bits = 0.0
     for c in chunks:
-        eng = _Engine(cfg, prior)
+        eng = Engine(cfg, prior)
         costs: list = []
         eng.encode_frame(c, code=False, costs=costs)
         bits += float(costs[0].sum())
@@ -73,7 +73,13 @@ def holdout_bpb(chunks: list[bytes], cfg: CodecConfig, prior: Prior | None) -> f
 def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *, budget: int | None = None,
                 chunk: int = 1 << 16, holdout_every: int = 20, holdout_max: int = 1 << 18, eval_every: int = 1 << 22,
                 seed: int = 0, threads: int | None = None, progress: Callable[[int], None] | None = None,
-                log: Callable[[str], None] | None = None, info: dict | None = None) -> TrainResult:
+                log: Callable[[str], None] | None = None, info: dict | None = None,
+                checkpoint: Callable[[Prior], None] | None = None) -> TrainResult:
+    """Train from `init` (None: seeded random weights) on chunks of the files under `paths`.
+
+    Every `eval_every` bytes the held-out cost is measured, logged, and the prior so far passed to
+    `checkpoint` (so a long run can be stopped and still leave a model).
+    """
     files = collect(paths)
     train, held = split_chunks(files, chunk, holdout_every)
     if not train:
@@ -86,7 +92,7 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     before = holdout_bpb(held, cfg, init)
     if log:
         log(f"0\t{before:.4f}\t{before:.4f}")
-    eng = _Engine(cfg, init, threads)
+    eng = Engine(cfg, init, threads)
     eng.progress = progress
     seen, window, curve, next_eval = 0, [], [(0, before, before)], eval_every
     t0 = time.perf_counter()
@@ -100,17 +106,21 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
         seen += len(data)
         window.append(float(costs[0].mean()))
         if seen >= next_eval or seen >= budget:
-            now = holdout_bpb(held, cfg, _snapshot(eng, cfg, {}))
+            snap = _snapshot(eng, cfg, dict(info or {}, bytes_seen=seen, seed=seed, chunk=chunk))
+            now = holdout_bpb(held, cfg, snap)
             curve.append((seen, float(np.mean(window)), now))
             if log:
                 log(f"{seen}\t{np.mean(window):.4f}\t{now:.4f}\t{time.perf_counter() - t0:.0f}s")
+            if checkpoint:
+                snap.info.update(holdout_bpb_before=round(before, 4), holdout_bpb_after=round(now, 4))
+                checkpoint(snap)
             window, next_eval = [], seen + eval_every
     prior = _snapshot(eng, cfg, dict(info or {}, bytes_seen=seen, seed=seed, chunk=chunk,
                                       holdout_bpb_before=round(before, 4), holdout_bpb_after=round(curve[-1][2], 4)))
     return TrainResult(prior, seen, sum(len(c) for c in held), before, curve[-1][2], curve)
 
 
-def _snapshot(eng: _Engine, cfg: CodecConfig, info: dict) -> Prior:
+def _snapshot(eng: Engine, cfg: CodecConfig, info: dict) -> Prior:
     shape = {k: getattr(cfg.model, k) for k in SHAPE_FIELDS}
     params = {k: v.clone() for k, v in eng.pred.net.params.items()}
     return Prior(shape, tuple(cfg.orders), params, eng.pred.alpha.clone(), info)
