@@ -58,10 +58,10 @@ class Engine:
         if self.progress:
             self.progress(n)
 
-    def encode_frame(self, data: bytes, code: bool = True, costs: list | None = None) -> bytes:
-        """Learn from a frame; return its range-coded payload (b"" when code is False).
+    def encode_frame(self, data: bytes, code: bool = True, with_costs: bool = False) -> tuple[bytes, np.ndarray | None]:
+        """Learn from a frame; (its range-coded payload or b"" when code is False, per-byte code lengths).
 
-        With `costs`, appends each byte's model code length in bits (for reports, not for coding).
+        With `with_costs`, each byte's model code length in bits comes back too (for reports only).
         """
         valid, length = _lanes(self.cfg, len(data))
         x = torch.zeros(valid.numel(), dtype=torch.int64)
@@ -69,19 +69,19 @@ class Engine:
         x = x.view(valid.shape)
         self.pred.start_frame(valid.shape[0])
         enc = constriction.stream.queue.RangeEncoder() if code else None
+        costs = []
         for b0 in range(0, length, self.cfg.model.block):
             xb, vb = x[:, b0 : b0 + self.cfg.model.block], valid[:, b0 : b0 + self.cfg.model.block]
             freq = self.pred.predict_block(xb, vb)
-            if costs is not None:
+            if with_costs:
                 costs.append(_code_lengths(freq, xb))
             if enc is not None:  # step-major order: the order the decoder meets the symbols in
                 sel = vb.T
                 enc.encode(xb.T[sel].int().numpy(), _FAMILY, freq.transpose(0, 1)[sel].numpy())
             self.pred.learn()
             self._tick(int(vb.sum()))
-        if costs is not None:
-            costs[:] = [torch.cat(costs, 1).reshape(-1)[: len(data)].numpy()]
-        return enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
+        payload = enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
+        return payload, torch.cat(costs, 1).reshape(-1)[: len(data)].numpy() if with_costs else None
 
     def decode_frame(self, payload: bytes, n: int) -> bytes:
         valid, length = _lanes(self.cfg, n)
@@ -151,14 +151,13 @@ class Compressor:
         return h
 
     def _frame(self, raw: bytes) -> bytes:
-        costs = [] if self._on_frame else None
-        payload = self._engine.encode_frame(raw, costs=costs)
+        payload, costs = self._engine.encode_frame(raw, with_costs=self._on_frame is not None)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
         coded = len(payload) < len(raw)
         frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)))
         if self._on_frame:
-            self._on_frame(len(raw), len(frame), costs[0] if coded else None)
+            self._on_frame(len(raw), len(frame), costs if coded else None)
         return frame
 
 

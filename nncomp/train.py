@@ -62,10 +62,8 @@ def holdout_bpb(chunks: list[bytes], cfg: CodecConfig, prior: Prior | None) -> f
     """Bits per byte of coding each held-out chunk as its own file, with online adaptation."""
     bits = 0.0
     for c in chunks:
-        eng = Engine(cfg, prior)
-        costs: list = []
-        eng.encode_frame(c, code=False, costs=costs)
-        bits += float(costs[0].sum())
+        _, costs = Engine(cfg, prior).encode_frame(c, code=False, with_costs=True)
+        bits += float(costs.sum())
     n = sum(len(c) for c in chunks)
     return bits / n if n else 0.0
 
@@ -101,10 +99,9 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
             break
         data = train[order[k % len(order)]]
         eng.pred.ctx.table.zero_()  # every chunk starts like a new file
-        costs: list = []
-        eng.encode_frame(data, code=False, costs=costs)
+        _, costs = eng.encode_frame(data, code=False, with_costs=True)
         seen += len(data)
-        window.append(float(costs[0].mean()))
+        window.append(float(costs.mean()))
         if seen >= next_eval or seen >= budget:
             snap = _snapshot(eng, cfg, dict(info or {}, bytes_seen=seen, seed=seed, chunk=chunk))
             now = holdout_bpb(held, cfg, snap)
