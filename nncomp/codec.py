@@ -137,14 +137,22 @@ class Compressor:
             del self._pending[: self._cfg.frame_size]
         return b"".join(out)
 
-    def flush(self) -> bytes:
+    def end_frame(self) -> bytes:
+        """Code what is pending as a (short) frame now, so that later input is coded after it.
+
+        Lanes of one frame are coded side by side; joint compression ends a frame at each dataset
+        boundary so that the next dataset really comes after what the model learned from this one.
+        """
         out = [self.compress(b"")]
         if self._pending:
             out.append(self._frame(bytes(self._pending)))
             self._pending.clear()
-        out.append(container.build_end(self._total, self._crc))
-        self._flushed = True
         return b"".join(out)
+
+    def flush(self) -> bytes:
+        out = self.end_frame() + container.build_end(self._total, self._crc)
+        self._flushed = True
+        return out
 
     def _take_header(self) -> bytes:
         h, self._header = self._header, b""

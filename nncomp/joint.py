@@ -68,7 +68,7 @@ def _compress_measured(chunks: list[bytes], level: int, threads, progress, membe
     frames: list[tuple[int, int, np.ndarray | None]] = []
     c = api.compressor(level, threads=threads, progress=progress, members=members,
                        on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
-    total = sum(len(c.compress(ch)) for ch in chunks) + len(c.flush())
+    total = sum(len(c.compress(ch)) + len(c.end_frame()) for ch in chunks) + len(c.flush())
     return total, _split(total, [len(ch) for ch in chunks], frames)
 
 
@@ -133,7 +133,7 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
     single, prefix = [], []
     for _, data in datasets:
         c = api.compressor(level, threads=threads, progress=progress)
-        head = c.compress(data)
+        head = c.compress(data) + c.end_frame()
         prefix.append((c, len(head)))
         single.append(len(head) + len(copy.deepcopy(c).flush()))
     n = len(datasets)
@@ -144,7 +144,7 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
             if i == j:
                 continue
             c = copy.deepcopy(c0)
-            pair[i][j] = head + len(c.compress(datasets[j][1])) + len(c.flush())
+            pair[i][j] = head + len(c.compress(datasets[j][1])) + len(c.flush())  # c0 ended x's frame
     ncd = [[0.0 if i == j else (pair[i][j] - min(single[i], single[j])) / max(single[i], single[j]) for j in range(n)]
            for i in range(n)]
     cond = [[0 if i == j else pair[i][j] - single[i] for j in range(n)] for i in range(n)]
@@ -159,11 +159,17 @@ def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEV
     frames: list = []
     c = api.compressor(level, threads=threads, progress=progress, members=entries,
                        on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
-    total = 0
-    for chunk in [c.compress(d) for _, d in members] + [c.flush()]:
+    sizes = groups or [n for _, n in entries]
+    ends = set(np.cumsum(sizes).tolist())  # a frame ends at every group boundary (see Compressor.end_frame)
+    total = pos = 0
+    for _, d in members:
+        pos += len(d)
+        chunk = c.compress(d) + (c.end_frame() if pos in ends else b"")
         out.write(chunk)
         total += len(chunk)
-    return total, _split(total, groups or [n for _, n in entries], frames)
+    chunk = c.flush()
+    out.write(chunk)
+    return total + len(chunk), _split(total + len(chunk), sizes, frames)
 
 
 def extract(stream: Iterator[bytes], members: list[tuple[str, int]], dest: Path, force: bool) -> list[Path]:

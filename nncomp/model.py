@@ -101,7 +101,7 @@ def init_params(cfg: ModelConfig) -> dict[str, torch.Tensor]:
     params = {}
     for j, (name, shape) in enumerate(param_shapes(cfg).items()):
         n = math.prod(shape)
-        u = torch.from_numpy(splitmix_uniform(cfg.seed * 1000 + j, n)).view(shape)
+        u = torch.from_numpy(splitmix_uniform((cfg.seed * 1000 + j) % 2**64, n)).view(shape)
         if name == "emb":
             scale = 1.0
         elif name == "head":

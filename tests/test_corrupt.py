@@ -67,3 +67,14 @@ def test_huge_frame_length_is_refused_before_allocation(packed):
 
 def _header(packed: bytes) -> bytes:
     return packed[: container.header_length(packed[: container.HEADER_FIXED])]
+
+
+def test_extreme_seed_in_header_decodes_or_fails_cleanly():
+    """A header may carry any seed up to 2**63 - 1: the weight generator must accept all of them."""
+    import dataclasses
+
+    from nncomp.model import ModelConfig
+
+    cfg = dataclasses.replace(TINY, model=dataclasses.replace(TINY.model, seed=2**63 - 1))
+    assert isinstance(cfg.model, ModelConfig)
+    assert nncomp.decompress(nncomp.compress(b"seed", config=cfg)) == b"seed"
