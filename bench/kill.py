@@ -54,10 +54,16 @@ def trial(direction: str, sig: int, delay: float, tmp: Path, packed: bytes) -> s
     if b"Traceback" in err:
         return "traceback: " + err.decode(errors="replace")[-300:]
     if p.returncode == 0:  # finished before the signal: the output must be complete
+        if src.exists():
+            return "finished, but --rm left the input"
+        if not out.exists():
+            return "finished, but no output"
         if direction == "compress":
-            back = subprocess.run(NN + ["decompress", "-c", str(out)], capture_output=True).stdout
-            return None if back == expect and not src.exists() else "finished, but the output is wrong"
-        return None if out.read_bytes() == expect and not src.exists() else "finished, but the output is wrong"
+            r = subprocess.run(NN + ["decompress", "-c", str(out)], capture_output=True)
+            back = r.stdout if r.returncode == 0 else r.stderr
+        else:
+            back = out.read_bytes()
+        return None if back == expect else f"finished, but the output is wrong ({back[-200:]!r})"
     if not src.exists() or src.read_bytes() != before:
         return "input lost or changed"
     if out.exists():
