@@ -112,6 +112,24 @@ def _fail(name: str, message: str) -> None:
     err.print(f"[red]nncomp: {name}: {message}[/red]", markup=True, highlight=False, soft_wrap=True)
 
 
+def _message(e: Exception) -> str:
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+@contextmanager
+def _one_line_errors(name: str, interrupted: str) -> Iterator[None]:
+    """A whole command: an error becomes one red line and exit 1; Ctrl-C or SIGTERM exit 130."""
+    try:
+        with _terminate_as_exception():
+            yield
+    except (NNCError, OSError) as e:
+        _fail(name, _message(e))
+        raise typer.Exit(1)
+    except (KeyboardInterrupt, Quit):
+        _fail(name, interrupted)
+        raise typer.Exit(130)
+
+
 def _plan(files: list[str] | None, output: str | None, to_stdout: bool, name_out: Callable[[Path], Path]):
     """(input, output) pairs: '-' stands for standard input/output."""
     files = files or ["-"]
@@ -155,8 +173,7 @@ def _run(files, output, to_stdout, force, remove, quiet, name_out, work, verb: s
                 if not quiet and stats:
                     _summary(src, dst, *stats, verb=verb)
             except (NNCError, OSError) as e:
-                msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-                _fail(src if src != "-" else "stdin", msg)
+                _fail(src if src != "-" else "stdin", _message(e))
                 failed = True
             except (KeyboardInterrupt, Quit):
                 _fail(src if src != "-" else "stdin", "interrupted; no output written")
@@ -308,7 +325,7 @@ def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bo
                 if not quiet:
                     err.print(f"{a} : {len(written)} members restored under {dest}", soft_wrap=True)
             except (NNCError, OSError) as e:
-                _fail(a, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+                _fail(a, _message(e))
                 failed = True
             except (KeyboardInterrupt, Quit):
                 _fail(a, "interrupted; no member written")
@@ -348,7 +365,7 @@ def test(
             if not quiet:
                 err.print(f"{f} : OK")
         except (NNCError, OSError) as e:
-            _fail(f, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+            _fail(f, _message(e))
             failed = True
     if failed:
         raise typer.Exit(1)
@@ -366,7 +383,7 @@ def info(files: Annotated[list[str], typer.Argument(help=".nnc files to describe
             if summary["members"] is not None:
                 out.print(describe_stream.render_members(summary))
         except (NNCError, OSError) as e:
-            _fail(f, e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+            _fail(f, _message(e))
             failed = True
     if failed:
         raise typer.Exit(1)
@@ -385,40 +402,33 @@ def joint(
     quiet: QuietOpt = False,
 ) -> None:
     """Compress datasets together: what the model learns from one makes the next cheaper."""
-    try:
-        with _terminate_as_exception():
-            datasets = [jointlib.load_dataset(p) for p in paths]
-            total = sum(len(d) for _, ms in datasets for _, d in ms)
-            if matrix:
-                blobs = [(name, b"".join(d for _, d in ms)) for name, ms in datasets]
-                n = len(blobs)
-                with _progress(total * (n + 1), quiet or as_json, "matrix") as prog:
-                    m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
-                out.print_json(data=m) if as_json else out.print(_matrix_table(m))
-                return
-            want_report = report or as_json or output is None
-            with _progress(total * (2 if want_report else 1), quiet or as_json, "joint") as prog:
-                if output:
-                    with _atomic_output(Path(output), force) as f:
-                        if want_report:
-                            rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog, out=f)
-                        else:
-                            size, _ = jointlib.write_archive([m for _, ms in datasets for m in ms], f, level,
-                                                             threads=threads, progress=prog)
-                else:
-                    rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog)
-            if as_json:
-                out.print_json(data=rep.to_dict())
-            elif want_report:
-                out.print(_report_table(rep))
-            if output and not quiet:
-                err.print(f"wrote {output}", soft_wrap=True)
-    except (NNCError, OSError) as e:
-        _fail("joint", e.strerror if isinstance(e, OSError) and e.strerror else str(e))
-        raise typer.Exit(1)
-    except (KeyboardInterrupt, Quit):
-        _fail("joint", "interrupted; no output written")
-        raise typer.Exit(130)
+    with _one_line_errors("joint", "interrupted; no output written"):
+        datasets = [jointlib.load_dataset(p) for p in paths]
+        total = sum(len(d) for _, ms in datasets for _, d in ms)
+        if matrix:
+            blobs = [(name, b"".join(d for _, d in ms)) for name, ms in datasets]
+            n = len(blobs)
+            with _progress(total * (n + 1), quiet or as_json, "matrix") as prog:
+                m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
+            out.print_json(data=m) if as_json else out.print(_matrix_table(m))
+            return
+        want_report = report or as_json or output is None
+        with _progress(total * (2 if want_report else 1), quiet or as_json, "joint") as prog:
+            if output:
+                with _atomic_output(Path(output), force) as f:
+                    if want_report:
+                        rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog, out=f)
+                    else:
+                        jointlib.write_archive([m for _, ms in datasets for m in ms], f, level,
+                                               threads=threads, progress=prog)
+            else:
+                rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog)
+        if as_json:
+            out.print_json(data=rep.to_dict())
+        elif want_report:
+            out.print(_report_table(rep))
+        if output and not quiet:
+            err.print(f"wrote {output}", soft_wrap=True)
 
 
 def _report_table(rep) -> Table:
@@ -461,39 +471,32 @@ def train(
     """Train a custom prior on INPUTS, as zstd --train trains a dictionary (a held-back part measures it)."""
     from . import train as trainlib
 
-    try:
-        with _terminate_as_exception():
-            out_path = Path(output)
-            if out_path.exists() and not force:  # checked before the work, and again when writing
-                raise NNCError(f"{out_path} already exists; use -f to overwrite")
-            init = api.load_model(model if model != "default" or api.level_model(level) != "none" else "none")
-            files = trainlib.collect(inputs)
-            total = budget or sum(len(d) for _, d in files)
-            logf = open(log, "w") if log else None
+    with _one_line_errors("train", "interrupted; no model written"):
+        out_path = Path(output)
+        if out_path.exists() and not force:  # checked before the work, and again when writing
+            raise NNCError(f"{out_path} already exists; use -f to overwrite")
+        init = api.load_model(model if model != "default" or api.level_model(level) != "none" else "none")
+        files = trainlib.collect(inputs)
+        total = budget or sum(len(d) for _, d in files)
+        logf = open(log, "w") if log else None
+        if logf:
+            logf.write("bytes_seen\ttrain_bpb\tholdout_bpb\telapsed\n")
+        try:
+            with _progress(total, quiet, "train") as prog:
+                save = lambda p: _write_model(out_path, p)  # noqa: E731
+                res = trainlib.train_prior(inputs, api.level_config(level), init, budget=budget, seed=seed,
+                                           chunk=chunk, threads=threads, progress=prog,
+                                           checkpoint=save if checkpoints else None,
+                                           log=(lambda line: (logf.write(line + "\n"), logf.flush())) if logf else None,
+                                           info={"level": level, "start": init.id if init else "none"})
+        finally:
             if logf:
-                logf.write("bytes_seen\ttrain_bpb\tholdout_bpb\telapsed\n")
-            try:
-                with _progress(total, quiet, "train") as prog:
-                    save = lambda p: _write_model(out_path, p)  # noqa: E731
-                    res = trainlib.train_prior(inputs, api.level_config(level), init, budget=budget, seed=seed,
-                                               chunk=chunk, threads=threads, progress=prog,
-                                               checkpoint=save if checkpoints else None,
-                                               log=(lambda line: (logf.write(line + "\n"), logf.flush())) if logf else None,
-                                               info={"level": level, "start": init.id if init else "none"})
-            finally:
-                if logf:
-                    logf.close()
-            _write_model(out_path, res.prior)
-            if not quiet:
-                err.print(f"{output}: model {res.prior.id}, {out_path.stat().st_size:,} bytes, trained on {res.bytes_seen:,} bytes; "
-                          f"held-out {res.holdout_bytes:,} bytes: {res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte",
-                          soft_wrap=True)
-    except (NNCError, OSError) as e:
-        _fail("train", e.strerror if isinstance(e, OSError) and e.strerror else str(e))
-        raise typer.Exit(1)
-    except (KeyboardInterrupt, Quit):
-        _fail("train", "interrupted; no model written")
-        raise typer.Exit(130)
+                logf.close()
+        _write_model(out_path, res.prior)
+        if not quiet:
+            err.print(f"{output}: model {res.prior.id}, {out_path.stat().st_size:,} bytes, trained on {res.bytes_seen:,} bytes; "
+                      f"held-out {res.holdout_bytes:,} bytes: {res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte",
+                      soft_wrap=True)
 
 
 def _write_model(path: Path, prior) -> None:
