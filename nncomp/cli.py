@@ -7,7 +7,7 @@ import shutil
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, BinaryIO, Callable, Iterator, Optional
@@ -360,7 +360,7 @@ def test(
     failed = False
     for f in files:
         try:
-            with open(f, "rb") if f != "-" else _nullcontext(sys.stdin.buffer) as fin:
+            with open(f, "rb") if f != "-" else nullcontext(sys.stdin.buffer) as fin:
                 _decode(fin, None, threads, None, models)
             if not quiet:
                 err.print(f"{f} : OK")
@@ -522,11 +522,6 @@ def models() -> None:
         shape = f"{p.shape['n_layer']} layers, d={p.shape['d_model']}"
         t.add_row(name, p.id, f"{size:,}", f"{n:,}", shape, f"{p.info.get('bytes_seen', 0):,} bytes")
     out.print(t)
-
-
-@contextmanager
-def _nullcontext(x):
-    yield x
 
 
 def _write(f: BinaryIO, data: bytes) -> int:

@@ -269,18 +269,17 @@ class Transformer:
         cs = state["caches"]
         if state["t"] != state["steps"]:
             raise ValueError("block not fully decoded")
-        cat = lambda xs, dim: torch.cat(xs, dim)  # noqa: E731
         layers = []
         for i in range(self.cfg.n_layer):
             lcs = [c["layers"][i] for c in cs]
-            layer = {k: cat([lc[k] for lc in lcs], 2 if k in ("p", "tot") else 1) for k in lcs[0]}
+            layer = {k: torch.cat([lc[k] for lc in lcs], 2 if k in ("p", "tot") else 1) for k in lcs[0]}
             layers.append(layer)
         tm = state["tm"]
         return {
-            "tok": cat([c["tok"] for c in cs], 1),
+            "tok": torch.cat([c["tok"] for c in cs], 1),
             "layers": layers,
-            "yf": cat([c["yf"] for c in cs], 1),
-            "rf": cat([c["rf"] for c in cs], 1),
+            "yf": torch.cat([c["yf"] for c in cs], 1),
+            "rf": torch.cat([c["rf"] for c in cs], 1),
             "kv": state["kv"],
             "mem": [(kb[:, :, tm:], vb[:, :, tm:]) for kb, vb in state["kv"]],
         }
