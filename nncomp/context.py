@@ -29,7 +29,7 @@ class ContextModel:
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
         self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
-        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC)
+        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
 
     def rows(self, hist: torch.Tensor) -> torch.Tensor:
         """Table rows (K, L) of each order's context, from lane histories hist (L,) int64."""
@@ -45,7 +45,7 @@ class ContextModel:
         return torch.stack(out) + self.offsets
 
     def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f, bucket): f (K, L, 256) int64 log-count scores, bucket (K, L) int64 confidence class."""
+        """(f, bucket): f (K, L, 256) integer log-count scores (float64), bucket (K, L) int64 confidence class."""
         counts = self.table[rows].long()
         total = counts.sum(-1)
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)

@@ -81,12 +81,13 @@ def quantize_grad(g: torch.Tensor, bits: int) -> tuple[torch.Tensor, float]:
     Returns (g_int, scale) with g ~= g_int * scale. The scale comes from the exact maximum and
     frexp (bit manipulation), so every machine picks the same one.
     """
-    gmax = float(g.abs().max()) if g.numel() else 0.0
-    if gmax == 0.0 or not np.isfinite(gmax):
+    lo, hi = (float(v) for v in torch.aminmax(g)) if g.numel() else (0.0, 0.0)
+    gmax = max(abs(lo), abs(hi))
+    if gmax == 0.0 or not (np.isfinite(lo) and np.isfinite(hi)):
         return torch.zeros_like(g, dtype=torch.float64), 1.0
     _, e = np.frexp(gmax)  # gmax = m * 2**e, 0.5 <= m < 1
     shift = bits - int(e)
-    return torch.round(g.double() * (2.0**shift)), 2.0**-shift
+    return torch.mul(g.double(), 2.0**shift).round_(), 2.0**-shift
 
 
 @functools.lru_cache(maxsize=None)

@@ -36,7 +36,7 @@ class Predictor:
         self._refresh_alpha()
 
     def _refresh_alpha(self) -> None:
-        self.alpha_q = torch.clamp(torch.round(self.alpha * 2.0**ALPHA_BITS), 0, 2**14).long()
+        self.alpha_q = torch.clamp(torch.round(self.alpha * 2.0**ALPHA_BITS), 0, 2**14)  # integers, as float64
 
     # -- lanes ----------------------------------------------------------------------------
     def start_frame(self, lanes: int) -> None:
@@ -50,7 +50,8 @@ class Predictor:
         """Context features for the current position; then count `sym` and advance, if given."""
         rows = self.ctx.rows(self.hist)
         f, b = self.ctx.features(rows)
-        zc = (self.alpha_q.gather(1, b).unsqueeze(-1) * f).sum(0) >> ALPHA_BITS  # (L,256) floor
+        # (L,256): products below 2**25 summed over the orders are exact integers; floor of a power-of-two scale
+        zc = torch.floor((self.alpha_q.gather(1, b).unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
         if sym is not None:
             self._advance(rows, sym, valid)
         return zc, f, b, rows
@@ -61,7 +62,7 @@ class Predictor:
 
     def _freq(self, z: torch.Tensor) -> torch.Tensor:
         """Integer frequencies (>= 1, at most 2**EXP_BITS) from logits in 1/LOGIT_FRAC bit."""
-        idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, OUT_RANGE)
+        idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, OUT_RANGE).long()
         return self.out_table[idx]
 
     # -- encoder side ---------------------------------------------------------------------
@@ -131,7 +132,7 @@ class Predictor:
     def _learn_alpha(self, g: torch.Tensor, f: torch.Tensor, b: torch.Tensor) -> None:
         """Mixer gradient: per (order, bucket), sum over positions of g . f, in exact integers."""
         gq, sc = quantize_grad(g, GRAD_BITS)
-        dots = (gq.unsqueeze(0) * f.double()).sum(-1)  # (K,L,T) integers below 2**53
+        dots = torch.einsum("klts,lts->klt", f, gq)  # (K,L,T): sums of integers below 2**53, exact in any order
         k = self.alpha.shape[0]
         grad = torch.zeros(k * N_BUCKETS, dtype=torch.float64)
         offs = (torch.arange(k) * N_BUCKETS).view(-1, 1, 1)
