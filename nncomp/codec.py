@@ -58,16 +58,18 @@ class Engine:
         if self.progress:
             self.progress(n)
 
-    def encode_frame(self, data: bytes, code: bool = True, with_costs: bool = False) -> tuple[bytes, np.ndarray | None]:
+    def encode_frame(self, data: bytes, code: bool = True, with_costs: bool = False,
+                     new_dataset: bool = False) -> tuple[bytes, np.ndarray | None]:
         """Learn from a frame; (its range-coded payload or b"" when code is False, per-byte code lengths).
 
         With `with_costs`, each byte's model code length in bits comes back too (for reports only).
+        `new_dataset` ages the count statistics first (the frame's new-dataset flag).
         """
         valid, length = _lanes(self.cfg, len(data))
         x = torch.zeros(valid.numel(), dtype=torch.int64)
         x[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
         x = x.view(valid.shape)
-        self.pred.start_frame(valid.shape[0])
+        self.pred.start_frame(valid.shape[0], new_dataset)
         enc = constriction.stream.queue.RangeEncoder() if code else None
         costs = []
         for b0 in range(0, length, self.cfg.model.block):
@@ -83,10 +85,10 @@ class Engine:
         payload = enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
         return payload, torch.cat(costs, 1).reshape(-1)[: len(data)].numpy() if with_costs else None
 
-    def decode_frame(self, payload: bytes, n: int) -> bytes:
+    def decode_frame(self, payload: bytes, n: int, new_dataset: bool = False) -> bytes:
         valid, length = _lanes(self.cfg, n)
         lanes = valid.shape[0]
-        self.pred.start_frame(lanes)
+        self.pred.start_frame(lanes, new_dataset)
         try:
             dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
         except Exception as e:  # constriction rejects some malformed word streams outright
@@ -126,6 +128,7 @@ class Compressor:
         self._on_frame = on_frame  # (raw length, bytes written, per-byte code lengths or None if stored)
         self._header = container.build_header(cfg, prior.id if prior else NO_PRIOR, level, members)
         self._flushed = False
+        self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
 
     def compress(self, data: bytes) -> bytes:
         if self._flushed:
@@ -142,11 +145,13 @@ class Compressor:
 
         Lanes of one frame are coded side by side; joint compression ends a frame at each dataset
         boundary so that the next dataset really comes after what the model learned from this one.
+        The next frame is flagged as a new dataset: both sides age the count statistics before it.
         """
         out = [self.compress(b"")]
         if self._pending:
             out.append(self._frame(bytes(self._pending)))
             self._pending.clear()
+        self._new_dataset = self._total > 0
         return b"".join(out)
 
     def flush(self) -> bytes:
@@ -159,11 +164,12 @@ class Compressor:
         return h
 
     def _frame(self, raw: bytes) -> bytes:
-        payload, costs = self._engine.encode_frame(raw, with_costs=self._on_frame is not None)
+        fresh, self._new_dataset = self._new_dataset, False
+        payload, costs = self._engine.encode_frame(raw, with_costs=self._on_frame is not None, new_dataset=fresh)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
         coded = len(payload) < len(raw)
-        frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)))
+        frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)), fresh)
         if self._on_frame:
             self._on_frame(len(raw), len(frame), costs if coded else None)
         return frame
@@ -229,16 +235,16 @@ class Decompressor:
         head = container.FRAME_HEAD.size
         if len(buf) < head:
             return None
-        kind, raw_len, pay_len, crc = container.parse_frame_head(bytes(buf[:head]), self._engine.cfg)
+        kind, fresh, raw_len, pay_len, crc = container.parse_frame_head(bytes(buf[:head]), self._engine.cfg)
         if len(buf) < head + pay_len:
             return None
         payload = bytes(buf[head : head + pay_len])
         del buf[: head + pay_len]
         if kind == container.STORED:
-            self._engine.encode_frame(payload, code=False)
+            self._engine.encode_frame(payload, code=False, new_dataset=fresh)
             raw = payload
         else:
-            raw = self._engine.decode_frame(payload, raw_len)
+            raw = self._engine.decode_frame(payload, raw_len, fresh)
         if zlib.crc32(raw) != crc:
             raise CorruptError("frame checksum mismatch (damaged data)")
         self._total += len(raw)

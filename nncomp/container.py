@@ -1,7 +1,8 @@
 """The .nnc container: a header with every setting decoding needs, then checksummed frames.
 
     header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
-    frame:   kind u8 (0 stored, 1 coded) | raw length u32 | payload length u32 | crc32(raw) u32 | payload
+    frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset) | raw length u32 | payload length u32
+             | crc32(raw) u32 | payload
     end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
 
 All integers are big-endian. Parsing is strict: every length is checked against what the header
@@ -19,9 +20,10 @@ from .config import CodecConfig
 from .errors import CorruptError, UnsupportedError
 
 MAGIC = b"\x8eNNC"
-VERSION = 1
+VERSION = 2  # 2: the new-dataset frame flag, learn_every in the model settings
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
+NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
 FRAME_HEAD = struct.Struct(">BIII")  # kind, raw length, payload length, crc32 of raw
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 HEADER_FIXED = len(MAGIC) + 1 + 4
@@ -96,21 +98,23 @@ def parse_header(raw: bytes) -> Header:
     return Header(cfg, model, level, members)
 
 
-def build_frame(kind: int, raw: bytes, payload: bytes) -> bytes:
-    return FRAME_HEAD.pack(kind, len(raw), len(payload), zlib.crc32(raw)) + payload
+def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False) -> bytes:
+    return FRAME_HEAD.pack(kind | (NEW_DATASET if new_dataset else 0), len(raw), len(payload), zlib.crc32(raw)) + payload
 
 
 def build_end(total: int, crc: int) -> bytes:
     return bytes([END]) + END_BODY.pack(total, crc)
 
 
-def parse_frame_head(buf: bytes, cfg: CodecConfig) -> tuple[int, int, int, int]:
-    """(kind, raw length, payload length, crc) of a frame head, checked against the settings."""
+def parse_frame_head(buf: bytes, cfg: CodecConfig) -> tuple[int, bool, int, int, int]:
+    """(kind, new dataset, raw length, payload length, crc) of a frame head, checked against the settings."""
     kind, raw_len, pay_len, crc = FRAME_HEAD.unpack_from(buf)
+    new_dataset = bool(kind & NEW_DATASET)
+    kind &= ~NEW_DATASET
     if kind not in (STORED, CODED):
         raise CorruptError(f"unknown frame kind {kind}")
     if not 0 < raw_len <= cfg.frame_size:
         raise CorruptError("frame length out of range")
     if (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
-    return kind, raw_len, pay_len, crc
+    return kind, new_dataset, raw_len, pay_len, crc

@@ -15,6 +15,7 @@ COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still
 COUNT_WEIGHT = 16  # a seen symbol scores log2(16 c + 1): additive smoothing of 1/16
 N_BUCKETS = 16  # mixing weights depend on the order and on log2 of the context's total count
 HIST_BITS = 56  # lane history keeps the last 7 bytes
+DATASET_DECAY = 3  # a new dataset divides the hashed orders' counts by 2**3 (rare counts vanish)
 
 
 class ContextModel:
@@ -28,8 +29,22 @@ class ContextModel:
         sizes = [min(256**k, 2**hash_bits) for k in self.orders]
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
         self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
+        starts = self.offsets.view(-1).tolist()
+        self.hashed = [(a, a + n) for a, n, k in zip(starts, sizes, self.orders) if 256**k > 2**hash_bits]
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
+
+    def new_dataset(self) -> None:
+        """Age the hashed orders where the next dataset of a joint stream begins.
+
+        Their rows are shared by every context that hashes there, so what one file left in them is
+        mostly noise to the next: its one-off counts misled the next file more than its common ones
+        helped (book2 after book1 cost 2.7% more than alone with counts kept, 1.5% less with this).
+        Dividing by 8 keeps the strong statistics and drops the rare ones; the exact order-1/2 rows
+        keep everything. Within one file it is not done: there it cost 0.5% (2 MB of bible.txt).
+        """
+        for a, b in self.hashed:
+            self.table[a:b] >>= DATASET_DECAY
 
     def rows(self, hist: torch.Tensor) -> torch.Tensor:
         """Table rows (K, L) of each order's context, from lane histories hist (L,) int64."""

@@ -35,7 +35,7 @@ def describe(f: BinaryIO) -> dict:
                 raise CorruptError("stream length mismatch")
             break
         rest = _read(f, container.FRAME_HEAD.size - 1)
-        k, raw_len, pay_len, _ = container.parse_frame_head(kind + rest, cfg)
+        k, _, raw_len, pay_len, _ = container.parse_frame_head(kind + rest, cfg)
         f.seek(pay_len, 1) if f.seekable() else _read(f, pay_len)
         frames += 1
         stored += k == container.STORED

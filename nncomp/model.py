@@ -41,6 +41,7 @@ class ModelConfig:
     n_head: int = 4
     d_mlp: int = 256
     block: int = 32  # positions per lane between training steps; attention sees this block and the last
+    learn_every: int = 1  # the network trains on every n-th block only (the mixer on all): speed for ratio
     lr: float = 0.002  # Adam step size of the online training
     beta1: float = 0.9
     beta2: float = 0.99
@@ -75,6 +76,7 @@ class ModelConfig:
             and self.d_model % self.n_head == 0
             and 8 <= self.d_mlp <= 2048
             and 1 <= self.block <= 256
+            and 1 <= self.learn_every <= 64
             and 0.0 <= self.lr <= 1.0
             and 0.0 <= self.beta1 < 1.0
             and 0.0 <= self.beta2 < 1.0

@@ -32,6 +32,7 @@ class Predictor:
         if self.alpha.shape != (k, N_BUCKETS):
             raise ValueError("mixer weights do not match the context orders")
         self.alpha_adam = (torch.zeros_like(self.alpha), torch.zeros_like(self.alpha))
+        self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self._refresh_alpha()
 
@@ -39,8 +40,11 @@ class Predictor:
         self.alpha_q = torch.clamp(torch.round(self.alpha * 2.0**ALPHA_BITS), 0, 2**14)  # integers, as float64
 
     # -- lanes ----------------------------------------------------------------------------
-    def start_frame(self, lanes: int) -> None:
-        """New lanes: empty histories and no attention memory. Learned weights and counts carry on."""
+    def start_frame(self, lanes: int, new_dataset: bool = False) -> None:
+        """New lanes: empty histories and no attention memory. Learned weights and counts carry on;
+        at the start of a new dataset the counts are aged first (ContextModel.new_dataset)."""
+        if new_dataset:
+            self.ctx.new_dataset()
         self.lanes = lanes
         self.hist = torch.zeros(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
@@ -122,9 +126,11 @@ class Predictor:
             p = freq / freq.sum(-1, keepdim=True)
             g = p - torch.nn.functional.one_hot(x, 256).double()
             g = g * (valid.unsqueeze(-1).double() * (1.0 / n))  # d(mean loss in nats)/d(natural logit)
-            grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
-            self.net.apply_grads(grads)
+            if self.blocks_seen % self.net.cfg.learn_every == 0:
+                grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
+                self.net.apply_grads(grads)
             self._learn_alpha(g, blk["f"], blk["b"])
+        self.blocks_seen += 1
         self.mem = blk["cache"]["mem"]
         self.prev = x[:, -1]
         self._block = None

@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 
 import pytest
 
@@ -110,3 +111,31 @@ def test_extract_refuses_symlink_escape(tmp_path):
     with pytest.raises(NNCError, match="outside"):
         extract(iter([b"abc"]), [("link/x", 3)], dest, force=False)
     assert not list(outside.iterdir())
+
+
+def _frame_kinds(stream: bytes) -> list[tuple[int, int]]:
+    """(offset, kind byte) of every frame of a stream."""
+    pos = container.header_length(stream[: container.HEADER_FIXED])
+    out = []
+    while stream[pos] != container.END:
+        _, _, pay_len, _ = container.FRAME_HEAD.unpack_from(stream, pos)
+        out.append((pos, stream[pos]))
+        pos += container.FRAME_HEAD.size + pay_len
+    return out
+
+
+def test_new_dataset_flag_marks_boundaries_and_decoder_honours_it():
+    a, b = TEXT[:6000], TEXT[6000:12000]
+    c = nncomp.compressor(1)
+    stream = c.compress(a) + c.end_frame() + c.compress(b) + c.flush()
+    kinds = _frame_kinds(stream)
+    assert [k & container.NEW_DATASET for _, k in kinds] == [0, container.NEW_DATASET]
+    assert nncomp.decompress(stream) == a + b
+    # without the flag the decoder keeps the counts unaged, predicts differently and must notice
+    pos, k = kinds[1]
+    forged = stream[:pos] + bytes([k & ~container.NEW_DATASET]) + stream[pos + 1 :]
+    with pytest.raises(CorruptError):
+        nncomp.decompress(forged)
+    # plain compression never sets it, however many frames
+    plain = nncomp.compress(a + b, config=replace(nncomp.config.level_config(1), frame_size=4096))
+    assert len(_frame_kinds(plain)) == 3 and all(k & container.NEW_DATASET == 0 for _, k in _frame_kinds(plain))
