@@ -75,10 +75,11 @@ class CodecConfig:
 
 _BASE = CodecConfig(model=ModelConfig(lr=0.001))  # adapting a prior wants a smaller step than learning from scratch
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
-# learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior.
+# learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior that
+# trains on every other block (book1: 0.5% larger, 44 -> 57 KB/s decompression).
 LEVELS: dict[int, CodecConfig] = {
-    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002), lanes=128,
-               min_lane=2048, orders=(1, 2, 3, 4)),
+    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=2),
+               lanes=128, min_lane=2048, orders=(1, 2, 3, 4)),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
     4: replace(_BASE, lanes=80),
