@@ -51,7 +51,8 @@ class Engine:
         self.cfg = cfg
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
-        self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, *((prior.params, prior.alpha) if prior else ()))
+        self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, *((prior.params, prior.alpha) if prior else (None, None)),
+                              match_bits=cfg.match_bits)
         self.progress: Progress | None = None
 
     def _tick(self, n: int) -> None:
@@ -69,7 +70,7 @@ class Engine:
         x = torch.zeros(valid.numel(), dtype=torch.int64)
         x[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
         x = x.view(valid.shape)
-        self.pred.start_frame(valid.shape[0], new_dataset)
+        self.pred.start_frame(valid.shape[0], length, new_dataset)
         enc = constriction.stream.queue.RangeEncoder() if code else None
         costs = []
         for b0 in range(0, length, self.cfg.model.block):
@@ -88,7 +89,7 @@ class Engine:
     def decode_frame(self, payload: bytes, n: int, new_dataset: bool = False) -> bytes:
         valid, length = _lanes(self.cfg, n)
         lanes = valid.shape[0]
-        self.pred.start_frame(lanes, new_dataset)
+        self.pred.start_frame(lanes, length, new_dataset)
         try:
             dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
         except Exception as e:  # constriction rejects some malformed word streams outright

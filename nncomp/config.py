@@ -18,6 +18,7 @@ class CodecConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     orders: tuple[int, ...] = (1, 2, 3, 4, 6)  # context lengths of the count statistics
     hash_bits: int = 16  # rows per hashed order (2**hash_bits x 256 int16 counts)
+    match_bits: int = 20  # entries of the match model's table (2**match_bits); 0: no match model
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
@@ -31,7 +32,7 @@ class CodecConfig:
     def from_dict(cls, d: dict) -> "CodecConfig":
         if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):
             raise ValueError("codec settings do not match this version")
-        ints = {k: d[k] for k in ("hash_bits", "lanes", "min_lane", "frame_size")}
+        ints = {k: d[k] for k in ("hash_bits", "match_bits", "lanes", "min_lane", "frame_size")}
         if any(not isinstance(v, int) or isinstance(v, bool) for v in ints.values()):
             raise ValueError("codec settings are not integers")
         orders = d["orders"]
@@ -47,6 +48,7 @@ class CodecConfig:
             1 <= len(self.orders) <= 8
             and all(1 <= k <= 7 for k in self.orders)
             and 8 <= self.hash_bits <= 22
+            and (self.match_bits == 0 or 8 <= self.match_bits <= 24)
             and 1 <= self.lanes <= MAX_LANES
             and 1 <= self.min_lane <= MAX_FRAME
             and 1 <= self.frame_size <= MAX_FRAME
@@ -63,7 +65,7 @@ class CodecConfig:
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + params * 8 * 5 + cells * 256 * (3 + len(self.orders)) * 8
+        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (3 + len(self.orders)) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
     def lane_layout(self, n: int) -> tuple[int, int]:
@@ -76,10 +78,10 @@ class CodecConfig:
 _BASE = CodecConfig(model=ModelConfig(lr=0.001))  # adapting a prior wants a smaller step than learning from scratch
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior that
-# trains on every other block (book1: 0.5% larger, 44 -> 57 KB/s decompression).
+# trains on every other block (book1: 0.5% larger, 44 -> 57 KB/s decompression) and has no match model.
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=2),
-               lanes=128, min_lane=2048, orders=(1, 2, 3, 4)),
+               lanes=128, min_lane=2048, orders=(1, 2, 3, 4), match_bits=0),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
     4: replace(_BASE, lanes=80),

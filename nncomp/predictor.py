@@ -12,6 +12,7 @@ import torch
 
 from .context import N_BUCKETS, ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
+from .match import N_LEN, MatchModel
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
 
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
@@ -19,14 +20,21 @@ ALPHA_BITS = 8  # mixing weights are integers at 2**-8
 ALPHA_INIT = 0.25
 ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
 LN2 = 0.6931471805599453
+MATCH_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus per match-length bucket
+MATCH_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
+MATCH_MIN, MATCH_MAX = -8.0, 24.0
 
 
 class Predictor:
     """Transformer + context statistics + learned mixing weights, over L lanes in lock-step."""
 
-    def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None):
+    def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
+                 match_bits: int = 0):
         self.net = Transformer(cfg, params)
         self.ctx = ContextModel(orders, hash_bits)
+        self.match = MatchModel(match_bits) if match_bits else None
+        self.beta = torch.tensor(MATCH_INIT, dtype=torch.float64)
+        self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         k = len(orders)
         self.alpha = torch.full((k, N_BUCKETS), ALPHA_INIT, dtype=torch.float64) if alpha is None else alpha.double().clone()
         if self.alpha.shape != (k, N_BUCKETS):
@@ -38,9 +46,10 @@ class Predictor:
 
     def _refresh_alpha(self) -> None:
         self.alpha_q = torch.clamp(torch.round(self.alpha * 2.0**ALPHA_BITS), 0, 2**14)  # integers, as float64
+        self.beta_q = torch.round(torch.clamp(self.beta, MATCH_MIN, MATCH_MAX) * LOGIT_FRAC)  # logit units
 
     # -- lanes ----------------------------------------------------------------------------
-    def start_frame(self, lanes: int, new_dataset: bool = False) -> None:
+    def start_frame(self, lanes: int, length: int, new_dataset: bool = False) -> None:
         """New lanes: empty histories and no attention memory. Learned weights and counts carry on;
         at the start of a new dataset the counts are aged first (ContextModel.new_dataset)."""
         if new_dataset:
@@ -49,20 +58,28 @@ class Predictor:
         self.hist = torch.zeros(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None
+        if self.match:
+            self.match.start_frame(lanes, length)
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None):
-        """Context features for the current position; then count `sym` and advance, if given."""
+        """Count and match features for the current position; then count `sym` and advance, if given."""
         rows = self.ctx.rows(self.hist)
         f, b = self.ctx.features(rows)
         # (L,256): products below 2**25 summed over the orders are exact integers; floor of a power-of-two scale
         zc = torch.floor((self.alpha_q.gather(1, b).unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
+        m = None
+        if self.match:
+            m = self.match.predict()  # (symbol, bucket, active)
+            zc.scatter_add_(1, m[0].unsqueeze(1), (self.beta_q[m[1]] * m[2]).unsqueeze(1))
         if sym is not None:
             self._advance(rows, sym, valid)
-        return zc, f, b, rows
+        return zc, f, b, m, rows
 
     def _advance(self, rows, sym, valid):
         self.ctx.update(rows, sym, valid)
-        self.hist = ContextModel.push(self.hist, sym)
+        before, self.hist = self.hist, ContextModel.push(self.hist, sym)
+        if self.match:
+            self.match.update(before, self.hist, sym, valid)
 
     def _freq(self, z: torch.Tensor) -> torch.Tensor:
         """Integer frequencies (>= 1, at most 2**EXP_BITS) from logits in 1/LOGIT_FRAC bit."""
@@ -74,31 +91,34 @@ class Predictor:
         """Frequencies (L,T,256) float64 for a block x (L,T) whose symbols are all known."""
         tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
         zh, cache = self.net.forward(tok, self.mem)
-        feats, buckets, zcs = [], [], []
+        feats, buckets, matches, zcs = [], [], [], []
         for t in range(x.shape[1]):
-            zc, f, b, _ = self._context_step(x[:, t], valid[:, t])
+            zc, f, b, m, _ = self._context_step(x[:, t], valid[:, t])
             zcs.append(zc)
             feats.append(f)
             buckets.append(b)
+            matches.append(m)
         freq = self._freq(zh + torch.stack(zcs, 1))
-        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, f=torch.stack(feats, 2), b=torch.stack(buckets, 2))
+        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, f=torch.stack(feats, 2), b=torch.stack(buckets, 2),
+                           m=_stack_matches(matches))
         return freq
 
     # -- decoder side ---------------------------------------------------------------------
     def begin_block(self, steps: int) -> None:
         self._state = self.net.start_steps(self.mem, self.lanes, steps)
-        self._steps = dict(x=[], valid=[], freq=[], f=[], b=[], rows=None)
+        self._steps = dict(x=[], valid=[], freq=[], f=[], b=[], m=[], rows=None)
 
     def predict_step(self) -> torch.Tensor:
         """Frequencies (L,256) for the next position of every lane."""
         tok = self._steps["x"][-1] if self._steps["x"] else self.prev
         zh = self.net.step(tok, self._state)
-        zc, f, b, rows = self._context_step(None, None)
+        zc, f, b, m, rows = self._context_step(None, None)
         freq = self._freq(zh + zc)
         s = self._steps
         s["freq"].append(freq)
         s["f"].append(f)
         s["b"].append(b)
+        s["m"].append(m)
         s["rows"] = rows
         return freq
 
@@ -114,6 +134,7 @@ class Predictor:
         self._block = dict(
             x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=self.net.finish_steps(self._state),
             freq=torch.stack(s["freq"], 1), f=torch.stack(s["f"], 2), b=torch.stack(s["b"], 2),
+            m=_stack_matches(s["m"]),
         )
 
     # -- both sides -----------------------------------------------------------------------
@@ -129,15 +150,21 @@ class Predictor:
             if self.blocks_seen % self.net.cfg.learn_every == 0:
                 grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
                 self.net.apply_grads(grads)
-            self._learn_alpha(g, blk["f"], blk["b"])
+            self._learn_mixer(g, blk["f"], blk["b"], blk["m"])
         self.blocks_seen += 1
         self.mem = blk["cache"]["mem"]
         self.prev = x[:, -1]
         self._block = None
 
-    def _learn_alpha(self, g: torch.Tensor, f: torch.Tensor, b: torch.Tensor) -> None:
-        """Mixer gradient: per (order, bucket), sum over positions of g . f, in exact integers."""
+    def _learn_mixer(self, g: torch.Tensor, f: torch.Tensor, b: torch.Tensor, m) -> None:
+        """Mixer gradient: per (order, bucket), sum over positions of g . f, in exact integers; and
+        per match-length bucket, the sum of g at the predicted symbol."""
         gq, sc = quantize_grad(g, GRAD_BITS)
+        if m is not None:
+            sym, bucket, active = m  # (L,T) each
+            gm = gq.gather(-1, sym.unsqueeze(-1)).squeeze(-1) * active
+            grad_b = torch.zeros(N_LEN, dtype=torch.float64).index_add_(0, bucket.reshape(-1), gm.reshape(-1))
+            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, MATCH_LR_SCALE)
         dots = torch.einsum("klts,lts->klt", f, gq)  # (K,L,T): sums of integers below 2**53, exact in any order
         k = self.alpha.shape[0]
         grad = torch.zeros(k * N_BUCKETS, dtype=torch.float64)
@@ -146,3 +173,8 @@ class Predictor:
         grad = grad.view(k, N_BUCKETS) * (sc * LN2 / LOGIT_FRAC)
         adam_step(self.alpha, self.alpha_adam, grad, self.net.cfg, ALPHA_LR_SCALE)
         self._refresh_alpha()
+
+
+def _stack_matches(ms: list) -> tuple[torch.Tensor, ...] | None:
+    """Per-step match predictions (symbol, bucket, active) stacked to (L,T) each."""
+    return None if not ms or ms[0] is None else tuple(torch.stack(parts, 1) for parts in zip(*ms))

@@ -13,10 +13,10 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    enc = Predictor(cfg, (1, 2, 3, 4), 12)
-    dec = Predictor(cfg, (1, 2, 3, 4), 12)
-    enc.start_frame(lanes)
-    dec.start_frame(lanes)
+    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10)
+    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10)
+    enc.start_frame(lanes, T * blocks)
+    dec.start_frame(lanes, T * blocks)
     for b in range(blocks):
         x, valid = x_all[:, b * T : (b + 1) * T], valid_all[:, b * T : (b + 1) * T]
         freq = enc.predict_block(x, valid)
@@ -32,6 +32,7 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
     for k, w in enc.net.params.items():
         assert torch.equal(w, dec.net.params[k]), k
     assert torch.equal(enc.alpha, dec.alpha)
+    assert torch.equal(enc.beta, dec.beta)
     return enc
 
 
@@ -40,6 +41,7 @@ def test_batched_equals_stepwise_with_learning():
     cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
     assert not torch.equal(enc.net.params["l0.qkv"], Predictor(cfg, (1,), 8).net.params["l0.qkv"])  # it learned
+    assert not torch.equal(enc.beta, Predictor(cfg, (1,), 8).beta)  # and the match bonus learned from its hits
 
 
 def test_batched_equals_stepwise_with_ended_lane():
@@ -54,7 +56,7 @@ def test_learning_lowers_cost():
     pred = Predictor(cfg, (1, 2), 10)
     text = (b"abcdefghij" * 1000)[: 4 * 16 * 20]
     x_all = torch.tensor(list(text)).view(4, -1)
-    pred.start_frame(4)
+    pred.start_frame(4, 16 * 20)
     costs = []
     for b in range(20):
         x = x_all[:, b * 16 : (b + 1) * 16]
@@ -81,3 +83,43 @@ def test_new_dataset_ages_hashed_counts_only():
     assert torch.equal(after[:2], before[:2])  # exact orders keep their counts
     assert after[2, 0, ord("x")] == 20 // 8 and after[2, 0, ord("y")] == 0  # hashed: divided by 8, rare ones gone
     assert int(after[2].sum()) == 2 * (20 // 8)
+
+
+def _run_match(rows: list[bytes]):
+    """Feed lanes (equal-length byte strings) through a MatchModel; per step (predicted, active, length bucket)."""
+    from nncomp.context import ContextModel
+    from nncomp.match import MatchModel
+
+    lanes, length = len(rows), len(rows[0])
+    m = MatchModel(20)  # large enough that 200 contexts never collide
+    m.start_frame(lanes, length)
+    hist = torch.zeros(lanes, dtype=torch.int64)
+    out = []
+    for t in range(length):
+        sym, bucket, active = m.predict()
+        assert bool((m.ptr[active] // lanes < t).all()), "a match points at a byte not coded yet"
+        out.append((sym.clone(), active.clone(), bucket.clone()))
+        x = torch.tensor([r[t] for r in rows])
+        new = ContextModel.push(hist, x)
+        m.update(hist, new, x, torch.ones(lanes, dtype=torch.bool))
+        hist = new
+    return out
+
+
+def test_match_model_predicts_repeats_in_its_lane_and_across_lanes():
+    period = b"The quick brown fox jumps over the lazy dog; "  # no 6-byte context repeats inside it
+    a = period * 3
+    b = bytes((7 * i + 3) % 251 for i in range(len(period))) + period * 2  # lane 1 repeats lane 0's text later
+    steps = _run_match([a, b])
+    n = len(period)
+    for t in range(n + 6, 3 * n):  # lane 0, second and third period: every byte predicted
+        sym, active, _ = steps[t]
+        assert active[0] and sym[0] == a[t], t
+    assert steps[3 * n - 1][2][0] >= 5  # verified length grew (bit length of ~2n)
+    hits = sum(bool(steps[t][1][1]) and steps[t][0][1] == b[t] for t in range(n + 6, 2 * n))
+    assert hits >= n - 6 - 1  # lane 1 found lane 0's earlier text
+
+
+def test_match_model_ignores_unrepeated_data():
+    steps = _run_match([bytes(range(1, 201))])
+    assert not any(bool(active[0]) for _, active, _ in steps)

@@ -1,0 +1,58 @@
+"""Match model: where the last few bytes occurred before in this frame, predict the byte that followed.
+
+A table maps a hash of the last MIN_LEN bytes to the most recent position that followed them. A lane
+whose prediction comes true follows its match forward and grows more confident (a longer verified
+length); one that fails looks its context up again. Lanes run in lock-step, so positions are numbered
+time-major (step * lanes + lane) and a match only ever points at a step already coded on both sides.
+Everything is integer work with fixed tie-breaking (the larger position wins), so encoder and decoder
+agree. The predictor turns each prediction into a learned logit bonus per length bucket.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MIN_LEN = 6  # bytes of context that must hash alike for a match to start
+N_LEN = 16  # length buckets: bit length of the verified match length (0: just found)
+
+
+class MatchModel:
+    def __init__(self, bits: int):
+        self.bits = bits
+        self.table = torch.zeros(2**bits, dtype=torch.int64)  # position + 1 (0: empty)
+
+    def start_frame(self, lanes: int, length: int) -> None:
+        """Matches stay inside a frame: the table and the byte buffer start empty."""
+        self.table.zero_()
+        self.lanes = lanes
+        self.lane_ids = torch.arange(lanes)
+        self.buf = torch.zeros(lanes * length, dtype=torch.uint8)  # time-major
+        self.ptr = torch.full((lanes,), -1, dtype=torch.int64)  # position of each lane's predicted byte
+        self.len = torch.zeros(lanes, dtype=torch.int64)
+        self.t = 0
+
+    def _key(self, hist: torch.Tensor) -> torch.Tensor:
+        ctx = hist & (2 ** (8 * MIN_LEN) - 1)
+        h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519  # below 2**57: no overflow
+        return (h ^ (h >> 31)) & (2**self.bits - 1)
+
+    def predict(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(symbol, length bucket, active) per lane for the current step; symbol is 0 where inactive."""
+        active = self.ptr >= 0
+        sym = torch.where(active, self.buf[self.ptr.clamp(min=0)].long(), 0)
+        _, e = torch.frexp(self.len.double())
+        return sym, e.long().clamp(0, N_LEN - 1), active
+
+    def update(self, hist_before: torch.Tensor, hist_after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        """Record the coded bytes sym (L,) of this step and move the matches on, in lanes where valid."""
+        pos = self.t * self.lanes + self.lane_ids
+        self.buf[pos] = sym.to(torch.uint8)  # ended lanes write 0 on both sides
+        hit = valid & (self.ptr >= 0) & (self.buf[self.ptr.clamp(min=0)].long() == sym)
+        miss = valid & ~hit
+        self.len = torch.where(hit, self.len + 1, torch.where(miss, 0, self.len))
+        self.ptr = torch.where(hit, self.ptr + self.lanes, torch.where(miss, -1, self.ptr))
+        keys = self._key(hist_before)[valid]  # that context was followed by this byte, here
+        self.table.scatter_reduce_(0, keys, pos[valid] + 1, reduce="amax")
+        cand = self.table[self._key(hist_after)] - 1
+        self.ptr = torch.where(miss & (cand >= 0), cand, self.ptr)
+        self.t += 1
