@@ -372,12 +372,12 @@ def test(
 
 
 @app.command()
-def info(files: Annotated[list[str], typer.Argument(help=".nnc files to describe.")]) -> None:
+def info(files: Annotated[list[str], typer.Argument(help=".nnc files to describe ('-': standard input).")]) -> None:
     """Show what the headers and frames of FILES hold, like zstd -l."""
     failed = False
     for f in files:
         try:
-            with open(f, "rb") as fin:
+            with nullcontext(sys.stdin.buffer) if f == "-" else open(f, "rb") as fin:
                 summary = describe_stream.describe(fin)
             out.print(describe_stream.render(f, summary))
             if summary["members"] is not None:

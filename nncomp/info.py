@@ -59,8 +59,10 @@ def render(name: str, s: dict) -> Table:
         ("format", f"nnc version {s['version']}"),
         ("level", str(s["level"])),
         ("model", s["model"]),
-        ("transformer", f"{m.n_layer} layers, d={m.d_model}, {m.n_head} heads, mlp {m.d_mlp}, block {m.block}, lr {m.lr}"),
+        ("transformer", f"{m.n_layer} layers, d={m.d_model}, {m.n_head} heads, mlp {m.d_mlp}, block {m.block}, lr {m.lr}"
+                        + (f", learns every {m.learn_every} blocks" if m.learn_every > 1 else "")),
         ("context orders", ", ".join(map(str, cfg.orders)) + f" (2^{cfg.hash_bits} rows)"),
+        ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each)"),
         ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored)"),
         ("compressed", f"{s['packed']:,} bytes"),

@@ -110,6 +110,8 @@ def test_info_and_test_commands(src, tmp_path):
     assert r.returncode == 0
     text = r.stdout.decode()
     assert f"{len(DATA):,}" in text and "bits/byte" in text and "level" in text
+    piped = nn("info", "-", input=(tmp_path / "data.txt.nnc").read_bytes())  # from a pipe too
+    assert piped.returncode == 0 and f"{len(DATA):,}" in piped.stdout.decode()
     assert nn("test", nnc).returncode == 0
     (tmp_path / "cut.nnc").write_bytes((tmp_path / "data.txt.nnc").read_bytes()[:-1])
     assert nn("test", str(tmp_path / "cut.nnc")).returncode == 1
