@@ -36,16 +36,7 @@ def totals(rows, key, size, packed, speed):
     return {k: (v[0], 8 * v[2] / v[1], v[1] / v[3] / 1e3) for k, v in acc.items()}
 
 
-def main() -> None:
-    src = Path(sys.argv[1] if len(sys.argv) > 1 else HERE / "results" / "compare.tsv")
-    with open(src) as f:
-        ours = totals(list(csv.DictReader(f, delimiter="\t")), "tool", "bytes", "packed", "c_kbs")
-    files = next(iter(ours.values()))[0]
-    with open(BASELINES) as f:
-        lines = [ln for ln in f if not ln.startswith("#")]
-    peers = [r for r in csv.DictReader(lines, delimiter="\t") if r["compressor"] in PEERS and r["file"] in files]
-    theirs = {k: v for k, v in totals(peers, "compressor", "orig_bytes", "comp_bytes", "compress_KBps").items() if v[0] == files}
-    fig, ax = plt.subplots(figsize=(8, 5))
+def _panel(ax, ours: dict, theirs: dict, files: set) -> None:
     for name, (_, bpb, kbs) in sorted(ours.items()):
         color = "tab:red" if name.startswith("nncomp") else "tab:blue"
         ax.scatter(kbs, bpb, color=color)
@@ -56,8 +47,30 @@ def main() -> None:
     ax.set_xscale("log")
     ax.set_xlabel("compression speed, KB/s (log scale)")
     ax.set_ylabel("bits per byte (total over the files)")
-    ax.set_title(f"{len(files)} files: " + ", ".join(sorted(files)), fontsize=9)
+    names = ", ".join(sorted(files)) if len(files) <= 8 else f"{len(files)} eval files"
+    ax.set_title(f"{len(files)} files: {names}" if len(files) <= 8 else names, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
+
+
+def main() -> None:
+    src = Path(sys.argv[1] if len(sys.argv) > 1 else HERE / "results" / "compare.tsv")
+    with open(src) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    ours = totals(rows, "tool", "bytes", "packed", "c_kbs")
+    files = next(iter(ours.values()))[0]
+    with open(BASELINES) as f:
+        lines = [ln for ln in f if not ln.startswith("#")]
+    peers = [r for r in csv.DictReader(lines, delimiter="\t") if r["compressor"] in PEERS and r["file"] in files]
+    # the slower peers were measured on some of the files only: a second panel compares on those
+    common = {r["file"] for r in peers if r["compressor"] == "paq8px"} or files
+    theirs = {k: v for k, v in totals([r for r in peers if r["file"] in common], "compressor", "orig_bytes",
+                                      "comp_bytes", "compress_KBps").items() if v[0] == common}
+    ours_common = totals([r for r in rows if ALIASES.get(r["file"], r["file"]) in common], "tool", "bytes", "packed", "c_kbs")
+    panels = [(ours, {}, files)] if common != files else []
+    panels.append((ours_common, theirs, common))
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 5), squeeze=False)
+    for ax, (o, t, fs) in zip(axes[0], panels):
+        _panel(ax, o, t, fs)
     out = src.with_name("tradeoff.png")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
