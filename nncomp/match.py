@@ -39,15 +39,17 @@ class MatchModel:
     def predict(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(symbol, length bucket, active) per lane for the current step; symbol is 0 where inactive."""
         active = self.ptr >= 0
-        sym = torch.where(active, self.buf[self.ptr.clamp(min=0)].long(), 0)
+        self.sym = torch.where(active, self.buf[self.ptr.clamp(min=0)].long(), 0)  # update() checks it
         _, e = torch.frexp(self.len.double())
-        return sym, e.long().clamp(0, N_LEN - 1), active
+        return self.sym, e.long().clamp(0, N_LEN - 1), active
 
     def update(self, hist_before: torch.Tensor, hist_after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
-        """Record the coded bytes sym (L,) of this step and move the matches on, in lanes where valid."""
+        """Record the coded bytes sym (L,) of this step and move the matches on, in lanes where valid.
+
+        Follows predict() for the same step: its predictions are what a hit is checked against."""
         pos = self.t * self.lanes + self.lane_ids
         self.buf[pos] = sym.to(torch.uint8)  # ended lanes write 0 on both sides
-        hit = valid & (self.ptr >= 0) & (self.buf[self.ptr.clamp(min=0)].long() == sym)
+        hit = valid & (self.ptr >= 0) & (self.sym == sym)
         miss = valid & ~hit
         self.len = torch.where(hit, self.len + 1, torch.where(miss, 0, self.len))
         self.ptr = torch.where(hit, self.ptr + self.lanes, torch.where(miss, -1, self.ptr))
