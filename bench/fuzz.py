@@ -62,11 +62,10 @@ def _regions(packed: bytes) -> list[tuple[int, int, str]]:
     n = container.header_length(packed[: container.HEADER_FIXED])
     regions = [(0, 4, "magic"), (4, 5, "version"), (5, 9, "header length"), (9, n - 4, "header json"), (n - 4, n, "header crc")]
     pos = n
-    while packed[pos] != container.END:
-        _, _, pay, _ = container.FRAME_HEAD.unpack_from(packed, pos)
-        regions.append((pos, pos + container.FRAME_HEAD.size, "frame head"))
-        regions.append((pos + container.FRAME_HEAD.size, pos + container.FRAME_HEAD.size + pay, "payload"))
-        pos += container.FRAME_HEAD.size + pay
+    for start, head in container.frame_heads(packed):
+        pos = start + container.FRAME_HEAD.size + head.pay_len
+        regions.append((start, start + container.FRAME_HEAD.size, "frame head"))
+        regions.append((start + container.FRAME_HEAD.size, pos, "payload"))
     regions.append((pos, len(packed), "end record"))
     return [r for r in regions if r[1] > r[0]]
 
@@ -92,10 +91,11 @@ def _with_frame_field(packed: bytes, rng: random.Random) -> bytes:
     if not frames:
         return packed + bytes([rng.randrange(256)])
     start = rng.choice(frames)[0]
-    kind, raw, pay, crc = container.FRAME_HEAD.unpack_from(packed, start)
-    field = rng.randrange(4)
-    vals = [kind, raw, pay, crc]
-    vals[field] = rng.choice([0, 1, 2, 0xFF, raw - 1, raw + 1, pay + 4, 2**31, 2**32 - 1]) % (256 if field == 0 else 2**32)
+    kind, raw, pay, crc, period = container.FRAME_HEAD.unpack_from(packed, start)
+    field = rng.randrange(5)
+    vals = [kind, raw, pay, crc, period]
+    bound = {0: 256, 4: 2**16}.get(field, 2**32)
+    vals[field] = rng.choice([0, 1, 2, 13, 0xFF, 4097, raw - 1, raw + 1, pay + 4, 2**31, 2**32 - 1]) % bound
     return packed[:start] + container.FRAME_HEAD.pack(*vals) + packed[start + container.FRAME_HEAD.size :]
 
 

@@ -21,6 +21,7 @@ from .errors import CorruptError, UnsupportedError
 from .exact import configure_torch
 from .predictor import Predictor
 from .prior import Prior
+from .record import find_period
 
 NO_PRIOR = "none"  # header model id of a stream that starts from seeded random weights
 
@@ -52,7 +53,7 @@ class Engine:
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
         self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, *((prior.params, prior.alpha) if prior else (None, None)),
-                              match_bits=cfg.match_bits)
+                              match_bits=cfg.match_bits, record=cfg.record)
         self.progress: Progress | None = None
 
     def _tick(self, n: int) -> None:
@@ -60,17 +61,18 @@ class Engine:
             self.progress(n)
 
     def encode_frame(self, data: bytes, code: bool = True, with_costs: bool = False,
-                     new_dataset: bool = False) -> tuple[bytes, np.ndarray | None]:
+                     new_dataset: bool = False, period: int = 0) -> tuple[bytes, np.ndarray | None]:
         """Learn from a frame; (its range-coded payload or b"" when code is False, per-byte code lengths).
 
         With `with_costs`, each byte's model code length in bits comes back too (for reports only).
-        `new_dataset` ages the count statistics first (the frame's new-dataset flag).
+        `new_dataset` ages the count statistics first (the frame's new-dataset flag); `period` is the
+        frame's record length (0: none).
         """
         valid, length = _lanes(self.cfg, len(data))
         x = torch.zeros(valid.numel(), dtype=torch.int64)
         x[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
         x = x.view(valid.shape)
-        self.pred.start_frame(valid.shape[0], length, new_dataset)
+        self.pred.start_frame(valid.shape[0], length, new_dataset, period)
         enc = constriction.stream.queue.RangeEncoder() if code else None
         costs = []
         for b0 in range(0, length, self.cfg.model.block):
@@ -86,10 +88,10 @@ class Engine:
         payload = enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
         return payload, torch.cat(costs, 1).reshape(-1)[: len(data)].numpy() if with_costs else None
 
-    def decode_frame(self, payload: bytes, n: int, new_dataset: bool = False) -> bytes:
+    def decode_frame(self, payload: bytes, n: int, new_dataset: bool = False, period: int = 0) -> bytes:
         valid, length = _lanes(self.cfg, n)
         lanes = valid.shape[0]
-        self.pred.start_frame(lanes, length, new_dataset)
+        self.pred.start_frame(lanes, length, new_dataset, period)
         try:
             dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
         except Exception as e:  # constriction rejects some malformed word streams outright
@@ -166,11 +168,14 @@ class Compressor:
 
     def _frame(self, raw: bytes) -> bytes:
         fresh, self._new_dataset = self._new_dataset, False
-        payload, costs = self._engine.encode_frame(raw, with_costs=self._on_frame is not None, new_dataset=fresh)
+        period = find_period(raw) if self._cfg.record else 0
+        payload, costs = self._engine.encode_frame(raw, with_costs=self._on_frame is not None, new_dataset=fresh,
+                                                   period=period)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
         coded = len(payload) < len(raw)
-        frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)), fresh)
+        frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)), fresh,
+                                      period)
         if self._on_frame:
             self._on_frame(len(raw), len(frame), costs if coded else None)
         return frame
@@ -236,17 +241,17 @@ class Decompressor:
         head = container.FRAME_HEAD.size
         if len(buf) < head:
             return None
-        kind, fresh, raw_len, pay_len, crc = container.parse_frame_head(bytes(buf[:head]), self._engine.cfg)
-        if len(buf) < head + pay_len:
+        f = container.parse_frame_head(bytes(buf[:head]), self._engine.cfg)
+        if len(buf) < head + f.pay_len:
             return None
-        payload = bytes(buf[head : head + pay_len])
-        del buf[: head + pay_len]
-        if kind == container.STORED:
-            self._engine.encode_frame(payload, code=False, new_dataset=fresh)
+        payload = bytes(buf[head : head + f.pay_len])
+        del buf[: head + f.pay_len]
+        if f.kind == container.STORED:
+            self._engine.encode_frame(payload, code=False, new_dataset=f.new_dataset, period=f.period)
             raw = payload
         else:
-            raw = self._engine.decode_frame(payload, raw_len, fresh)
-        if zlib.crc32(raw) != crc:
+            raw = self._engine.decode_frame(payload, f.raw_len, f.new_dataset, f.period)
+        if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)

@@ -2,7 +2,7 @@
 
     header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
     frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset) | raw length u32 | payload length u32
-             | crc32(raw) u32 | payload
+             | crc32(raw) u32 | record length u16 (0: none) | payload
     end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
 
 All integers are big-endian. Parsing is strict: every length is checked against what the header
@@ -18,15 +18,25 @@ from typing import NamedTuple
 
 from .config import CodecConfig
 from .errors import CorruptError, UnsupportedError
+from .record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 2  # 2: the new-dataset frame flag, learn_every in the model settings
+VERSION = 3  # 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
-FRAME_HEAD = struct.Struct(">BIII")  # kind, raw length, payload length, crc32 of raw
+FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 HEADER_FIXED = len(MAGIC) + 1 + 4
+
+
+class FrameHead(NamedTuple):
+    kind: int  # STORED or CODED
+    new_dataset: bool
+    raw_len: int
+    pay_len: int
+    crc: int
+    period: int  # record length the model uses in this frame (0: none)
 
 
 class Header(NamedTuple):
@@ -98,17 +108,17 @@ def parse_header(raw: bytes) -> Header:
     return Header(cfg, model, level, members)
 
 
-def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False) -> bytes:
-    return FRAME_HEAD.pack(kind | (NEW_DATASET if new_dataset else 0), len(raw), len(payload), zlib.crc32(raw)) + payload
+def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False, period: int = 0) -> bytes:
+    return FRAME_HEAD.pack(kind | (NEW_DATASET if new_dataset else 0), len(raw), len(payload), zlib.crc32(raw), period) + payload
 
 
 def build_end(total: int, crc: int) -> bytes:
     return bytes([END]) + END_BODY.pack(total, crc)
 
 
-def parse_frame_head(buf: bytes, cfg: CodecConfig) -> tuple[int, bool, int, int, int]:
-    """(kind, new dataset, raw length, payload length, crc) of a frame head, checked against the settings."""
-    kind, raw_len, pay_len, crc = FRAME_HEAD.unpack_from(buf)
+def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
+    """A frame head, checked against the settings."""
+    kind, raw_len, pay_len, crc, period = FRAME_HEAD.unpack_from(buf)
     new_dataset = bool(kind & NEW_DATASET)
     kind &= ~NEW_DATASET
     if kind not in (STORED, CODED):
@@ -117,4 +127,18 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> tuple[int, bool, int, int,
         raise CorruptError("frame length out of range")
     if (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
-    return kind, new_dataset, raw_len, pay_len, crc
+    if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
+        raise CorruptError("frame record length out of range")
+    return FrameHead(kind, new_dataset, raw_len, pay_len, crc, period)
+
+
+def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:
+    """(offset, head) of every frame of a complete, well-formed stream (for tests and tools)."""
+    pos = header_length(stream[:HEADER_FIXED])
+    cfg = parse_header(stream[:pos]).config
+    out = []
+    while stream[pos] != END:
+        head = parse_frame_head(stream[pos : pos + FRAME_HEAD.size], cfg)
+        out.append((pos, head))
+        pos += FRAME_HEAD.size + head.pay_len
+    return out

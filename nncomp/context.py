@@ -21,16 +21,17 @@ DATASET_DECAY = 3  # a new dataset divides the hashed orders' counts by 2**3 (ra
 class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
-    def __init__(self, orders: tuple[int, ...], hash_bits: int):
-        if not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22:
+    def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int = 0):
+        if not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or not 0 <= extra <= 8:
             raise ValueError("context model settings out of range")
         self.orders = tuple(orders)
         self.hash_bits = hash_bits
-        sizes = [min(256**k, 2**hash_bits) for k in self.orders]
+        sizes = [min(256**k, 2**hash_bits) for k in self.orders] + [2**hash_bits] * extra
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
         self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
         starts = self.offsets.view(-1).tolist()
-        self.hashed = [(a, a + n) for a, n, k in zip(starts, sizes, self.orders) if 256**k > 2**hash_bits]
+        is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
+        self.hashed = [(a, a + n) for a, n, h in zip(starts, sizes, is_hashed) if h]
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
 
@@ -46,18 +47,20 @@ class ContextModel:
         for a, b in self.hashed:
             self.table[a:b] >>= DATASET_DECAY
 
-    def rows(self, hist: torch.Tensor) -> torch.Tensor:
-        """Table rows (K, L) of each order's context, from lane histories hist (L,) int64."""
+    def rows(self, hist: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Table rows (K, L) of each order's context, from lane histories hist (L,) int64; then, if
+        given, rows of the extra contexts (E, L) (values below 2**56, e.g. record contexts)."""
         out = []
-        mask = 2**self.hash_bits - 1
         for k in self.orders:
             ctx = hist & (2 ** (8 * k) - 1)
-            if 256**k <= 2**self.hash_bits:
-                out.append(ctx)
-            else:  # two products below 2**63: no overflow anywhere
-                h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + k * 97531
-                out.append((h ^ (h >> 29)) & mask)
-        return torch.stack(out) + self.offsets
+            out.append(ctx if 256**k <= 2**self.hash_bits else self._hash(ctx, k))
+        if extra is not None:
+            out.extend(self._hash(ctx, 8 + j) for j, ctx in enumerate(extra))
+        return torch.stack(out) + self.offsets[: len(out)]
+
+    def _hash(self, ctx: torch.Tensor, tag: int) -> torch.Tensor:
+        h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531  # below 2**63 for ctx < 2**55
+        return (h ^ (h >> 29)) & (2**self.hash_bits - 1)
 
     def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f, bucket): f (K, L, 256) integer log-count scores (float64), bucket (K, L) int64 confidence class."""
@@ -69,7 +72,7 @@ class ContextModel:
     def update(self, rows: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count symbol sym (L,) after each valid lane's contexts rows (K, L)."""
         r = rows[:, valid].reshape(-1)
-        s = sym[valid].repeat(len(self.orders))
+        s = sym[valid].repeat(rows.shape[0])
         self.table.index_put_((r, s), torch.ones_like(r, dtype=torch.int16), accumulate=True)
         self.table[r, s] = torch.clamp(self.table[r, s], max=COUNT_CAP)
 

@@ -35,12 +35,12 @@ def describe(f: BinaryIO) -> dict:
                 raise CorruptError("stream length mismatch")
             break
         rest = _read(f, container.FRAME_HEAD.size - 1)
-        k, _, raw_len, pay_len, _ = container.parse_frame_head(kind + rest, cfg)
-        f.seek(pay_len, 1) if f.seekable() else _read(f, pay_len)
+        head = container.parse_frame_head(kind + rest, cfg)
+        f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
         frames += 1
-        stored += k == container.STORED
-        raw += raw_len
-        packed += container.FRAME_HEAD.size + pay_len
+        stored += head.kind == container.STORED
+        raw += head.raw_len
+        packed += container.FRAME_HEAD.size + head.pay_len
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,

@@ -14,6 +14,7 @@ from .context import N_BUCKETS, ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
 from .match import N_LEN, MatchModel
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
+from .record import DELTA_INIT, N_DELTA, N_RECORD, RecordContext
 
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
 ALPHA_BITS = 8  # mixing weights are integers at 2**-8
@@ -21,6 +22,7 @@ ALPHA_INIT = 0.25
 ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
 LN2 = 0.6931471805599453
 MATCH_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus per match-length bucket
+BONUS_INIT = MATCH_INIT + DELTA_INIT  # one bonus vector: match buckets, then the record guess's (from N_LEN)
 MATCH_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
 MATCH_MIN, MATCH_MAX = -8.0, 24.0
 
@@ -29,16 +31,19 @@ class Predictor:
     """Transformer + context statistics + learned mixing weights, over L lanes in lock-step."""
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
-                 match_bits: int = 0):
+                 match_bits: int = 0, record: bool = False):
         self.net = Transformer(cfg, params)
-        self.ctx = ContextModel(orders, hash_bits)
+        self.ctx = ContextModel(orders, hash_bits, extra=N_RECORD if record else 0)
+        self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None
-        self.beta = torch.tensor(MATCH_INIT, dtype=torch.float64)
+        self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         k = len(orders)
-        self.alpha = torch.full((k, N_BUCKETS), ALPHA_INIT, dtype=torch.float64) if alpha is None else alpha.double().clone()
-        if self.alpha.shape != (k, N_BUCKETS):
+        if alpha is not None and alpha.shape != (k, N_BUCKETS):
             raise ValueError("mixer weights do not match the context orders")
+        self.alpha = torch.full((len(self.ctx.offsets), N_BUCKETS), ALPHA_INIT, dtype=torch.float64)  # a prior has no record rows
+        if alpha is not None:
+            self.alpha[:k] = alpha.double()
         self.alpha_adam = (torch.zeros_like(self.alpha), torch.zeros_like(self.alpha))
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
@@ -49,9 +54,12 @@ class Predictor:
         self.beta_q = torch.round(torch.clamp(self.beta, MATCH_MIN, MATCH_MAX) * LOGIT_FRAC)  # logit units
 
     # -- lanes ----------------------------------------------------------------------------
-    def start_frame(self, lanes: int, length: int, new_dataset: bool = False) -> None:
+    def start_frame(self, lanes: int, length: int, new_dataset: bool = False, period: int = 0) -> None:
         """New lanes: empty histories and no attention memory. Learned weights and counts carry on;
-        at the start of a new dataset the counts are aged first (ContextModel.new_dataset)."""
+        at the start of a new dataset the counts are aged first (ContextModel.new_dataset). A frame
+        of records `period` bytes long (0: none) adds the record contexts."""
+        if period and not self.rec:
+            raise ValueError("record contexts are off in these settings")
         if new_dataset:
             self.ctx.new_dataset()
         self.lanes = lanes
@@ -60,17 +68,23 @@ class Predictor:
         self.mem = None
         if self.match:
             self.match.start_frame(lanes, length)
+        if self.rec:
+            self.rec.start_frame(lanes, length, period)
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None):
         """Count and match features for the current position; then count `sym` and advance, if given."""
-        rows = self.ctx.rows(self.hist)
+        rows = self.ctx.rows(self.hist, self.rec.contexts(self.hist) if self.rec else None)
         f, b = self.ctx.features(rows)
         # (L,256): products below 2**25 summed over the orders are exact integers; floor of a power-of-two scale
-        zc = torch.floor((self.alpha_q.gather(1, b).unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
-        m = None
+        zc = torch.floor((self.alpha_q[: len(rows)].gather(1, b).unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
+        m = []  # guesses (symbol, bonus bucket, active) of the match model and the record column
         if self.match:
-            m = self.match.predict()  # (symbol, bucket, active)
-            zc.scatter_add_(1, m[0].unsqueeze(1), (self.beta_q[m[1]] * m[2]).unsqueeze(1))
+            m.append(self.match.predict())
+        if self.rec and self.rec.period:
+            sym_r, bucket_r, active_r = self.rec.predict()
+            m.append((sym_r, bucket_r + N_LEN, active_r))
+        for sym_g, bucket, active in m:
+            zc.scatter_add_(1, sym_g.unsqueeze(1), (self.beta_q[bucket] * active).unsqueeze(1))
         if sym is not None:
             self._advance(rows, sym, valid)
         return zc, f, b, m, rows
@@ -78,6 +92,8 @@ class Predictor:
     def _advance(self, rows, sym, valid):
         self.ctx.update(rows, sym, valid)
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)
+        if self.rec:
+            self.rec.push(sym)
         if self.match:
             self.match.update(before, self.hist, sym, valid)
 
@@ -91,16 +107,16 @@ class Predictor:
         """Frequencies (L,T,256) float64 for a block x (L,T) whose symbols are all known."""
         tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
         zh, cache = self.net.forward(tok, self.mem)
-        feats, buckets, matches, zcs = [], [], [], []
+        feats, buckets, guesses, zcs = [], [], [], []
         for t in range(x.shape[1]):
             zc, f, b, m, _ = self._context_step(x[:, t], valid[:, t])
             zcs.append(zc)
             feats.append(f)
             buckets.append(b)
-            matches.append(m)
+            guesses.append(m)
         freq = self._freq(zh + torch.stack(zcs, 1))
         self._block = dict(x=x, valid=valid, cache=cache, freq=freq, f=torch.stack(feats, 2), b=torch.stack(buckets, 2),
-                           m=_stack_matches(matches))
+                           m=_stack_guesses(guesses))
         return freq
 
     # -- decoder side ---------------------------------------------------------------------
@@ -134,7 +150,7 @@ class Predictor:
         self._block = dict(
             x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=self.net.finish_steps(self._state),
             freq=torch.stack(s["freq"], 1), f=torch.stack(s["f"], 2), b=torch.stack(s["b"], 2),
-            m=_stack_matches(s["m"]),
+            m=_stack_guesses(s["m"]),
         )
 
     # -- both sides -----------------------------------------------------------------------
@@ -158,23 +174,23 @@ class Predictor:
 
     def _learn_mixer(self, g: torch.Tensor, f: torch.Tensor, b: torch.Tensor, m) -> None:
         """Mixer gradient: per (order, bucket), sum over positions of g . f, in exact integers; and
-        per match-length bucket, the sum of g at the predicted symbol."""
+        per bonus bucket, the sum of g at the guessed symbol."""
         gq, sc = quantize_grad(g, GRAD_BITS)
-        if m is not None:
-            sym, bucket, active = m  # (L,T) each
-            gm = gq.gather(-1, sym.unsqueeze(-1)).squeeze(-1) * active
-            grad_b = torch.zeros(N_LEN, dtype=torch.float64).index_add_(0, bucket.reshape(-1), gm.reshape(-1))
+        if m:
+            grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
+            for sym, bucket, active in m:  # (L,T) each
+                gm = gq.gather(-1, sym.unsqueeze(-1)).squeeze(-1) * active
+                grad_b.index_add_(0, bucket.reshape(-1), gm.reshape(-1))  # integers: exact in any order
             adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, MATCH_LR_SCALE)
         dots = torch.einsum("klts,lts->klt", f, gq)  # (K,L,T): sums of integers below 2**53, exact in any order
-        k = self.alpha.shape[0]
-        grad = torch.zeros(k * N_BUCKETS, dtype=torch.float64)
-        offs = (torch.arange(k) * N_BUCKETS).view(-1, 1, 1)
+        grad = torch.zeros(self.alpha.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
+        offs = (torch.arange(len(f)) * N_BUCKETS).view(-1, 1, 1)
         grad.index_add_(0, (b + offs).reshape(-1), dots.reshape(-1))  # integers: exact in any order
-        grad = grad.view(k, N_BUCKETS) * (sc * LN2 / LOGIT_FRAC)
+        grad = grad.view(self.alpha.shape) * (sc * LN2 / LOGIT_FRAC)
         adam_step(self.alpha, self.alpha_adam, grad, self.net.cfg, ALPHA_LR_SCALE)
         self._refresh_alpha()
 
 
-def _stack_matches(ms: list) -> tuple[torch.Tensor, ...] | None:
-    """Per-step match predictions (symbol, bucket, active) stacked to (L,T) each."""
-    return None if not ms or ms[0] is None else tuple(torch.stack(parts, 1) for parts in zip(*ms))
+def _stack_guesses(steps: list) -> list[tuple[torch.Tensor, ...]]:
+    """Per-step guesses, a list per step of (symbol, bucket, active) per source, as (L,T) tensors per source."""
+    return [tuple(torch.stack(parts, 1) for parts in zip(*per_source)) for per_source in zip(*steps)]

@@ -115,13 +115,7 @@ def test_extract_refuses_symlink_escape(tmp_path):
 
 def _frame_kinds(stream: bytes) -> list[tuple[int, int]]:
     """(offset, kind byte) of every frame of a stream."""
-    pos = container.header_length(stream[: container.HEADER_FIXED])
-    out = []
-    while stream[pos] != container.END:
-        _, _, pay_len, _ = container.FRAME_HEAD.unpack_from(stream, pos)
-        out.append((pos, stream[pos]))
-        pos += container.FRAME_HEAD.size + pay_len
-    return out
+    return [(pos, stream[pos]) for pos, _ in container.frame_heads(stream)]
 
 
 def test_new_dataset_flag_marks_boundaries_and_decoder_honours_it():

@@ -6,17 +6,17 @@ from nncomp.model import ModelConfig
 from nncomp.predictor import Predictor
 
 
-def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool):
+def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10)
-    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10)
-    enc.start_frame(lanes, T * blocks)
-    dec.start_frame(lanes, T * blocks)
+    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True)
+    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True)
+    enc.start_frame(lanes, T * blocks, period=period)
+    dec.start_frame(lanes, T * blocks, period=period)
     for b in range(blocks):
         x, valid = x_all[:, b * T : (b + 1) * T], valid_all[:, b * T : (b + 1) * T]
         freq = enc.predict_block(x, valid)
@@ -42,6 +42,13 @@ def test_batched_equals_stepwise_with_learning():
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
     assert not torch.equal(enc.net.params["l0.qkv"], Predictor(cfg, (1,), 8).net.params["l0.qkv"])  # it learned
     assert not torch.equal(enc.beta, Predictor(cfg, (1,), 8).beta)  # and the match bonus learned from its hits
+
+
+def test_batched_equals_stepwise_with_record_contexts():
+    rows = b"".join(bytes([i % 256, 3, (7 * i) % 256, 0, 1]) for i in range(400))  # 5-byte records
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
+    enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
+    assert not torch.equal(enc.alpha[-1], Predictor(cfg, (1, 2, 3, 4), 12, record=True).alpha[-1])  # record rows learned
 
 
 def test_batched_equals_stepwise_with_ended_lane():

@@ -52,13 +52,7 @@ def test_multi_frame_stream_with_stored_frame(tiny):
 
 
 def _frame_kinds(packed: bytes) -> list[int]:
-    n = container.header_length(packed[: container.HEADER_FIXED])
-    pos, kinds = n, []
-    while packed[pos] != container.END:
-        kind, _, pay, _ = container.FRAME_HEAD.unpack_from(packed, pos)
-        kinds.append(kind)
-        pos += container.FRAME_HEAD.size + pay
-    return kinds
+    return [head.kind for _, head in container.frame_heads(packed)]
 
 
 def test_sample_compresses_better_than_half():
