@@ -74,11 +74,15 @@ def _with_header_field(packed: bytes, rng: random.Random) -> bytes:
     """Set one header setting to an extreme value and re-checksum, so the settings are checked."""
     n = container.header_length(packed[: container.HEADER_FIXED])
     d = json.loads(packed[container.HEADER_FIXED : n - 4])
-    target = d["codec"] if rng.random() < 0.4 else d["codec"]["model"]
-    keys = list(target) if target is d["codec"]["model"] else list(target) + ["model", "level"]
+    top = [k for k in ("model", "level", "preset") if k in d]
+    if "codec" in d:  # settings listed in full
+        target = d["codec"] if rng.random() < 0.4 else d["codec"]["model"]
+        keys = list(target) if target is d["codec"]["model"] else list(target) + top
+    else:  # a level's preset
+        target, keys = d, top
     key = rng.choice(keys)
-    value = rng.choice(EXTREMES + [0.5, "x", None, [], {}, True])
-    if key in ("model", "level"):
+    value = rng.choice(EXTREMES + [0.5, "x", None, [], {}, True, "00000000"])
+    if key in top:
         d[key] = value
     else:
         target[key] = value

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field, replace
 
 from .model import ModelConfig
 from .record import N_RECORD
+from .words import N_WORD
 
 MAX_FRAME = 1 << 24  # largest frame a header may announce (bounds a decoder's memory)
 MAX_LANES = 256
@@ -21,6 +24,7 @@ class CodecConfig:
     hash_bits: int = 16  # rows per hashed order (2**hash_bits x 256 int16 counts)
     match_bits: int = 20  # entries of the match model's table (2**match_bits); 0: no match model
     record: bool = True  # frames of fixed-length records get record contexts (record.py)
+    words: bool = True  # word contexts (words.py)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
@@ -40,9 +44,10 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        if not isinstance(d["record"], bool):
-            raise ValueError("record setting is not a boolean")
-        cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), record=d["record"], **ints)
+        flags = {k: d[k] for k in ("record", "words")}
+        if any(not isinstance(v, bool) for v in flags.values()):
+            raise ValueError("record and words settings are not booleans")
+        cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
 
@@ -65,11 +70,11 @@ class CodecConfig:
     def memory_estimate(self) -> int:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
         m = self.model
-        rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + (N_RECORD << self.hash_bits if self.record else 0)
+        rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + ((N_RECORD * self.record + N_WORD * self.words) << self.hash_bits)
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (3 + len(self.orders) + N_RECORD) * 8
+        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (3 + len(self.orders) + N_RECORD + N_WORD) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
     def lane_layout(self, n: int) -> tuple[int, int]:
@@ -97,6 +102,13 @@ LEVELS: dict[int, CodecConfig] = {
 }
 DEFAULT_LEVEL = 5
 LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed
+
+
+def preset_tag(level: int) -> str:
+    """Short hash of a level's settings: a header names its level's preset instead of listing them,
+    and a decoder whose presets differ refuses the stream rather than misread it."""
+    body = json.dumps(level_config(level).to_dict(), sort_keys=True).encode()
+    return hashlib.sha256(body).hexdigest()[:8]
 
 
 def level_config(level: int) -> CodecConfig:

@@ -14,7 +14,8 @@ from .context import N_BUCKETS, ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
 from .match import N_LEN, MatchModel
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
-from .record import DELTA_INIT, N_DELTA, N_RECORD, RecordContext
+from .record import DELTA_INIT, N_RECORD, RecordContext
+from .words import N_WORD, WordContext
 
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
 ALPHA_BITS = 8  # mixing weights are integers at 2**-8
@@ -31,9 +32,10 @@ class Predictor:
     """Transformer + context statistics + learned mixing weights, over L lanes in lock-step."""
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
-                 match_bits: int = 0, record: bool = False):
+                 match_bits: int = 0, record: bool = False, words: bool = False):
         self.net = Transformer(cfg, params)
-        self.ctx = ContextModel(orders, hash_bits, extra=N_RECORD if record else 0)
+        self.ctx = ContextModel(orders, hash_bits, extra=N_WORD * words + N_RECORD * record)  # rows: orders, words, records
+        self.words = WordContext() if words else None
         self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
@@ -70,10 +72,14 @@ class Predictor:
             self.match.start_frame(lanes, length)
         if self.rec:
             self.rec.start_frame(lanes, length, period)
+        if self.words:
+            self.words.start_frame(lanes)
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None):
         """Count and match features for the current position; then count `sym` and advance, if given."""
-        rows = self.ctx.rows(self.hist, self.rec.contexts(self.hist) if self.rec else None)
+        extra = [src.contexts(self.hist) for src in (self.words, self.rec) if src]
+        extra = [e for e in extra if e is not None]  # record contexts only in frames with records
+        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None)
         f, b = self.ctx.features(rows)
         # (L,256): products below 2**25 summed over the orders are exact integers; floor of a power-of-two scale
         zc = torch.floor((self.alpha_q[: len(rows)].gather(1, b).unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
@@ -94,6 +100,8 @@ class Predictor:
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)
         if self.rec:
             self.rec.push(sym)
+        if self.words:
+            self.words.push(sym)
         if self.match:
             self.match.update(before, self.hist, sym, valid)
 

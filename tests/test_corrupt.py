@@ -1,6 +1,9 @@
 """Damaged, truncated and foreign input is rejected with NNCError, never accepted or crashed on."""
 
+import json
 import random
+import struct
+import zlib
 
 import pytest
 
@@ -78,3 +81,23 @@ def test_extreme_seed_in_header_decodes_or_fails_cleanly():
     cfg = dataclasses.replace(TINY, model=dataclasses.replace(TINY.model, seed=2**63 - 1))
     assert isinstance(cfg.model, ModelConfig)
     assert nncomp.decompress(nncomp.compress(b"seed", config=cfg)) == b"seed"
+
+
+def _rewrite_header(packed: bytes, **fields) -> bytes:
+    head = _header(packed)
+    d = json.loads(head[container.HEADER_FIXED : -4])
+    d.update(fields)
+    body = json.dumps(d).encode()
+    return head[:5] + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body)) + packed[len(head) :]
+
+
+def test_level_presets_are_named_not_listed_and_checked():
+    packed = nncomp.compress(b"abc" * 50, level=1)
+    assert len(_header(packed)) < 100  # the level's preset by hash; custom settings are listed in full
+    assert len(_header(nncomp.compress(b"abc", config=TINY))) > 200
+    with pytest.raises(UnsupportedError, match="level-1 settings"):
+        nncomp.decompress(_rewrite_header(packed, preset="00000000"))
+    with pytest.raises(UnsupportedError, match="level-4 settings"):
+        nncomp.decompress(_rewrite_header(packed, level=4))  # level 4's settings differ from level 1's
+    with pytest.raises(CorruptError, match="header"):
+        nncomp.decompress(_rewrite_header(packed, codec=TINY.to_dict()))  # settings twice

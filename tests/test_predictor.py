@@ -13,8 +13,8 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True)
-    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True)
+    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
+    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
     enc.start_frame(lanes, T * blocks, period=period)
     dec.start_frame(lanes, T * blocks, period=period)
     for b in range(blocks):
@@ -48,7 +48,7 @@ def test_batched_equals_stepwise_with_record_contexts():
     rows = b"".join(bytes([i % 256, 3, (7 * i) % 256, 0, 1]) for i in range(400))  # 5-byte records
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
-    assert not torch.equal(enc.alpha[-1], Predictor(cfg, (1, 2, 3, 4), 12, record=True).alpha[-1])  # record rows learned
+    assert not torch.equal(enc.alpha[-1], Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True).alpha[-1])  # record rows learned
 
 
 def test_batched_equals_stepwise_with_ended_lane():
