@@ -2,6 +2,7 @@
 
     python bench/compare.py                          # default level, the issue's file set
     python bench/compare.py --levels 1,5,9 --files paper1,progc --threads 2
+    python bench/compare.py --levels 1 --no-classical --merge bench/results/compare.tsv   # add a level
 
 Writes bench/results/compare.md (a markdown table) and compare.tsv. Every figure comes from this
 run: sizes are exact; speeds are wall-clock KB/s (1 KB = 1000 bytes) of one process, nncomp
@@ -87,6 +88,8 @@ def main() -> None:
     ap.add_argument("--no-classical", action="store_true")
     ap.add_argument("--sizes-only", action="store_true", help="compress only (no decompression, no round-trip check)")
     ap.add_argument("--out", default=str(HERE / "results" / "compare"))
+    ap.add_argument("--merge", action="append", default=[], metavar="TSV",
+                    help="also list the rows of an earlier run's .tsv (tools this run does not measure)")
     args = ap.parse_args()
 
     rows = []
@@ -108,7 +111,19 @@ def main() -> None:
             rows.append(row)
             print(f"{row['file']:16} {tool:22} {size:>9} {row['bpb']:.4f} bpb  {row['c_kbs']:9.1f} KB/s c  "
                   f"{row['d_kbs']:9.1f} KB/s d  {_ok(ok)}", flush=True)
-    write(rows, Path(args.out))
+    measured = {r["tool"] for r in rows}
+    for tsv in args.merge:
+        rows += [r for r in read_tsv(Path(tsv)) if r["tool"] not in measured]
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["file"] for r in rows))}
+    write(sorted(rows, key=lambda r: order[r["file"]]), Path(args.out))
+
+
+def read_tsv(path: Path) -> list[dict]:
+    """Rows written by write()."""
+    lines = path.read_text().splitlines()
+    cols = lines[0].split("\t")
+    conv = dict(bytes=int, packed=int, bpb=float, c_kbs=float, d_kbs=float, ok=lambda v: None if v == "None" else v == "True")
+    return [{c: conv.get(c, str)(v) for c, v in zip(cols, line.split("\t"))} for line in lines[1:]]
 
 
 def _ok(ok) -> str:
