@@ -25,6 +25,7 @@ def describe(f: BinaryIO) -> dict:
     header = container.parse_header(head)
     cfg = header.config
     frames = stored = raw = packed = 0
+    periods: set[int] = set()  # record lengths the frames use
     packed += len(head)
     while True:
         kind = _read(f, 1)
@@ -39,12 +40,14 @@ def describe(f: BinaryIO) -> dict:
         f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
         frames += 1
         stored += head.kind == container.STORED
+        if head.period:
+            periods.add(head.period)
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,
-                stored=stored, raw=raw, packed=packed, members=header.members)
+                stored=stored, periods=periods, raw=raw, packed=packed, members=header.members)
 
 
 def render(name: str, s: dict) -> Table:
@@ -61,7 +64,10 @@ def render(name: str, s: dict) -> Table:
         ("model", s["model"]),
         ("transformer", f"{m.n_layer} layers, d={m.d_model}, {m.n_head} heads, mlp {m.d_mlp}, block {m.block}, lr {m.lr}"
                         + (f", learns every {m.learn_every} blocks" if m.learn_every > 1 else "")),
-        ("context orders", ", ".join(map(str, cfg.orders)) + f" (2^{cfg.hash_bits} rows)"),
+        ("context orders", ", ".join(map(str, cfg.orders)) + f" (2^{cfg.hash_bits} rows)"
+                           + (", words" if cfg.words else "")),
+        ("record contexts", (f"record length {', '.join(map(str, sorted(s['periods'])))}" if s["periods"] else "no records found")
+                            if cfg.record else "off"),
         ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each)"),
         ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored)"),
