@@ -120,4 +120,4 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
 def _snapshot(eng: Engine, cfg: CodecConfig, info: dict) -> Prior:
     shape = {k: getattr(cfg.model, k) for k in SHAPE_FIELDS}
     params = {k: v.clone() for k, v in eng.pred.net.params.items()}
-    return Prior(shape, tuple(cfg.orders), params, eng.pred.alpha[: len(cfg.orders)].clone(), info)  # order rows only
+    return Prior(shape, tuple(cfg.orders), params, eng.pred.plain_alpha().clone(), info)

@@ -48,7 +48,9 @@ def test_batched_equals_stepwise_with_record_contexts():
     rows = b"".join(bytes([i % 256, 3, (7 * i) % 256, 0, 1]) for i in range(400))  # 5-byte records
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
-    assert not torch.equal(enc.alpha[-1], Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True).alpha[-1])  # record rows learned
+    fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True)
+    assert not torch.equal(enc.alpha[1, -1], fresh.alpha[1, -1])  # the record rows learned
+    assert torch.equal(enc.alpha[0], fresh.alpha[0])  # frames with records leave the plain frames' weights alone
 
 
 def test_batched_equals_stepwise_with_ended_lane():
