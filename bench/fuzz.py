@@ -3,7 +3,8 @@
     python bench/fuzz.py --mutants 10000 --seed 1      # the long run (README)
     python bench/fuzz.py --mutants 300 --cli 10        # short, plus a few through the CLI
 
-Takes valid streams (text, binary, empty, and a solid archive; small originals with a small, fast configuration) and
+Takes valid streams (text, binary, empty, and a solid archive, small originals with a small, fast configuration;
+a table at level 1, whose header names the level's preset and whose frame has a record length) and
 mutates them: bit flips, byte changes, truncation in every region of the format, appended
 garbage, and header or frame fields set to extreme values (with the header checksum recomputed so
 the parser goes past it). For each mutant, decompression must reproduce the original exactly or
@@ -137,6 +138,8 @@ def run(mutants: int, seed: int, verbose: bool = False) -> dict:
     text = originals(seed)[0]
     members = [("docs/a.txt", text[:1200]), ("docs/sub/b.txt", text[1200:2000]), ("empty", b"")]
     streams.append((b"".join(d for _, d in members), archive(members)))  # decoded archives give the concatenation
+    table = b"".join(bytes([i % 256, 7, 0, 1, (3 * i) % 256, 0, 0, 9, 4, i // 256, 2, 2, 0]) for i in range(150))
+    streams.append((table, nncomp.compress(table, level=1)))  # a level's preset header; a frame with a record length
     counts = {"mutants": 0, "clean errors": 0, "correct outputs": 0, "failures": 0}
     failures = []
     old = signal.signal(signal.SIGALRM, _alarm)
