@@ -49,11 +49,15 @@ class Predictor:
         self.alpha = torch.full((2, len(self.ctx.offsets), N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
         if alpha is not None:
             self.alpha[:, :k] = alpha.double()  # a prior has order rows only
-        self.mix = 0  # the set in use in this frame
         self.alpha_adam = (torch.zeros_like(self.alpha), torch.zeros_like(self.alpha))
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self._refresh_alpha()
+
+    @property
+    def mix(self) -> int:
+        """Which set of mixing weights this frame uses: 1 in a frame with records."""
+        return int(bool(self.rec and self.rec.period))
 
     def plain_alpha(self) -> torch.Tensor:
         """Order rows of the weights of frames without records (what a prior stores)."""
@@ -80,7 +84,6 @@ class Predictor:
             self.match.start_frame(lanes, length)
         if self.rec:
             self.rec.start_frame(lanes, length, period)
-        self.mix = int(period > 0)
         if self.words:
             self.words.start_frame(lanes)
 

@@ -21,8 +21,9 @@ N_RECORD = 3  # contexts: (above, above2), (above, left), (above-left, above, ab
 SAMPLE = 1 << 16  # bytes of a frame the period is measured on
 MAX_RATIO = 0.9  # a period must cut the rate of bytes that differ from r back to 90% of the typical rate
 NEAR = 1.05  # a divisor of the best distance that is nearly as good is the record length
-N_DELTA = 8  # buckets of the column-step guess: right one and two records back (2 bits), guess == above
-DELTA_INIT = [1.0, 3.0, 3.0, 6.0] * 2  # bits of bonus per bucket to start from
+# Bits of bonus to start from per bucket of the column-step guess: bucket = right one record back
+# + 2 * right two records back + 4 * (guess == above).
+DELTA_INIT = [1.0, 3.0, 3.0, 6.0] * 2
 
 
 def find_period(data: bytes) -> int:
