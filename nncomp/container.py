@@ -22,7 +22,7 @@ from .errors import CorruptError, UnsupportedError
 from .record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 3  # 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length)
+VERSION = 4  # 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length); 4: mixer weight sets
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first

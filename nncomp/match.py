@@ -43,6 +43,10 @@ class MatchModel:
         _, e = torch.frexp(self.len.double())
         return self.sym, e.long().clamp(0, N_LEN - 1), active
 
+    def verified(self) -> torch.Tensor:
+        """Verified length of each lane's match (L,), -1 where the lane has none."""
+        return torch.where(self.ptr >= 0, self.len, -1)
+
     def update(self, hist_before: torch.Tensor, hist_after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Record the coded bytes sym (L,) of this step and move the matches on, in lanes where valid.
 

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from .context import N_BUCKETS, ContextModel
+from .context import ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
 from .match import N_LEN, MatchModel
+from .mixer import LN2, Cells, Mixer
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
 from .record import DELTA_INIT, N_RECORD, RecordContext
 from .words import N_WORD, WordContext
 
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
-ALPHA_BITS = 8  # mixing weights are integers at 2**-8
-ALPHA_INIT = 0.25
-ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
-LN2 = 0.6931471805599453
 MATCH_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus per match-length bucket
 BONUS_INIT = MATCH_INIT + DELTA_INIT  # one bonus vector: match buckets, then the record guess's (from N_LEN)
 MATCH_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
@@ -29,7 +26,7 @@ MATCH_MIN, MATCH_MAX = -8.0, 24.0
 
 
 class Predictor:
-    """Transformer + context statistics + learned mixing weights, over L lanes in lock-step."""
+    """Transformer + context statistics + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
                  match_bits: int = 0, record: bool = False, words: bool = False):
@@ -40,19 +37,10 @@ class Predictor:
         self.match = MatchModel(match_bits) if match_bits else None
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
-        k = len(orders)
-        if alpha is not None and alpha.shape != (k, N_BUCKETS):
-            raise ValueError("mixer weights do not match the context orders")
-        # Two sets of mixing weights: [0] for frames without records, [1] for frames with record contexts,
-        # whose order weights must leave room for them (a plain file after a table otherwise starts off
-        # with order weights tuned to share the work: obj2 after obj1 cost 0.4% more than alone).
-        self.alpha = torch.full((2, len(self.ctx.offsets), N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
-        if alpha is not None:
-            self.alpha[:, :k] = alpha.double()  # a prior has order rows only
-        self.alpha_adam = (torch.zeros_like(self.alpha), torch.zeros_like(self.alpha))
+        self.mixer = Mixer(len(self.ctx.offsets), len(orders), alpha)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
-        self._refresh_alpha()
+        self._refresh_beta()
 
     @property
     def mix(self) -> int:
@@ -60,11 +48,10 @@ class Predictor:
         return int(bool(self.rec and self.rec.period))
 
     def plain_alpha(self) -> torch.Tensor:
-        """Order rows of the weights of frames without records (what a prior stores)."""
-        return self.alpha[0, : len(self.ctx.orders)]
+        """Order rows of the mixing weights of frames without records (what a prior stores)."""
+        return self.mixer.prior_alpha()
 
-    def _refresh_alpha(self) -> None:
-        self.alpha_q = torch.clamp(torch.round(self.alpha * 2.0**ALPHA_BITS), 0, 2**14)  # integers, as float64
+    def _refresh_beta(self) -> None:
         self.beta_q = torch.round(torch.clamp(self.beta, MATCH_MIN, MATCH_MAX) * LOGIT_FRAC)  # logit units
 
     # -- lanes ----------------------------------------------------------------------------
@@ -93,8 +80,8 @@ class Predictor:
         extra = [e for e in extra if e is not None]  # record contexts only in frames with records
         rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None)
         f, b = self.ctx.features(rows)
-        # (L,256): products below 2**25 summed over the orders are exact integers; floor of a power-of-two scale
-        zc = torch.floor((self.alpha_q[self.mix, : len(rows)].gather(1, b).unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
+        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
+        zc = self.mixer.context_logits(self.mix, cells, f)
         m = []  # guesses (symbol, bonus bucket, active) of the match model and the record column
         if self.match:
             m.append(self.match.predict())
@@ -105,7 +92,7 @@ class Predictor:
             zc.scatter_add_(1, sym_g.unsqueeze(1), (self.beta_q[bucket] * active).unsqueeze(1))
         if sym is not None:
             self._advance(rows, sym, valid)
-        return zc, f, b, m, rows
+        return zc, f, cells, m, rows
 
     def _advance(self, rows, sym, valid):
         self.ctx.update(rows, sym, valid)
@@ -127,33 +114,35 @@ class Predictor:
         """Frequencies (L,T,256) float64 for a block x (L,T) whose symbols are all known."""
         tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
         zh, cache = self.net.forward(tok, self.mem)
-        feats, buckets, guesses, zcs = [], [], [], []
+        feats, cells, guesses, zcs = [], [], [], []
         for t in range(x.shape[1]):
-            zc, f, b, m, _ = self._context_step(x[:, t], valid[:, t])
+            zc, f, c, m, _ = self._context_step(x[:, t], valid[:, t])
             zcs.append(zc)
             feats.append(f)
-            buckets.append(b)
+            cells.append(c)
             guesses.append(m)
-        freq = self._freq(zh + torch.stack(zcs, 1))
-        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, f=torch.stack(feats, 2), b=torch.stack(buckets, 2),
+        cells = Cells.stack(cells)
+        freq = self._freq(self.mixer.net_logits(self.mix, cells.set, zh) + torch.stack(zcs, 1))
+        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, zh=zh, f=torch.stack(feats, 2), cells=cells,
                            m=_stack_guesses(guesses))
         return freq
 
     # -- decoder side ---------------------------------------------------------------------
     def begin_block(self, steps: int) -> None:
         self._state = self.net.start_steps(self.mem, self.lanes, steps)
-        self._steps = dict(x=[], valid=[], freq=[], f=[], b=[], m=[], rows=None)
+        self._steps = dict(x=[], valid=[], freq=[], zh=[], f=[], cells=[], m=[], rows=None)
 
     def predict_step(self) -> torch.Tensor:
         """Frequencies (L,256) for the next position of every lane."""
         tok = self._steps["x"][-1] if self._steps["x"] else self.prev
         zh = self.net.step(tok, self._state)
-        zc, f, b, m, rows = self._context_step(None, None)
-        freq = self._freq(zh + zc)
+        zc, f, c, m, rows = self._context_step(None, None)
+        freq = self._freq(self.mixer.net_logits(self.mix, c.set, zh) + zc)
         s = self._steps
         s["freq"].append(freq)
+        s["zh"].append(zh)
         s["f"].append(f)
-        s["b"].append(b)
+        s["cells"].append(c)
         s["m"].append(m)
         s["rows"] = rows
         return freq
@@ -169,7 +158,8 @@ class Predictor:
         s = self._steps
         self._block = dict(
             x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=self.net.finish_steps(self._state),
-            freq=torch.stack(s["freq"], 1), f=torch.stack(s["f"], 2), b=torch.stack(s["b"], 2),
+            freq=torch.stack(s["freq"], 1), zh=torch.stack(s["zh"], 1), f=torch.stack(s["f"], 2),
+            cells=Cells.stack(s["cells"]),
             m=_stack_guesses(s["m"]),
         )
 
@@ -186,30 +176,24 @@ class Predictor:
             if self.blocks_seen % self.net.cfg.learn_every == 0:
                 grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
                 self.net.apply_grads(grads)
-            self._learn_mixer(g, blk["f"], blk["b"], blk["m"])
+            self._learn_mixer(g, blk)
         self.blocks_seen += 1
         self.mem = blk["cache"]["mem"]
         self.prev = x[:, -1]
         self._block = None
 
-    def _learn_mixer(self, g: torch.Tensor, f: torch.Tensor, b: torch.Tensor, m) -> None:
-        """Mixer gradient: per (order, bucket), sum over positions of g . f, in exact integers; and
-        per bonus bucket, the sum of g at the guessed symbol."""
+    def _learn_mixer(self, g: torch.Tensor, blk: dict) -> None:
+        """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of g at the
+        guessed symbol), from g rounded to integers: sums exact in any order."""
         gq, sc = quantize_grad(g, GRAD_BITS)
-        if m:
+        if blk["m"]:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
-            for sym, bucket, active in m:  # (L,T) each
+            for sym, bucket, active in blk["m"]:  # (L,T) each
                 gm = gq.gather(-1, sym.unsqueeze(-1)).squeeze(-1) * active
-                grad_b.index_add_(0, bucket.reshape(-1), gm.reshape(-1))  # integers: exact in any order
+                grad_b.index_add_(0, bucket.reshape(-1), gm.reshape(-1))
             adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, MATCH_LR_SCALE)
-        dots = torch.einsum("klts,lts->klt", f, gq)  # (K,L,T): sums of integers below 2**53, exact in any order
-        grad = torch.zeros(self.alpha[0].numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
-        offs = (torch.arange(len(f)) * N_BUCKETS).view(-1, 1, 1)
-        grad.index_add_(0, (b + offs).reshape(-1), dots.reshape(-1))  # integers: exact in any order
-        grad = grad.view(self.alpha[0].shape) * (sc * LN2 / LOGIT_FRAC)
-        i = self.mix
-        adam_step(self.alpha[i], (self.alpha_adam[0][i], self.alpha_adam[1][i]), grad, self.net.cfg, ALPHA_LR_SCALE)
-        self._refresh_alpha()
+            self._refresh_beta()
+        self.mixer.learn(self.mix, gq, sc, blk["f"], blk["cells"], blk["zh"], self.net.cfg)
 
 
 def _stack_guesses(steps: list) -> list[tuple[torch.Tensor, ...]]:

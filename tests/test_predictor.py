@@ -31,7 +31,8 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
         dec.learn()
     for k, w in enc.net.params.items():
         assert torch.equal(w, dec.net.params[k]), k
-    assert torch.equal(enc.alpha, dec.alpha)
+    for k, w in enc.mixer.weights().items():
+        assert torch.equal(w, dec.mixer.weights()[k]), k
     assert torch.equal(enc.beta, dec.beta)
     return enc
 
@@ -49,8 +50,10 @@ def test_batched_equals_stepwise_with_record_contexts():
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
     fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True)
-    assert not torch.equal(enc.alpha[1, -1], fresh.alpha[1, -1])  # the record rows learned
-    assert torch.equal(enc.alpha[0], fresh.alpha[0])  # frames with records leave the plain frames' weights alone
+    for w, w0 in zip(enc.mixer.weights().values(), fresh.mixer.weights().values()):
+        assert not torch.equal(w[1], w0[1])  # the weights of frames with records learned
+        assert torch.equal(w[0], w0[0])  # and left the plain frames' weights alone
+    assert not torch.equal(enc.mixer.alpha[1, :, -1], fresh.mixer.alpha[1, :, -1])  # the record rows too
 
 
 def test_batched_equals_stepwise_with_ended_lane():

@@ -1,0 +1,154 @@
+"""The mixer: learned weights that add the transformer's logits and the context statistics together.
+
+The logit of each next byte is a weighted sum (a log-linear mix) of
+  * the transformer's logits, times a weight gamma[set];
+  * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k],
+    where bucket_k is the bit length of that context's total count;
+and of the bonuses the predictor adds for guessed symbols (match model, record column).
+
+The weights are chosen per position by two small contexts, both known to encoder and decoder:
+  * `set`: how many of the context orders have seen their context before (0..7) and the state of the
+    match model (none, a match verified for < 4, < 16 or more bytes): where the long orders or a long
+    match know the answer, the short orders and the transformer should count for less;
+  * `pair`: the classes (letter, digit, space, punctuation, ...) of the last two bytes, whose weights
+    delta start at 0 and are added to alpha.
+Measured on paper2+progl+obj2 at level 5 (113,634 bytes before): weight sets 112,760, a learned
+transformer weight 109,688 (obj2 alone: the prior's text-trained logits cost it 4 %), byte-class
+pairs 108,422; book1 207,024 -> 203,794.
+
+Every weight is used as an integer (2**-ALPHA_BITS units) and learned from exact integer gradient
+sums with element-wise Adam, so both sides hold the same weights after every block. Frames with
+record contexts keep their own weights ([1]; [0] for the rest): a plain file after a table would
+otherwise start with order weights tuned to share the work with the record rows.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .context import N_BUCKETS
+from .exact import LOGIT_FRAC
+from .model import ModelConfig, adam_step
+
+ALPHA_BITS = 8  # weights are integers at 2**-8
+ALPHA_INIT = 0.25  # weight of a context row a prior does not cover
+ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
+GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has only a few hundred blocks
+ALPHA_MAX = 2**14
+GAMMA_MAX = 2**10
+LN2 = 0.6931471805599453
+
+N_SEEN = 8  # orders whose context was seen before: 0..7
+N_MATCH = 4  # match model: none, verified length < 4, < 16, >= 16
+N_SETS = N_SEEN * N_MATCH
+N_CLASSES = 16
+N_PAIRS = N_CLASSES * N_CLASSES
+
+
+def _byte_classes() -> torch.Tensor:
+    c = torch.zeros(256, dtype=torch.int64)  # 0: unused
+    spans = [(0, 31, 1), (10, 10, 2), (32, 32, 3), (33, 47, 4), (48, 57, 5), (58, 64, 6), (65, 90, 7), (91, 96, 8),
+             (97, 122, 9), (123, 127, 10), (128, 191, 11), (192, 255, 12)]  # control, newline, space, ..., UTF-8
+    for lo, hi, k in spans:
+        c[lo : hi + 1] = k
+    for ch, k in ((".", 13), (",", 14), ("'", 15), ('"', 15)):
+        c[ord(ch)] = k
+    return c
+
+
+BYTE_CLASS = _byte_classes()
+
+
+class Cells(NamedTuple):
+    """Where a position's weights come from: flat indices into alpha and delta per context row (K, L),
+    and the set (L,) (with a time axis after L once stacked over a block)."""
+
+    alpha: torch.Tensor
+    delta: torch.Tensor
+    set: torch.Tensor
+
+    @staticmethod
+    def stack(steps: list["Cells"]) -> "Cells":
+        a, d, s = zip(*steps)
+        return Cells(torch.stack(a, 2), torch.stack(d, 2), torch.stack(s, 1))
+
+
+class Mixer:
+    def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None):
+        self.rows, self.n_orders = rows, n_orders
+        self.alpha = torch.full((2, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
+        if prior_alpha is not None:
+            if prior_alpha.shape != (n_orders, N_BUCKETS):
+                raise ValueError("mixer weights do not match the context orders")
+            self.alpha[:, :, :n_orders] = prior_alpha.double()  # a prior has order rows only
+        self.delta = torch.zeros((2, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
+        self.gamma = torch.ones((2, N_SETS), dtype=torch.float64)
+        self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
+        self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
+        self._quantize()
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {"alpha": self.alpha, "delta": self.delta, "gamma": self.gamma}
+
+    def _quantize(self) -> None:
+        self.alpha_q = torch.round(self.alpha * 2.0**ALPHA_BITS).view(2, -1)  # integers, as float64
+        self.delta_q = torch.round(self.delta * 2.0**ALPHA_BITS).view(2, -1)
+        self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX)
+
+    def prior_alpha(self) -> torch.Tensor:
+        """Order rows of the weights of frames without records, averaged over the sets by use (what a
+        prior stores; it initializes every set)."""
+        w = self.uses.double() / max(1, int(self.uses.sum()))
+        return (self.alpha[0, :, : self.n_orders] * w.view(-1, 1, 1)).sum(0)
+
+    # -- per position ------------------------------------------------------------------------
+    def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None) -> Cells:
+        """Weight cells for context rows with confidence buckets (K, L), lane histories hist (L,) and
+        the match model's verified lengths (L,) (-1: no match; None: no match model)."""
+        seen = (buckets[: self.n_orders] > 0).sum(0).clamp(max=N_SEEN - 1)
+        if match_len is None:
+            state = torch.zeros_like(seen)
+        else:
+            state = (match_len >= 0).long() + (match_len >= 4).long() + (match_len >= 16).long()
+        s = seen * N_MATCH + state
+        pair = BYTE_CLASS[hist & 255] * N_CLASSES + BYTE_CLASS[(hist >> 8) & 255]
+        k = torch.arange(len(buckets)).view(-1, 1)
+        return Cells((s * self.rows + k) * N_BUCKETS + buckets, (pair * self.rows + k) * N_BUCKETS + buckets, s)
+
+    def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
+        """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
+        ca, cd, _ = cells
+        w = torch.clamp(self.alpha_q[mix][ca] + self.delta_q[mix][cd], 0, ALPHA_MAX)  # (K,L)
+        # products below 2**25, summed over <= 16 rows: exact integers; floor of a power-of-two scale
+        return torch.floor((w.unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
+
+    def net_logits(self, mix: int, s: torch.Tensor, zh: torch.Tensor) -> torch.Tensor:
+        """The transformer's logits zh (..., 256) weighted by its set's gamma (s: set per position)."""
+        return torch.floor(self.gamma_q[mix][s].unsqueeze(-1) * zh * 2.0**-ALPHA_BITS)
+
+    # -- learning ----------------------------------------------------------------------------
+    def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,
+              cfg: ModelConfig) -> None:
+        """One Adam step from a block's integer gradients gq (L,T,256) (scale sc, in nats per natural
+        logit), scores f (K,L,T,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T)) and the
+        transformer's logits zh (L,T,256). Every sum is over integers below 2**53: exact in any order."""
+        ca, cd, s = cells
+        dots = torch.einsum("klts,lts->klt", f, gq)  # d loss / d weight of each row at each position
+        scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
+        grads = {}
+        for name, cell in (("alpha", ca), ("delta", cd)):
+            w = getattr(self, name)[mix]
+            g = torch.zeros(w.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
+            g.index_add_(0, cell.reshape(-1), dots.reshape(-1))
+            grads[name] = g.view(w.shape) * scale
+        g = torch.zeros(N_SETS, dtype=torch.float64)
+        g.index_add_(0, s.reshape(-1), (gq * zh).sum(-1).reshape(-1))
+        grads["gamma"] = g * scale
+        for name, w in self.weights().items():
+            m, v = self.adam[name]
+            adam_step(w[mix], (m[mix], v[mix]), grads[name], cfg, GAMMA_LR_SCALE if name == "gamma" else ALPHA_LR_SCALE)
+        if mix == 0:
+            self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
+        self._quantize()

@@ -1,0 +1,47 @@
+"""The mixer picks its weights by context and learns them in the right direction."""
+
+import torch
+
+from nncomp.exact import LOGIT_FRAC, quantize_grad
+from nncomp.mixer import N_MATCH, N_SETS, Mixer
+from nncomp.model import GRAD_BITS, ModelConfig
+
+
+def test_weight_set_follows_seen_orders_and_match_state():
+    mixer = Mixer(rows=3, n_orders=3)
+    buckets = torch.tensor([[0, 3, 3, 4], [0, 0, 2, 4], [0, 0, 1, 4]])  # (K=3 orders, L=4 lanes)
+    match_len = torch.tensor([-1, 0, 5, 20])  # none; just found; verified 5 bytes; 20 bytes
+    hist = torch.tensor([ord("a"), ord(" "), ord("a") | ord("b") << 8, ord("\n")])
+    cells = mixer.cells(buckets, hist, match_len)
+    # seen orders 0, 1, 3, 3; match states 0, 1, 2, 3
+    assert cells.set.tolist() == [0 * N_MATCH + 0, 1 * N_MATCH + 1, 3 * N_MATCH + 2, 3 * N_MATCH + 3]
+    assert mixer.cells(buckets, hist, None).set.tolist() == [0, 4, 12, 12]  # no match model: state 0
+    pairs = (cells.delta[0] // (3 * 16)).tolist()  # row 0, bucket 0: the pair of byte classes
+    assert pairs[0] // 16 == pairs[2] // 16 and pairs[0] != pairs[2]  # both end in 'a'; the byte before differs
+    assert pairs[0] // 16 != pairs[1] // 16 != pairs[3] // 16  # a letter, a space, a newline
+    assert (cells.alpha < mixer.alpha[0].numel()).all() and (cells.delta < mixer.delta[0].numel()).all()
+
+
+def _train_gamma(truth: int, favoured: int, steps: int = 60) -> float:
+    """Gamma after training on a transformer that always favours `favoured` by 10 bits."""
+    mixer = Mixer(rows=1, n_orders=1)
+    cfg = ModelConfig()
+    L, T = 4, 8
+    zh = torch.zeros(L, T, 256, dtype=torch.float64)
+    zh[..., favoured] = 10 * LOGIT_FRAC
+    f = torch.zeros(1, L, T, 256, dtype=torch.float64)
+    buckets = torch.zeros(1, L, T, dtype=torch.int64)
+    cells = mixer.cells(buckets[..., 0], torch.zeros(L, dtype=torch.int64), None)
+    cells = type(cells).stack([cells] * T)
+    for _ in range(steps):
+        z = mixer.net_logits(0, cells.set, zh) / LOGIT_FRAC * 0.6931471805599453
+        g = torch.softmax(z, -1) - torch.nn.functional.one_hot(torch.full((L, T), truth), 256).double()
+        gq, sc = quantize_grad(g / (L * T), GRAD_BITS)
+        mixer.learn(0, gq, sc, f, cells, zh, cfg)
+    return float(mixer.gamma[0, int(cells.set[0, 0])])
+
+
+def test_misleading_transformer_loses_weight_and_a_good_one_gains():
+    assert _train_gamma(truth=1, favoured=0) < 0.5
+    assert _train_gamma(truth=1, favoured=1) > 1.5
+    assert Mixer(rows=1, n_orders=1).gamma.shape == (2, N_SETS)
