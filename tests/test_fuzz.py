@@ -10,10 +10,10 @@ spec.loader.exec_module(fuzz)
 
 
 def test_mutants_in_process():
-    summary = fuzz.run(300, seed=11)
-    assert summary["mutants"] == 300
+    summary = fuzz.run(200, seed=11)  # thousands: bench/fuzz.py
+    assert summary["mutants"] == 200
     assert summary["failures"] == 0, summary["failure details"]
-    assert summary["clean errors"] > 150  # most mutants must actually be rejected
+    assert summary["clean errors"] > 100  # most mutants must actually be rejected
 
 
 def test_mutants_through_cli():
