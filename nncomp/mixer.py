@@ -59,6 +59,8 @@ def _byte_classes() -> torch.Tensor:
 
 
 BYTE_CLASS = _byte_classes()
+_x = torch.arange(1 << 16)
+PAIR = BYTE_CLASS[_x & 255] * N_CLASSES + BYTE_CLASS[_x >> 8]  # pair of classes of the last two bytes
 
 
 class Cells(NamedTuple):
@@ -87,6 +89,7 @@ class Mixer:
         self.gamma = torch.ones((2, N_SETS), dtype=torch.float64)
         self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
+        self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
         self._quantize()
 
     def weights(self) -> dict[str, torch.Tensor]:
@@ -113,9 +116,9 @@ class Mixer:
         else:
             state = (match_len >= 0).long() + (match_len >= 4).long() + (match_len >= 16).long()
         s = seen * N_MATCH + state
-        pair = BYTE_CLASS[hist & 255] * N_CLASSES + BYTE_CLASS[(hist >> 8) & 255]
-        k = torch.arange(len(buckets)).view(-1, 1)
-        return Cells((s * self.rows + k) * N_BUCKETS + buckets, (pair * self.rows + k) * N_BUCKETS + buckets, s)
+        cell = self.row_offset[: len(buckets)] + buckets  # (K, L): row and bucket within a set
+        size = self.rows * N_BUCKETS
+        return Cells(cell + s * size, cell + PAIR[hist & 0xFFFF] * size, s)
 
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
