@@ -89,11 +89,12 @@ class CodecConfig:
 _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior,
-# match model or word contexts, with 256 lanes, that trains on every fourth block (book1, same run:
-# 212,360 bytes at 50-64 / 37-40 KB/s with 128 lanes, every other block and words; 228,133 bytes at
-# 76-82 / 57-64 KB/s like this).
+# match model or word contexts, with 256 lanes, whose network trains on every eighth block (book1,
+# format 3, same run: 212,360 bytes at 50-64 / 37-40 KB/s with 128 lanes, every other block and
+# words; 228,133 bytes at 76-82 / 57-64 KB/s with every fourth block. Format 4, same run, two rounds:
+# every fourth block 224,293 bytes at 55.8 / 54.4 KB/s decompressing, every eighth 225,029 at 61.5 / 57.0).
 LEVELS: dict[int, CodecConfig] = {
-    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=4),
+    1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
