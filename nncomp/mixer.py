@@ -90,6 +90,7 @@ class Mixer:
         self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
         self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
+        self.learn_gamma = True  # training a prior holds it at 1 (train.py)
         self._quantize()
 
     def weights(self) -> dict[str, torch.Tensor]:
@@ -150,6 +151,8 @@ class Mixer:
         g.index_add_(0, s.reshape(-1), (gq * zh).sum(-1).reshape(-1))
         grads["gamma"] = g * scale
         for name, w in self.weights().items():
+            if name == "gamma" and not self.learn_gamma:
+                continue
             m, v = self.adam[name]
             adam_step(w[mix], (m[mix], v[mix]), grads[name], cfg, GAMMA_LR_SCALE if name == "gamma" else ALPHA_LR_SCALE)
         if mix == 0:
