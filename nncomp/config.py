@@ -74,7 +74,7 @@ class CodecConfig:
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (3 + len(self.orders) + N_RECORD + N_WORD) * 8
+        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (4 + len(self.orders) + N_RECORD + N_WORD) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
     def lane_layout(self, n: int) -> tuple[int, int]:

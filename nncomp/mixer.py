@@ -138,7 +138,9 @@ class Mixer:
               cfg: ModelConfig) -> None:
         """One Adam step from a block's integer gradients gq (L,T,256) (scale sc, in nats per natural
         logit), scores f (K,L,T,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T)) and the
-        transformer's logits zh (L,T,256). Every sum is over integers below 2**53: exact in any order."""
+        transformer's logits zh (L,T,256). Every sum is over integers below 2**53, so exact in any order:
+        per position the |gq| sum to at most ~2**17 (g = (p - onehot) / n, scaled so its largest entry
+        is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
         ca, cd, s = cells
         dots = torch.einsum("klts,lts->klt", f, gq)  # d loss / d weight of each row at each position
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
