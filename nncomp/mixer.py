@@ -150,14 +150,14 @@ class Mixer:
             g = torch.zeros(w.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
             g.index_add_(0, cell.reshape(-1), dots.reshape(-1))
             grads[name] = g.view(w.shape) * scale
-        g = torch.zeros(N_SETS, dtype=torch.float64)
-        g.index_add_(0, s.reshape(-1), (gq * zh).sum(-1).reshape(-1))
-        grads["gamma"] = g * scale
-        for name, w in self.weights().items():
-            if name == "gamma" and not self.learn_gamma:
-                continue
+        lr = {"alpha": ALPHA_LR_SCALE, "delta": ALPHA_LR_SCALE}
+        if self.learn_gamma:
+            g = torch.zeros(N_SETS, dtype=torch.float64)
+            g.index_add_(0, s.reshape(-1), (gq * zh).sum(-1).reshape(-1))
+            grads["gamma"], lr["gamma"] = g * scale, GAMMA_LR_SCALE
+        for name in grads:
             m, v = self.adam[name]
-            adam_step(w[mix], (m[mix], v[mix]), grads[name], cfg, GAMMA_LR_SCALE if name == "gamma" else ALPHA_LR_SCALE)
+            adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name])
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
         self._quantize()
