@@ -463,6 +463,8 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the chunk order.")] = 0,
     chunk: Annotated[int, typer.Option("--chunk", min=1024, help="Bytes per training chunk (each starts like a new file).")] = 1 << 18,
     checkpoints: Annotated[bool, typer.Option("--checkpoints", help="Write the model at every held-out measurement.")] = False,
+    mixer_only: Annotated[bool, typer.Option("--mixer-only", help="Keep the network's weights; train the mixing weights alone.")] = False,
+    eval_every: Annotated[int, typer.Option("--eval-every", min=1024, help="Measure the held-back part every this many bytes.")] = 1 << 22,
     log: Annotated[Optional[str], typer.Option("--log", help="Write the training and held-out curves here (TSV).")] = None,
     force: ForceOpt = False,
     threads: ThreadsOpt = None,
@@ -485,10 +487,12 @@ def train(
             with _progress(total, quiet, "train") as prog:
                 save = lambda p: _write_model(out_path, p)  # noqa: E731
                 res = trainlib.train_prior(inputs, api.level_config(level), init, budget=budget, seed=seed,
-                                           chunk=chunk, threads=threads, progress=prog,
+                                           chunk=chunk, threads=threads, progress=prog, eval_every=eval_every,
+                                           mixer_only=mixer_only,
                                            checkpoint=save if checkpoints else None,
                                            log=(lambda line: (logf.write(line + "\n"), logf.flush())) if logf else None,
-                                           info={"level": level, "start": init.id if init else "none"})
+                                           info={"level": level, "start": init.id if init else "none",
+                                                 **({"start_info": init.info} if init and init.info else {})})
         finally:
             if logf:
                 logf.close()
@@ -520,7 +524,11 @@ def models() -> None:
         n = sum(v.numel() for v in p.params.values()) + p.alpha.numel()
         size = (Path(priorlib.__file__).parent / "models" / fname).stat().st_size
         shape = f"{p.shape['n_layer']} layers, d={p.shape['d_model']}"
-        t.add_row(name, p.id, f"{size:,}", f"{n:,}", shape, f"{p.info.get('bytes_seen', 0):,} bytes")
+        pre = p.info.get("start_info", {}).get("pretrain", {})  # float pretraining before `nncomp train`
+        seen = f"{p.info.get('bytes_seen', 0):,} bytes"
+        if pre:
+            seen = f"{pre['steps'] * pre['batch'] * pre['seq']:,} (float) + {seen}"
+        t.add_row(name, p.id, f"{size:,}", f"{n:,}", shape, seen)
     out.print(t)
 
 

@@ -39,6 +39,7 @@ class Predictor:
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         self.mixer = Mixer(len(self.ctx.offsets), len(orders), alpha)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
+        self.learn_net = True  # False: the network's weights stay fixed (training a prior's mixer alone)
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self._refresh_beta()
 
@@ -173,7 +174,7 @@ class Predictor:
             p = freq / freq.sum(-1, keepdim=True)
             g = p - torch.nn.functional.one_hot(x, 256).double()
             g = g * (valid.unsqueeze(-1).double() * (1.0 / n))  # d(mean loss in nats)/d(natural logit)
-            if self.blocks_seen % self.net.cfg.learn_every == 0:
+            if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
                 grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
                 self.net.apply_grads(grads)
             self._learn_mixer(g, blk)

@@ -72,11 +72,12 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
                 chunk: int = 1 << 16, holdout_every: int = 20, holdout_max: int = 1 << 18, eval_every: int = 1 << 22,
                 seed: int = 0, threads: int | None = None, progress: Callable[[int], None] | None = None,
                 log: Callable[[str], None] | None = None, info: dict | None = None,
-                checkpoint: Callable[[Prior], None] | None = None) -> TrainResult:
+                checkpoint: Callable[[Prior], None] | None = None, mixer_only: bool = False) -> TrainResult:
     """Train from `init` (None: seeded random weights) on chunks of the files under `paths`.
 
     Every `eval_every` bytes the held-out cost is measured, logged, and the prior so far passed to
-    `checkpoint` (so a long run can be stopped and still leave a model).
+    `checkpoint` (so a long run can be stopped and still leave a model). `mixer_only` keeps the
+    network's weights and trains the mixing weights alone (after float pretraining, pretrain.py).
     """
     files = collect(paths)
     train, held = split_chunks(files, chunk, holdout_every)
@@ -94,6 +95,7 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     # Every file starts with the transformer's mixing weight at 1; trained with it learned, the network
     # co-adapts to a smaller weight (0.63 after 200 KB of rich's sources) and starts files overconfident.
     eng.pred.mixer.learn_gamma = False
+    eng.pred.learn_net = not mixer_only
     eng.progress = progress
     seen, window, curve, next_eval = 0, [], [(0, before, before)], eval_every
     t0 = time.perf_counter()
