@@ -2,7 +2,7 @@
 
     header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
              (the settings are a level's preset, named by a hash, or listed in full when customised)
-    frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset) | raw length u32 | payload length u32
+    frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary) | raw length u32 | payload length u32
              | crc32(raw) u32 | record length u16 (0: none) | payload
     end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
 
@@ -22,10 +22,12 @@ from .errors import CorruptError, UnsupportedError
 from .record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 4  # 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length); 4: mixer weight sets
+VERSION = 5  # 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length); 4: mixer weight sets;
+# 5: the binary frame flag
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
+BINARY = 0x04  # flag on a frame's kind: binary data, coded with the mixing weights of binary frames
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 HEADER_FIXED = len(MAGIC) + 1 + 4
@@ -38,6 +40,7 @@ class FrameHead(NamedTuple):
     pay_len: int
     crc: int
     period: int  # record length the model uses in this frame (0: none)
+    binary: bool = False  # coded with the weights of binary frames
 
 
 class Header(NamedTuple):
@@ -119,8 +122,10 @@ def parse_header(raw: bytes) -> Header:
     return Header(cfg, model, level, members)
 
 
-def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False, period: int = 0) -> bytes:
-    return FRAME_HEAD.pack(kind | (NEW_DATASET if new_dataset else 0), len(raw), len(payload), zlib.crc32(raw), period) + payload
+def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False, period: int = 0,
+                binary: bool = False) -> bytes:
+    flags = (NEW_DATASET if new_dataset else 0) | (BINARY if binary else 0)
+    return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), period) + payload
 
 
 def build_end(total: int, crc: int) -> bytes:
@@ -130,8 +135,8 @@ def build_end(total: int, crc: int) -> bytes:
 def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
     """A frame head, checked against the settings."""
     kind, raw_len, pay_len, crc, period = FRAME_HEAD.unpack_from(buf)
-    new_dataset = bool(kind & NEW_DATASET)
-    kind &= ~NEW_DATASET
+    new_dataset, binary = bool(kind & NEW_DATASET), bool(kind & BINARY)
+    kind &= ~(NEW_DATASET | BINARY)
     if kind not in (STORED, CODED):
         raise CorruptError(f"unknown frame kind {kind}")
     if not 0 < raw_len <= cfg.frame_size:
@@ -140,7 +145,7 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("frame payload length out of range")
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, new_dataset, raw_len, pay_len, crc, period)
+    return FrameHead(kind, new_dataset, raw_len, pay_len, crc, period, binary)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

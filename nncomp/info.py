@@ -24,7 +24,7 @@ def describe(f: BinaryIO) -> dict:
     head = fixed + _read(f, n - len(fixed))
     header = container.parse_header(head)
     cfg = header.config
-    frames = stored = raw = packed = 0
+    frames = stored = binary = raw = packed = 0
     periods: set[int] = set()  # record lengths the frames use
     packed += len(head)
     while True:
@@ -40,6 +40,7 @@ def describe(f: BinaryIO) -> dict:
         f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
         frames += 1
         stored += head.kind == container.STORED
+        binary += head.binary
         if head.period:
             periods.add(head.period)
         raw += head.raw_len
@@ -47,7 +48,7 @@ def describe(f: BinaryIO) -> dict:
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,
-                stored=stored, periods=periods, raw=raw, packed=packed, members=header.members)
+                stored=stored, binary=binary, periods=periods, raw=raw, packed=packed, members=header.members)
 
 
 def render(name: str, s: dict) -> Table:
@@ -70,7 +71,7 @@ def render(name: str, s: dict) -> Table:
                             if cfg.record else "off"),
         ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each)"),
-        ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored)"),
+        ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),
         ("ratio", f"{ratio:.3f}  ({bpb:.3f} bits/byte)"),

@@ -18,9 +18,10 @@ obj2 77,902 -> 73,955 (74,855 with the transformer's logits left out altogether:
 prior misled it while its weight was fixed at 1).
 
 Every weight is used as an integer (2**-ALPHA_BITS units) and learned from exact integer gradient
-sums with element-wise Adam, so both sides hold the same weights after every block. Frames with
-record contexts keep their own weights ([1]; [0] for the rest): a plain file after a table would
-otherwise start with order weights tuned to share the work with the record rows.
+sums with element-wise Adam, so both sides hold the same weights after every block. Four kinds of
+frame keep their own weights: with or without record contexts (a plain file after a table would
+otherwise start with order weights tuned to share the work with the record rows), text or binary
+(more than 1/8 control bytes, decided by the encoder and flagged in the frame head; see N_MIX).
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ ALPHA_BITS = 8  # weights are integers at 2**-8
 ALPHA_INIT = 0.25  # weight of a context row a prior does not cover
 ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
 GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has only a few hundred blocks
+# Weight sets per kind of frame (Predictor.mix): 2 * binary + records. Text frames start from the
+# prior: its network at weight 1 and its context weights, learned beside that network. Binary frames
+# start without the network (weight 0; it grows where the network helps) and with every context row at
+# ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a good network
+# its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
+N_MIX = 4
+GAMMA_INIT = (1.0, 1.0, 0.0, 0.0)
 ALPHA_MAX = 2**14
 GAMMA_MAX = 2**10
 LN2 = 0.6931471805599453
@@ -81,13 +89,13 @@ class Cells(NamedTuple):
 class Mixer:
     def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None):
         self.rows, self.n_orders = rows, n_orders
-        self.alpha = torch.full((2, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
+        self.alpha = torch.full((N_MIX, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
         if prior_alpha is not None:
             if prior_alpha.shape != (n_orders, N_BUCKETS):
                 raise ValueError("mixer weights do not match the context orders")
-            self.alpha[:, :, :n_orders] = prior_alpha.double()  # a prior has order rows only
-        self.delta = torch.zeros((2, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
-        self.gamma = torch.ones((2, N_SETS), dtype=torch.float64)
+            self.alpha[:2, :, :n_orders] = prior_alpha.double()  # a prior has order rows only
+        self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
+        self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
         self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
@@ -98,8 +106,8 @@ class Mixer:
         return {"alpha": self.alpha, "delta": self.delta, "gamma": self.gamma}
 
     def _quantize(self) -> None:
-        self.alpha_q = torch.round(self.alpha * 2.0**ALPHA_BITS).view(2, -1)  # integers, as float64
-        self.delta_q = torch.round(self.delta * 2.0**ALPHA_BITS).view(2, -1)
+        self.alpha_q = torch.round(self.alpha * 2.0**ALPHA_BITS).view(N_MIX, -1)  # integers, as float64
+        self.delta_q = torch.round(self.delta * 2.0**ALPHA_BITS).view(N_MIX, -1)
         self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX)
 
     def prior_alpha(self) -> torch.Tensor:

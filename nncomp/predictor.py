@@ -23,6 +23,12 @@ MATCH_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus per ma
 BONUS_INIT = MATCH_INIT + DELTA_INIT  # one bonus vector: match buckets, then the record guess's (from N_LEN)
 MATCH_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
 MATCH_MIN, MATCH_MAX = -8.0, 24.0
+# The network's step size, times the level's lr, in text and binary frames when it starts from a prior
+# (from random weights: 1.0). A pretrained prior knows text and loses from large steps; on binary data
+# it has to learn (level 5, encoder-side code lengths,
+# same run: paper2 / progl / obj2 at 1.0: 20,424 / 12,447 / 71,153 bytes; at 0.3: 19,585 / 12,250 /
+# 71,718; at 0.1: 19,531 / 12,471 / 72,273).
+NET_LR_SCALE = (0.3, 1.0)
 
 
 class Predictor:
@@ -31,6 +37,7 @@ class Predictor:
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
                  match_bits: int = 0, record: bool = False, words: bool = False):
         self.net = Transformer(cfg, params)
+        self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
         self.ctx = ContextModel(orders, hash_bits, extra=N_WORD * words + N_RECORD * record)  # rows: orders, words, records
         self.words = WordContext() if words else None
         self.rec = RecordContext() if record else None
@@ -45,8 +52,8 @@ class Predictor:
 
     @property
     def mix(self) -> int:
-        """Which set of mixing weights this frame uses: 1 in a frame with records."""
-        return int(bool(self.rec and self.rec.period))
+        """Which set of mixing weights this frame uses: 2 * binary + records (mixer.py)."""
+        return 2 * self.binary + bool(self.rec and self.rec.period)
 
     def plain_alpha(self) -> torch.Tensor:
         """Order rows of the mixing weights of frames without records (what a prior stores)."""
@@ -56,15 +63,17 @@ class Predictor:
         self.beta_q = torch.round(torch.clamp(self.beta, MATCH_MIN, MATCH_MAX) * LOGIT_FRAC)  # logit units
 
     # -- lanes ----------------------------------------------------------------------------
-    def start_frame(self, lanes: int, length: int, new_dataset: bool = False, period: int = 0) -> None:
+    def start_frame(self, lanes: int, length: int, new_dataset: bool = False, period: int = 0,
+                    binary: bool = False) -> None:
         """New lanes: empty histories and no attention memory. Learned weights and counts carry on;
         at the start of a new dataset the counts are aged first (ContextModel.new_dataset). A frame
-        of records `period` bytes long (0: none) adds the record contexts."""
+        of records `period` bytes long (0: none) adds the record contexts; a `binary` frame uses the
+        mixing weights of binary data."""
         if period and not self.rec:
             raise ValueError("record contexts are off in these settings")
         if new_dataset:
             self.ctx.new_dataset()
-        self.lanes = lanes
+        self.lanes, self.binary = lanes, binary
         self.hist = torch.zeros(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None
@@ -176,7 +185,7 @@ class Predictor:
             g = g * (valid.unsqueeze(-1).double() * (1.0 / n))  # d(mean loss in nats)/d(natural logit)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
                 grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
-                self.net.apply_grads(grads)
+                self.net.apply_grads(grads, self.net_lr[self.binary])
             self._learn_mixer(g, blk)
         self.blocks_seen += 1
         self.mem = blk["cache"]["mem"]

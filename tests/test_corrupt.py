@@ -101,3 +101,22 @@ def test_level_presets_are_named_not_listed_and_checked():
         nncomp.decompress(_rewrite_header(packed, level=4))  # level 4's settings differ from level 1's
     with pytest.raises(CorruptError, match="header"):
         nncomp.decompress(_rewrite_header(packed, codec=TINY.to_dict()))  # settings twice
+
+
+def test_binary_flag_is_chosen_per_frame_and_decoding_obeys_it():
+    from nncomp.codec import looks_binary
+
+    text = SAMPLE.read_bytes()[:2048]
+    rng = random.Random(5)
+    code = bytes(rng.choice(b"\x00\x00\x00\x01\x02\x04\x10\x20\x4e\x75") for _ in range(2048))  # no record length
+    assert not looks_binary(text) and looks_binary(code) and not looks_binary(b"")
+    assert not looks_binary(b"\x1b[1mbold\x1b[0m text of a terminal session, escape codes and all......")
+    packed = nncomp.compress(text + code, config=TINY)  # TINY: frames of 2 KiB
+    heads = [h for _, h in container.frame_heads(packed)]
+    assert [h.binary for h in heads] == [False, True] and heads[1].kind == container.CODED and heads[1].period == 0
+    assert nncomp.decompress(packed) == text + code
+    # the flag decides the weights: cleared, the frame decodes to other bytes, which its checksum catches
+    pos = [p for p, _ in container.frame_heads(packed)][1]
+    bad = packed[:pos] + bytes([packed[pos] & ~container.BINARY]) + packed[pos + 1 :]
+    with pytest.raises(CorruptError):
+        nncomp.decompress(bad)

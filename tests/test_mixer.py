@@ -44,4 +44,4 @@ def _train_gamma(truth: int, favoured: int, steps: int = 60) -> float:
 def test_misleading_transformer_loses_weight_and_a_good_one_gains():
     assert _train_gamma(truth=1, favoured=0) < 0.5
     assert _train_gamma(truth=1, favoured=1) > 1.5
-    assert Mixer(rows=1, n_orders=1).gamma.shape == (2, N_SETS)
+    assert Mixer(rows=1, n_orders=1).gamma.shape == (4, N_SETS)

@@ -6,7 +6,8 @@ from nncomp.model import ModelConfig
 from nncomp.predictor import Predictor
 
 
-def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0):
+def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0,
+              binary: bool = False):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
@@ -15,8 +16,8 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
         x_all[~valid_all] = 0
     enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
     dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
-    enc.start_frame(lanes, T * blocks, period=period)
-    dec.start_frame(lanes, T * blocks, period=period)
+    enc.start_frame(lanes, T * blocks, period=period, binary=binary)
+    dec.start_frame(lanes, T * blocks, period=period, binary=binary)
     for b in range(blocks):
         x, valid = x_all[:, b * T : (b + 1) * T], valid_all[:, b * T : (b + 1) * T]
         freq = enc.predict_block(x, valid)
@@ -54,6 +55,18 @@ def test_batched_equals_stepwise_with_record_contexts():
         assert not torch.equal(w[1], w0[1])  # the weights of frames with records learned
         assert torch.equal(w[0], w0[0])  # and left the plain frames' weights alone
     assert not torch.equal(enc.mixer.alpha[1, :, -1], fresh.mixer.alpha[1, :, -1])  # the record rows too
+
+
+def test_binary_frames_learn_their_own_weights_from_a_silent_transformer():
+    code = bytes((i * 37) % 251 if i % 3 else 0 for i in range(4 * 16 * 5))
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
+    fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True)
+    assert (fresh.mixer.gamma[2:] == 0).all() and (fresh.mixer.gamma[:2] == 1).all()  # mixer.GAMMA_INIT
+    enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, binary=True)
+    assert enc.mix == 2
+    for w, w0 in zip(enc.mixer.weights().values(), fresh.mixer.weights().values()):
+        assert not torch.equal(w[2], w0[2])  # the binary frames' weights learned
+        assert all(torch.equal(w[k], w0[k]) for k in (0, 1, 3))  # the others' did not
 
 
 def test_batched_equals_stepwise_with_ended_lane():
