@@ -1,8 +1,9 @@
 """Fast float pretraining of the transformer, before the exact fine-tuning of `nncomp train`.
 
-The codec's exact integer training step (model.py) is slow (about 10 KB/s on two cores), too slow to
-show the network much of the training corpus. This module trains a float32 mirror of the same
-network with autograd on large batches, which a CPU runs ~100x faster per byte and a GPU faster still:
+The codec's exact integer training step (model.py, with the context statistics around it) runs at
+about 10,000 bytes/s on two cores, too slow to show the network much of the training corpus. This
+module trains a float32 mirror of the same network with autograd on large batches (about 45,000
+bytes/s on the same cores; a GPU is used where there is one):
 
   * the same parameters, shapes and initialisation (model.init_params);
   * the integer model's quantisation as straight-through rounding: weights to 2**-W_BITS, clamped to
@@ -10,9 +11,11 @@ network with autograd on large batches, which a CPU runs ~100x faster per byte a
   * the same RMS norm, ALiBi slopes and attention window: a position sees its own block of
     `block` positions up to itself and the whole block before.
 
-Its weights are then fine-tuned with the codec's own arithmetic (`nncomp train --model`), which also
-learns the mixing weights; what decodes is that exactly trained model (scripts/train_default_prior.sh).
-Nothing here is on the coding path, so it may use any float operation.
+The mixing weights are then learned with the codec's own arithmetic (`nncomp train --mixer-only`),
+keeping these network weights: further exact steps on the network undid the pretraining
+(scripts/train_default_prior.sh). The weights are stored already on the integer model's grid
+(clamped; rounded when used), so what was trained is what decodes. Nothing here is on the coding
+path, so it may use any float operation.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import time
 from pathlib import Path
 

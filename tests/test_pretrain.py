@@ -9,7 +9,6 @@ import torch.nn.functional as F
 import nncomp
 from nncomp.config import level_config
 from nncomp.model import Transformer, init_params
-from nncomp.predictor import Predictor  # noqa: F401  (the codec must import alongside the mirror)
 from nncomp.pretrain import FloatTransformer, evaluate, exact_logits_natural, pretrain
 from nncomp.prior import Prior
 
