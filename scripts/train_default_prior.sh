@@ -10,7 +10,8 @@
 # 2. The mixing weights (`nncomp train --mixer-only`): the codec's own integer training step learns
 #    how to mix the stage-1 network with the context statistics, keeping the network as it is (the
 #    exact step at lr 0.001 undid the pretraining: held-out 2.135 -> 2.248 bits/byte after 1.1 MB,
-#    against 2.135 -> 2.115 with the network kept). Chunks of 256 KiB shuffled with seed 0, each
+#    against 2.135 -> 2.115 with the network kept; measured before text frames took 0.3x steps).
+#    Stage 2 gives the same model (same id) under any thread count. Chunks of 256 KiB shuffled with seed 0, each
 #    starting with empty context statistics. Curve: bench/results/prior_train.tsv (held-out bits/byte
 #    of real compression, context statistics and all).
 #
