@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from .exact import LOGIT_FRAC
+from .mixer import LN2
 from .model import ACT_BITS, ACT_MAX, ATT_FRAC, RES_MAX, W_BITS, W_MAX, ModelConfig, init_params
 
-LN2 = math.log(2.0)
 A_MAX = ACT_MAX / 2**ACT_BITS  # bound of activations in real units
 WQ_MAX = W_MAX / 2**W_BITS  # bound of weights in real units
 
