@@ -44,6 +44,7 @@ GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has 
 # ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a good network
 # its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
 N_MIX = 4
+TEXT_MIXES = 2  # sets 0 and 1 (binary = 0) start from the prior
 GAMMA_INIT = (1.0, 1.0, 0.0, 0.0)
 ALPHA_MAX = 2**14
 GAMMA_MAX = 2**10
@@ -93,7 +94,7 @@ class Mixer:
         if prior_alpha is not None:
             if prior_alpha.shape != (n_orders, N_BUCKETS):
                 raise ValueError("mixer weights do not match the context orders")
-            self.alpha[:2, :, :n_orders] = prior_alpha.double()  # a prior has order rows only
+            self.alpha[:TEXT_MIXES, :, :n_orders] = prior_alpha.double()  # a prior has order rows only
         self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
