@@ -108,13 +108,46 @@ def load_corpus(paths: list[str], chunk: int, holdout_every: int) -> tuple[np.nd
     from .train import collect, split_chunks
 
     train, held = split_chunks(collect(paths), chunk, holdout_every)
-    return np.frombuffer(b"".join(train), dtype=np.uint8), np.frombuffer(b"".join(held), dtype=np.uint8)
+    return (np.frombuffer(bytearray(b"".join(train)), dtype=np.uint8),
+            np.frombuffer(bytearray(b"".join(held)), dtype=np.uint8))
 
 
-def _batch(data: np.ndarray, rng: np.random.Generator, batch: int, T: int, device) -> torch.Tensor:
-    starts = rng.integers(0, len(data) - T - 1, size=batch)
-    x = np.stack([data[s : s + T + 1] for s in starts])
-    return torch.from_numpy(x.astype(np.int64)).to(device)
+def _batch(data: torch.Tensor, rng: np.random.Generator, batch: int, T: int) -> torch.Tensor:
+    """batch random windows of T + 1 bytes, gathered where data lives (the GPU's memory if used)."""
+    starts = torch.from_numpy(rng.integers(0, len(data) - T - 1, size=batch)).to(data.device)
+    return data[starts[:, None] + torch.arange(T + 1, device=data.device)].long()
+
+
+def _optimizer(model: FloatTransformer, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0)
+
+
+def _step(model: FloatTransformer, opt: torch.optim.Optimizer, x: torch.Tensor) -> torch.Tensor:
+    """One training step on windows x (B, T+1); returns the loss (natural units) without syncing."""
+    loss = F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    with torch.no_grad():  # keep master weights inside what the integer model can represent
+        for k, w in model.w.items():
+            w.clamp_(-A_MAX, A_MAX) if k == "emb" else w.clamp_(-WQ_MAX, WQ_MAX)
+    return loss.detach()
+
+
+def steps_for(seconds: float, data: torch.Tensor, cfg: ModelConfig, *, batch: int, seq: int, device: str,
+              trial: int = 40) -> int:
+    """How many steps fit in `seconds` on this machine, from a timed trial on a scratch model."""
+    model = FloatTransformer(cfg).to(device)
+    opt, rng = _optimizer(model, 1e-3), np.random.default_rng(12345)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for i in range(trial + 5):
+        if i == 5:
+            sync()
+            t0 = time.perf_counter()
+        _step(model, opt, _batch(data, rng, batch, seq))
+    sync()
+    return max(1, int(seconds * trial / (time.perf_counter() - t0)))
 
 
 @torch.no_grad()
@@ -132,11 +165,13 @@ def evaluate(model: FloatTransformer, data: np.ndarray, T: int, batch: int, devi
 
 
 def pretrain(train: np.ndarray, held: np.ndarray, cfg: ModelConfig, *, steps: int, batch: int, seq: int,
-             lr: float, seed: int, device: str, log=print, params=None) -> tuple[dict, list]:
+             lr: float, seed: int, device: str, log=print, params=None, checkpoint=None) -> tuple[dict, list]:
+    """Train the mirror for `steps` steps; log() gets a TSV line at 21 points, checkpoint(params) too."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    data = torch.from_numpy(train).to(device)
     model = FloatTransformer(cfg, params).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0)
+    opt = _optimizer(model, lr)
     warm = max(1, steps // 50)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
@@ -145,22 +180,16 @@ def pretrain(train: np.ndarray, held: np.ndarray, cfg: ModelConfig, *, steps: in
     curve.append((0, before, before))
     log(f"0\t{before:.4f}\t{before:.4f}\t0s")
     for step in range(1, steps + 1):
-        x = _batch(train, rng, batch, seq, device)
-        loss = F.cross_entropy(model(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        window.append(_step(model, opt, _batch(data, rng, batch, seq)))
         sched.step()
-        with torch.no_grad():  # keep master weights inside what the integer model can represent
-            for k, w in model.w.items():
-                w.clamp_(-A_MAX, A_MAX) if k == "emb" else w.clamp_(-WQ_MAX, WQ_MAX)
-        window.append(loss.item() / LN2)
         if step % max(1, steps // 20) == 0 or step == steps:
             h = evaluate(model, held, seq, batch, device)
-            curve.append((step * batch * seq, float(np.mean(window)), h))
-            log(f"{step * batch * seq}\t{np.mean(window):.4f}\t{h:.4f}\t{time.perf_counter() - t0:.0f}s")
+            mean = torch.stack(window).mean().item() / LN2
+            curve.append((step * batch * seq, mean, h))
+            log(f"{step * batch * seq}\t{mean:.4f}\t{h:.4f}\t{time.perf_counter() - t0:.0f}s")
             window = []
+            if checkpoint:
+                checkpoint(model.params(), curve)
     return model.params(), curve
 
 
@@ -171,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", help="model file whose mixing weights (and, with --resume, network) to start from")
     ap.add_argument("--resume", action="store_true", help="start the network from --init's weights too")
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--time-budget", type=float, help="seconds: choose --steps to fit, from a timed trial (logged)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seq", type=int, default=256, help="window length (a multiple of the block)")
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -195,17 +225,25 @@ def main(argv: list[str] | None = None) -> None:
         if a.log:
             Path(a.log).write_text("\n".join(lines) + "\n")
 
-    params, curve = pretrain(train, held, cfg.model, steps=a.steps, batch=a.batch, seq=a.seq, lr=a.lr, seed=a.seed,
-                             device=device, log=log, params=init.params if (init and a.resume) else None)
     from .context import N_BUCKETS
     from .mixer import ALPHA_INIT
 
+    if a.time_budget:
+        a.steps = steps_for(a.time_budget, torch.from_numpy(train).to(device), cfg.model, batch=a.batch, seq=a.seq,
+                            device=device)
+        print(f"# {device}: {a.steps} steps fit in {a.time_budget:.0f} s", flush=True)
     alpha = init.alpha if init else torch.full((len(cfg.orders), N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
-    info = {"pretrain": {"steps": a.steps, "batch": a.batch, "seq": a.seq, "lr": a.lr, "seed": a.seed,
-                         "train_bytes": int(len(train)), "holdout_bpb_net": [round(curve[0][2], 4), round(curve[-1][2], 4)]}}
-    prior = Prior({k: getattr(cfg.model, k) for k in SHAPE_FIELDS}, tuple(cfg.orders), params, alpha, info)
-    Path(a.output).write_bytes(prior.to_bytes())
-    print(json.dumps({"output": a.output, "id": prior.id, **info["pretrain"]}), flush=True)
+
+    def write(params: dict, curve: list) -> str:
+        info = {"pretrain": {"steps": a.steps, "batch": a.batch, "seq": a.seq, "lr": a.lr, "seed": a.seed, "device": device,
+                             "train_bytes": int(len(train)), "holdout_bpb_net": [round(curve[0][2], 4), round(curve[-1][2], 4)]}}
+        prior = Prior({k: getattr(cfg.model, k) for k in SHAPE_FIELDS}, tuple(cfg.orders), params, alpha, info)
+        Path(a.output).write_bytes(prior.to_bytes())
+        return json.dumps({"output": a.output, "id": prior.id, **info["pretrain"]})
+
+    params, curve = pretrain(train, held, cfg.model, steps=a.steps, batch=a.batch, seq=a.seq, lr=a.lr, seed=a.seed,
+                             device=device, log=log, params=init.params if (init and a.resume) else None, checkpoint=write)
+    print(write(params, curve), flush=True)
 
 
 if __name__ == "__main__":
