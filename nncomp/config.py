@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 
 from .model import ModelConfig
+from .context import SPARSE
 from .record import N_RECORD
 from .words import N_WORD
 
@@ -25,6 +26,7 @@ class CodecConfig:
     match_bits: int = 20  # entries of the match model's table (2**match_bits); 0: no match model
     record: bool = True  # frames of fixed-length records get record contexts (record.py)
     words: bool = True  # word contexts (words.py)
+    sparse: bool = True  # binary frames get sparse contexts (context.SPARSE)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
@@ -44,9 +46,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words")}
+        flags = {k: d[k] for k in ("record", "words", "sparse")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record and words settings are not booleans")
+            raise ValueError("record, words and sparse settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -71,10 +73,11 @@ class CodecConfig:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
         m = self.model
         rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + ((N_RECORD * self.record + N_WORD * self.words) << self.hash_bits)
+        rows += sum(256 ** len(d) for d in SPARSE) * self.sparse
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (4 + len(self.orders) + N_RECORD + N_WORD) * 8
+        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (4 + len(self.orders) + N_RECORD + N_WORD + len(SPARSE)) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
     def lane_layout(self, n: int) -> tuple[int, int]:
@@ -89,13 +92,14 @@ class CodecConfig:
 _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior,
-# match model or word contexts, with 256 lanes, whose network trains on every eighth block (book1,
+# match model, word or sparse contexts, with 256 lanes, whose network trains on every eighth block (book1,
 # format 3, same run: 212,360 bytes at 50-64 / 37-40 KB/s with 128 lanes, every other block and
 # words; 228,133 bytes at 76-82 / 57-64 KB/s with every fourth block. Format 4, same run, two rounds:
 # every fourth block 224,293 bytes at 55.8 / 54.4 KB/s decompressing, every eighth 225,029 at 61.5 / 57.0).
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=8),
-               lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False),
+               lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
+               sparse=False),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
     4: replace(_BASE, lanes=80),

@@ -43,8 +43,13 @@ GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has 
 # start without the network (weight 0; it grows where the network helps) and with every context row at
 # ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a good network
 # its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
+# Sparse context rows (binary frames, the last rows) start at 0 in binary frames with records: there
+# the record contexts already describe the structure and the sparse rows mostly add noise until
+# learned (kennedy.xls, first 300,000 bytes: 8,449 bytes without them, 9,435 starting at 0.25,
+# 8,447 at 0; pic 15,089 / 15,673 / 15,067; but geo, 4-byte records: 49,352 / 47,600 / 47,860).
 N_MIX = 4
 TEXT_MIXES = 2  # sets 0 and 1 (binary = 0) start from the prior
+BINARY_RECORDS = 3  # the set of binary frames with records
 GAMMA_INIT = (1.0, 1.0, 0.0, 0.0)
 ALPHA_MAX = 2**14
 GAMMA_MAX = 2**10
@@ -88,9 +93,10 @@ class Cells(NamedTuple):
 
 
 class Mixer:
-    def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None):
+    def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None, n_sparse: int = 0):
         self.rows, self.n_orders = rows, n_orders
         self.alpha = torch.full((N_MIX, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
+        self.alpha[BINARY_RECORDS, :, rows - n_sparse :] = 0.0
         if prior_alpha is not None:
             if prior_alpha.shape != (n_orders, N_BUCKETS):
                 raise ValueError("mixer weights do not match the context orders")

@@ -35,16 +35,17 @@ class Predictor:
     """Transformer + context statistics + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
-                 match_bits: int = 0, record: bool = False, words: bool = False):
+                 match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False):
         self.net = Transformer(cfg, params)
         self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
-        self.ctx = ContextModel(orders, hash_bits, extra=N_WORD * words + N_RECORD * record)  # rows: orders, words, records
+        # rows: orders, words, records (frames with records), sparse contexts (binary frames)
+        self.ctx = ContextModel(orders, hash_bits, extra=N_WORD * words + N_RECORD * record, sparse=sparse)
         self.words = WordContext() if words else None
         self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
-        self.mixer = Mixer(len(self.ctx.offsets), len(orders), alpha)
+        self.mixer = Mixer(len(self.ctx.offsets), len(orders), alpha, self.ctx.n_sparse)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.learn_net = True  # False: the network's weights stay fixed (training a prior's mixer alone)
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
@@ -88,7 +89,7 @@ class Predictor:
         """Count and match features for the current position; then count `sym` and advance, if given."""
         extra = [src.contexts(self.hist) for src in (self.words, self.rec) if src]
         extra = [e for e in extra if e is not None]  # record contexts only in frames with records
-        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None)
+        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.binary and self.ctx.n_sparse > 0)
         f, b = self.ctx.features(rows)
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)

@@ -7,15 +7,15 @@ from nncomp.predictor import Predictor
 
 
 def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0,
-              binary: bool = False):
+              binary: bool = False, sparse: bool = False):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
-    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
+    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse)
+    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse)
     enc.start_frame(lanes, T * blocks, period=period, binary=binary)
     dec.start_frame(lanes, T * blocks, period=period, binary=binary)
     for b in range(blocks):
@@ -67,6 +67,35 @@ def test_binary_frames_learn_their_own_weights_from_a_silent_transformer():
     for w, w0 in zip(enc.mixer.weights().values(), fresh.mixer.weights().values()):
         assert not torch.equal(w[2], w0[2])  # the binary frames' weights learned
         assert all(torch.equal(w[k], w0[k]) for k in (0, 1, 3))  # the others' did not
+
+
+def test_binary_frames_count_sparse_contexts_in_lockstep():
+    from nncomp.context import SPARSE
+
+    code = bytes((i * 37) % 251 if i % 2 else 0x4E for i in range(4 * 16 * 5))  # 2-byte units
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
+    n = len(SPARSE)
+    for period in (0, 6):
+        enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, period=period, binary=True, sparse=True)
+        assert enc.ctx.n_sparse == n and enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() > 0  # counted
+        fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True, sparse=True)
+        first = 4 + 2 + (3 if period else 0)  # orders, words, records: then the sparse rows
+        assert not torch.equal(enc.mixer.alpha[enc.mix, :, first:], fresh.mixer.alpha[enc.mix, :, first:])  # learned
+    assert (fresh.mixer.alpha[3, :, -n:] == 0).all() and (fresh.mixer.alpha[2, :, 6 : 6 + n] == 0.25).all()
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[: 4 * 16 * 4]
+    enc = _lockstep(cfg, text, lanes=4, blocks=4, short_last_lane=False, sparse=True)
+    assert enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() == 0  # text frames leave them alone
+
+
+def test_sparse_contexts_index_the_bytes_they_name():
+    from nncomp.context import SPARSE, ContextModel
+
+    assert SPARSE == ((2,), (2, 3), (1, 3), (3, 4))  # the expectations below are written for these
+    ctx = ContextModel((1,), hash_bits=10, sparse=True)
+    hist = torch.tensor([0x0A0B0C0D0E], dtype=torch.int64)  # last byte 0x0E, then 0x0D, 0x0C, 0x0B
+    rows = ctx.rows(hist, sparse=True)[1:, 0] - ctx.offsets[-4:].view(-1)
+    assert rows.tolist() == [0x0D, 0x0D + (0x0C << 8), 0x0E + (0x0C << 8), 0x0C + (0x0B << 8)]
+    assert ctx.rows(hist).shape[0] == 1  # only when asked
 
 
 def test_batched_equals_stepwise_with_ended_lane():
