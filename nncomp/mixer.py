@@ -43,9 +43,9 @@ GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has 
 # start without the network (weight 0; it grows where the network helps) and with every context row at
 # ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a good network
 # its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
-# Sparse context rows (binary frames, the last rows) start at 0 in binary frames with records: there
-# the record contexts already describe the structure and the sparse rows mostly add noise until
-# learned (kennedy.xls, first 300,000 bytes: 8,449 bytes without them, 9,435 starting at 0.25,
+# Sparse context rows (binary frames only) start at 0 in binary frames with records, where they are
+# the last rows: there the record contexts already describe the structure and the sparse rows mostly
+# add noise until learned (kennedy.xls, first 300,000 bytes: 8,449 bytes without them, 9,435 starting at 0.25,
 # 8,447 at 0; pic 15,089 / 15,673 / 15,067; but geo, 4-byte records: 49,352 / 47,600 / 47,860).
 N_MIX = 4
 TEXT_MIXES = 2  # sets 0 and 1 (binary = 0) start from the prior
