@@ -169,7 +169,7 @@ def pretrain(train: np.ndarray, held: np.ndarray, cfg: ModelConfig, *, steps: in
     """Train the mirror for `steps` steps; log() gets a TSV line at 21 points, checkpoint(params) too."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    data = torch.from_numpy(train).to(device)
+    data = torch.from_numpy(np.require(train, requirements="W")).to(device)  # copied only if read-only
     model = FloatTransformer(cfg, params).to(device)
     opt = _optimizer(model, lr)
     warm = max(1, steps // 50)
