@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 
 from .model import ModelConfig
-from .context import SPARSE
+from .context import SPARSE, SPARSE_ROWS
 from .record import N_RECORD
 from .words import N_WORD
 
@@ -73,7 +73,7 @@ class CodecConfig:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
         m = self.model
         rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + ((N_RECORD * self.record + N_WORD * self.words) << self.hash_bits)
-        rows += sum(256 ** len(d) for d in SPARSE) * self.sparse
+        rows += SPARSE_ROWS * self.sparse
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block

@@ -23,6 +23,10 @@ DATASET_DECAY = 3  # a new dataset divides the hashed orders' counts by 2**3 (ra
 # -> 47,600, obj1 9,527 -> 9,220. (2,), (3,), (2, 3), (3, 4) did about as well; adding (4,) and
 # (1, 4) did not help.
 SPARSE = ((2,), (2, 3), (1, 3), (3, 4))
+SPARSE_ROWS = sum(256 ** len(d) for d in SPARSE)
+# Per context, the shift of each of its (up to two) bytes in a lane history, and its mask (0: none).
+_SPARSE_SHIFT = torch.tensor([[8 * (d - 1) for d in ds] + [0] * (2 - len(ds)) for ds in SPARSE]).view(-1, 2, 1)
+_SPARSE_MASK = torch.tensor([[255] * len(ds) + [0] * (2 - len(ds)) for ds in SPARSE]).view(-1, 2, 1)
 
 
 class ContextModel:
@@ -71,8 +75,8 @@ class ContextModel:
             return rows
         if not self.n_sparse:
             raise ValueError("sparse contexts are off in these settings")
-        sp = [sum(((hist >> (8 * (d - 1))) & 255) << (8 * i) for i, d in enumerate(ds)) for ds in SPARSE]
-        return torch.cat([rows, torch.stack(sp) + self.offsets[-self.n_sparse :]])
+        b = (hist >> _SPARSE_SHIFT) & _SPARSE_MASK  # (n, 2, L): each context's bytes
+        return torch.cat([rows, b[:, 0] + (b[:, 1] << 8) + self.offsets[-self.n_sparse :]])
 
     def _hash(self, ctx: torch.Tensor, tag: int) -> torch.Tensor:
         h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531  # below 2**63 for ctx < 2**55

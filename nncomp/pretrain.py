@@ -112,6 +112,10 @@ def load_corpus(paths: list[str], chunk: int, holdout_every: int) -> tuple[np.nd
             np.frombuffer(bytearray(b"".join(held)), dtype=np.uint8))
 
 
+def _on_device(data: np.ndarray, device: str) -> torch.Tensor:
+    return torch.from_numpy(np.require(data, requirements="W")).to(device)  # copied only if read-only
+
+
 def _batch(data: torch.Tensor, rng: np.random.Generator, batch: int, T: int) -> torch.Tensor:
     """batch random windows of T + 1 bytes, gathered where data lives (the GPU's memory if used)."""
     starts = torch.from_numpy(rng.integers(0, len(data) - T - 1, size=batch)).to(data.device)
@@ -135,9 +139,10 @@ def _step(model: FloatTransformer, opt: torch.optim.Optimizer, x: torch.Tensor) 
     return loss.detach()
 
 
-def steps_for(seconds: float, data: torch.Tensor, cfg: ModelConfig, *, batch: int, seq: int, device: str,
+def steps_for(seconds: float, train: np.ndarray, cfg: ModelConfig, *, batch: int, seq: int, device: str,
               trial: int = 40) -> int:
     """How many steps fit in `seconds` on this machine, from a timed trial on a scratch model."""
+    data = _on_device(train, device)
     model = FloatTransformer(cfg).to(device)
     opt, rng = _optimizer(model, 1e-3), np.random.default_rng(12345)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -169,7 +174,7 @@ def pretrain(train: np.ndarray, held: np.ndarray, cfg: ModelConfig, *, steps: in
     """Train the mirror for `steps` steps; log() gets a TSV line at 21 points, checkpoint(params) too."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    data = torch.from_numpy(np.require(train, requirements="W")).to(device)  # copied only if read-only
+    data = _on_device(train, device)
     model = FloatTransformer(cfg, params).to(device)
     opt = _optimizer(model, lr)
     warm = max(1, steps // 50)
@@ -229,8 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     from .mixer import ALPHA_INIT
 
     if a.time_budget:
-        a.steps = steps_for(a.time_budget, torch.from_numpy(train).to(device), cfg.model, batch=a.batch, seq=a.seq,
-                            device=device)
+        a.steps = steps_for(a.time_budget, train, cfg.model, batch=a.batch, seq=a.seq, device=device)
         print(f"# {device}: {a.steps} steps fit in {a.time_budget:.0f} s", flush=True)
     alpha = init.alpha if init else torch.full((len(cfg.orders), N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
 
