@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = level_config(a.level)
     init = Prior.load(a.init) if a.init else None
     train, held = load_corpus(a.inputs, a.chunk, 20)
+    if min(len(train), len(held)) <= a.seq:
+        ap.error(f"too little data: every 20th chunk of {a.chunk} bytes is held back; use more input or a smaller --chunk")
     lines = ["bytes_seen\ttrain_bpb\tholdout_bpb\telapsed"]
 
     def log(s: str) -> None:
