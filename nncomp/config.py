@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .model import ModelConfig
 from .context import SPARSE, SPARSE_ROWS
+from .match import N_MATCH_CTX
 from .record import N_RECORD
 from .words import N_WORD
 
@@ -72,12 +73,13 @@ class CodecConfig:
     def memory_estimate(self) -> int:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
         m = self.model
-        rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + ((N_RECORD * self.record + N_WORD * self.words) << self.hash_bits)
+        extra = N_RECORD * self.record + N_WORD * self.words + N_MATCH_CTX * bool(self.match_bits)
+        rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + (extra << self.hash_bits)
         rows += SPARSE_ROWS * self.sparse
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (4 + len(self.orders) + N_RECORD + N_WORD + len(SPARSE)) * 8
+        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5 + cells * 256 * (4 + len(self.orders) + extra + len(SPARSE)) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
     def lane_layout(self, n: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import torch
 
 from .context import ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
-from .match import N_LEN, MatchModel
+from .match import N_LEN, N_MATCH_CTX, MatchModel
 from .mixer import LN2, Cells, Mixer
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
 from .record import DELTA_INIT, N_RECORD, RecordContext
@@ -38,8 +38,9 @@ class Predictor:
                  match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False):
         self.net = Transformer(cfg, params)
         self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
-        # rows: orders, words, records (frames with records), sparse contexts (binary frames)
-        self.ctx = ContextModel(orders, hash_bits, extra=N_WORD * words + N_RECORD * record, sparse=sparse)
+        # rows: orders, words, match, records (frames with records), sparse contexts (binary frames)
+        extra = N_WORD * words + N_MATCH_CTX * bool(match_bits) + N_RECORD * record
+        self.ctx = ContextModel(orders, hash_bits, extra=extra, sparse=sparse)
         self.words = WordContext() if words else None
         self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None
@@ -87,26 +88,30 @@ class Predictor:
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None):
         """Count and match features for the current position; then count `sym` and advance, if given."""
-        extra = [src.contexts(self.hist) for src in (self.words, self.rec) if src]
-        extra = [e for e in extra if e is not None]  # record contexts only in frames with records
-        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.binary and self.ctx.n_sparse > 0)
-        f, b = self.ctx.features(rows)
-        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
-        zc = self.mixer.context_logits(self.mix, cells, f)
         m = []  # guesses (symbol, bonus bucket, active) of the match model and the record column
         if self.match:
             m.append(self.match.predict())
         if self.rec and self.rec.period:
             sym_r, bucket_r, active_r = self.rec.predict()
             m.append((sym_r, bucket_r + N_LEN, active_r))
+        extra = [self.words.contexts(self.hist)] if self.words else []
+        if self.match:
+            extra.append(self.match.contexts())  # after predict(): the guess is its context
+        if self.rec and self.rec.period:  # record contexts only in frames with records
+            extra.append(self.rec.contexts(self.hist))
+        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.binary and self.ctx.n_sparse > 0)
+        f, b = self.ctx.features(rows)
+        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
+        zc = self.mixer.context_logits(self.mix, cells, f)
         for sym_g, bucket, active in m:
             zc.scatter_add_(1, sym_g.unsqueeze(1), (self.beta_q[bucket] * active).unsqueeze(1))
         if sym is not None:
-            self._advance(rows, sym, valid)
-        return zc, f, cells, m, rows
+            self._advance((rows, b), sym, valid)
+        return zc, f, cells, m, (rows, b)
 
-    def _advance(self, rows, sym, valid):
-        self.ctx.update(rows, sym, valid)
+    def _advance(self, where, sym, valid):
+        """Count sym (L,) in the contexts where = (rows, buckets) of this position and move every history on."""
+        self.ctx.update(*where, sym, valid)
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)
         if self.rec:
             self.rec.push(sym)
@@ -141,13 +146,13 @@ class Predictor:
     # -- decoder side ---------------------------------------------------------------------
     def begin_block(self, steps: int) -> None:
         self._state = self.net.start_steps(self.mem, self.lanes, steps)
-        self._steps = dict(x=[], valid=[], freq=[], zh=[], f=[], cells=[], m=[], rows=None)
+        self._steps = dict(x=[], valid=[], freq=[], zh=[], f=[], cells=[], m=[], where=None)
 
     def predict_step(self) -> torch.Tensor:
         """Frequencies (L,256) for the next position of every lane."""
         tok = self._steps["x"][-1] if self._steps["x"] else self.prev
         zh = self.net.step(tok, self._state)
-        zc, f, c, m, rows = self._context_step(None, None)
+        zc, f, c, m, where = self._context_step(None, None)
         freq = self._freq(self.mixer.net_logits(self.mix, c.set, zh) + zc)
         s = self._steps
         s["freq"].append(freq)
@@ -155,12 +160,12 @@ class Predictor:
         s["f"].append(f)
         s["cells"].append(c)
         s["m"].append(m)
-        s["rows"] = rows
+        s["where"] = where
         return freq
 
     def push(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """The decoded bytes sym (L,) of the position last predicted (0 in lanes that have ended)."""
-        self._advance(self._steps["rows"], sym, valid)
+        self._advance(self._steps["where"], sym, valid)
         self._steps["x"].append(sym)
         self._steps["valid"].append(valid)
 

@@ -50,7 +50,7 @@ def test_batched_equals_stepwise_with_record_contexts():
     rows = b"".join(bytes([i % 256, 3, (7 * i) % 256, 0, 1]) for i in range(400))  # 5-byte records
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
-    fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True)
+    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
     for w, w0 in zip(enc.mixer.weights().values(), fresh.mixer.weights().values()):
         assert not torch.equal(w[1], w0[1])  # the weights of frames with records learned
         assert torch.equal(w[0], w0[0])  # and left the plain frames' weights alone
@@ -60,7 +60,7 @@ def test_batched_equals_stepwise_with_record_contexts():
 def test_binary_frames_learn_their_own_weights_from_a_silent_transformer():
     code = bytes((i * 37) % 251 if i % 3 else 0 for i in range(4 * 16 * 5))
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
-    fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True)
+    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
     assert (fresh.mixer.gamma[2:] == 0).all() and (fresh.mixer.gamma[:2] == 1).all()  # mixer.GAMMA_INIT
     enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, binary=True)
     assert enc.mix == 2
@@ -78,10 +78,10 @@ def test_binary_frames_count_sparse_contexts_in_lockstep():
     for period in (0, 6):
         enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, period=period, binary=True, sparse=True)
         assert enc.ctx.n_sparse == n and enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() > 0  # counted
-        fresh = Predictor(cfg, (1, 2, 3, 4), 12, record=True, words=True, sparse=True)
-        first = 4 + 2 + (3 if period else 0)  # orders, words, records: then the sparse rows
+        fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=True)
+        first = 4 + 2 + 1 + (3 if period else 0)  # orders, words, match, records: then the sparse rows
         assert not torch.equal(enc.mixer.alpha[enc.mix, :, first:], fresh.mixer.alpha[enc.mix, :, first:])  # learned
-    assert (fresh.mixer.alpha[3, :, -n:] == 0).all() and (fresh.mixer.alpha[2, :, 6 : 6 + n] == 0.25).all()
+    assert (fresh.mixer.alpha[3, :, -n:] == 0).all() and (fresh.mixer.alpha[2, :, 7 : 7 + n] == 0.25).all()
     text = (b"The quick brown fox jumps over the lazy dog. " * 200)[: 4 * 16 * 4]
     enc = _lockstep(cfg, text, lanes=4, blocks=4, short_last_lane=False, sparse=True)
     assert enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() == 0  # text frames leave them alone
@@ -96,6 +96,27 @@ def test_sparse_contexts_index_the_bytes_they_name():
     rows = ctx.rows(hist, sparse=True)[1:, 0] - ctx.offsets[-4:].view(-1)
     assert rows.tolist() == [0x0D, 0x0D + (0x0C << 8), 0x0E + (0x0C << 8), 0x0C + (0x0B << 8)]
     assert ctx.rows(hist).shape[0] == 1  # only when asked
+
+
+def test_match_context_names_the_predicted_byte_and_its_length():
+    from nncomp.context import ContextModel
+    from nncomp.match import MIN_LEN, MatchModel
+
+    data = b"abcdefghij" * 2
+    mm = MatchModel(10)
+    mm.start_frame(1, len(data))
+    hist, ctx = torch.zeros(1, dtype=torch.int64), []
+    for b in data:
+        mm.predict()
+        ctx.append(int(mm.contexts()[0, 0]))
+        sym = torch.tensor([b])
+        before, hist = hist, ContextModel.push(hist, sym)
+        mm.update(before, hist, sym, torch.tensor([True]))
+    assert MIN_LEN == 6  # the second copy's match starts after its first 6 bytes, predicting b"ghij"
+    assert ctx[:16] == [0] * 16  # no match yet: no byte, length 0, not active
+    # predicted byte | bit length of the verified length << 8 | active << 12 (length 0, 1, 2, 3)
+    assert ctx[16:] == [ord("g") | 1 << 12, ord("h") | 1 << 8 | 1 << 12, ord("i") | 2 << 8 | 1 << 12,
+                        ord("j") | 2 << 8 | 1 << 12]
 
 
 def test_batched_equals_stepwise_with_ended_lane():
@@ -128,15 +149,30 @@ def test_new_dataset_ages_hashed_counts_only():
     hist = torch.tensor([0x616263, 0x646566], dtype=torch.int64)
     rows = ctx.rows(hist)
     for n in range(20):  # 20 of 'x' after both contexts, and 5 of 'y' after the first
-        ctx.update(rows, torch.tensor([ord("x"), ord("x")]), torch.tensor([True, True]))
+        ctx.update(rows, ctx.features(rows)[1], torch.tensor([ord("x"), ord("x")]), torch.tensor([True, True]))
         if n < 5:
-            ctx.update(rows, torch.tensor([ord("y"), ord("y")]), torch.tensor([True, False]))
+            ctx.update(rows, ctx.features(rows)[1], torch.tensor([ord("y"), ord("y")]), torch.tensor([True, False]))
     before = ctx.table[rows].clone()  # (K, L, 256)
     ctx.new_dataset()
     after = ctx.table[rows]
     assert torch.equal(after[:2], before[:2])  # exact orders keep their counts
     assert after[2, 0, ord("x")] == 20 // 8 and after[2, 0, ord("y")] == 0  # hashed: divided by 8, rare ones gone
     assert int(after[2].sum()) == 2 * (20 // 8)
+
+
+def test_full_rows_are_halved():
+    from nncomp.context import HALVE_BITS, ContextModel
+
+    ctx = ContextModel((1,), hash_bits=10)
+    rows = ctx.rows(torch.tensor([ord("a")], dtype=torch.int64))
+    sym, valid = torch.tensor([ord("b")]), torch.tensor([True])
+    limit = 2**HALVE_BITS  # a total of this many has HALVE_BITS + 1 bits
+    ctx.table[rows[0, 0], ord("c")] = 3
+    for _ in range(limit - 3):
+        ctx.update(rows, ctx.features(rows)[1], sym, valid)
+    assert int(ctx.table[rows[0, 0]].sum()) == limit  # 3 of 'c' and limit - 3 of 'b': not halved yet
+    ctx.update(rows, ctx.features(rows)[1], sym, valid)  # counted at a total of `limit`: then halved
+    assert ctx.table[rows[0, 0], ord("b")] == (limit - 2) // 2 and ctx.table[rows[0, 0], ord("c")] == 1
 
 
 def _run_match(rows: list[bytes]):
