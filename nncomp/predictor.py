@@ -211,9 +211,11 @@ class Predictor:
         x, valid, freq = blk["x"], blk["valid"], blk["freq"]
         n = int(valid.sum())
         if n:
-            p = freq / freq.sum(-1, keepdim=True)
-            g = p - torch.nn.functional.one_hot(x, 256).double()
-            g = g * (valid.unsqueeze(-1).double() * (1.0 / n))  # d(mean loss in nats)/d(natural logit)
+            # d(mean loss in nats)/d(natural logit) = (p - onehot(x)) / n in valid cells; in place, as
+            # these (L,T,256) tensors are the largest of a block (the same IEEE operations as unfused)
+            g = freq / freq.sum(-1, keepdim=True)
+            g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
+            g *= valid.unsqueeze(-1).double() * (1.0 / n)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
                 grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
                 self.net.apply_grads(grads, self.net_lr[self.binary])
