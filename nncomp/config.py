@@ -28,6 +28,7 @@ class CodecConfig:
     record: bool = True  # frames of fixed-length records get record contexts (record.py)
     words: bool = True  # word contexts (words.py)
     sparse: bool = True  # binary frames get sparse contexts (context.SPARSE)
+    halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
@@ -47,9 +48,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "sparse")}
+        flags = {k: d[k] for k in ("record", "words", "sparse", "halve")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words and sparse settings are not booleans")
+            raise ValueError("record, words, sparse and halve settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -101,7 +102,7 @@ _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
-               sparse=False),
+               sparse=False, halve=False),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
     4: replace(_BASE, lanes=80),

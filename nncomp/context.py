@@ -20,7 +20,8 @@ DATASET_DECAY = 3  # a new dataset divides the hashed orders' counts by 2**3 (ra
 # fade, so a context whose data drifts (object code, a bitmap's regions) follows it. Level 5,
 # encoder-side code lengths: obj2 65,274 -> 64,945 bytes, pic[:200000] 14,934 -> 14,832, paper2
 # 19,540 -> 19,544, news[:100000] 28,632 -> 28,654 (at a total of 255: text 0.1% worse; at a
-# symbol count of 1023 instead of the total: half the gain).
+# symbol count of 1023 instead of the total: half the gain). Not at level 1, whose statistics work
+# without a prior or match model: there it cost book2 + paper2 + news 0.8% (308,395 -> 310,873).
 HALVE_BITS = 10
 # Sparse contexts of binary frames: the bytes at these distances back (1: the last byte), skipping
 # others. Object code and arrays of numbers repeat in 2- and 4-byte units whose neighbours vary
@@ -38,12 +39,14 @@ _SPARSE_MASK = torch.tensor([[255] * len(ds) + [0] * (2 - len(ds)) for ds in SPA
 class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
-    def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int = 0, sparse: bool = False):
+    def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int = 0, sparse: bool = False,
+                 halve: bool = False):
         if not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or not 0 <= extra <= 8:
             raise ValueError("context model settings out of range")
         self.orders = tuple(orders)
         self.hash_bits = hash_bits
         self.n_sparse = len(SPARSE) if sparse else 0
+        self.halve = halve
         sizes = [min(256**k, 2**hash_bits) for k in self.orders] + [2**hash_bits] * extra
         sizes += [256 ** len(d) for d in SPARSE[: self.n_sparse]]  # the last rows: exact sparse contexts
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
@@ -97,11 +100,13 @@ class ContextModel:
 
     def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) came
-        from features(); then halve the rows whose total count had more than HALVE_BITS bits."""
+        from features(); then, if halving, halve the rows whose total count had more than HALVE_BITS bits."""
         r = rows[:, valid].reshape(-1)
         s = sym[valid].repeat(rows.shape[0])
         self.table.index_put_((r, s), torch.ones_like(r, dtype=torch.int16), accumulate=True)
         self.table[r, s] = torch.clamp(self.table[r, s], max=COUNT_CAP)
+        if not self.halve:
+            return
         full = r[(buckets[:, valid] > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
         if len(full):
             self.table[full] = self.table[full] >> 1

@@ -58,12 +58,13 @@ class Predictor:
     """Transformer + context statistics + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
-                 match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False):
+                 match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False,
+                 halve: bool = False):
         self.net = Transformer(cfg, params)
         self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
         # rows: orders, words, match, records (frames with records), sparse contexts (binary frames)
         extra = N_WORD * words + N_MATCH_CTX * bool(match_bits) + N_RECORD * record
-        self.ctx = ContextModel(orders, hash_bits, extra=extra, sparse=sparse)
+        self.ctx = ContextModel(orders, hash_bits, extra=extra, sparse=sparse, halve=halve)
         self.words = WordContext() if words else None
         self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None

@@ -14,8 +14,8 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse)
-    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse)
+    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse, halve=True)
+    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse, halve=True)
     enc.start_frame(lanes, T * blocks, period=period, binary=binary)
     dec.start_frame(lanes, T * blocks, period=period, binary=binary)
     for b in range(blocks):
@@ -44,6 +44,16 @@ def test_batched_equals_stepwise_with_learning():
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
     assert not torch.equal(enc.net.params["l0.qkv"], Predictor(cfg, (1,), 8).net.params["l0.qkv"])  # it learned
     assert not torch.equal(enc.beta, Predictor(cfg, (1,), 8).beta)  # and the match bonus learned from its hits
+
+
+def test_batched_equals_stepwise_while_halving_full_rows(monkeypatch):
+    from nncomp import context
+
+    monkeypatch.setattr(context, "HALVE_BITS", 5)  # rows of more than 32 counts: halved all the time
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[: 8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=1, n_head=4, d_mlp=64, block=16)
+    enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True)
+    assert 0 < int(enc.ctx.table[: 256].sum(-1).max()) < 64  # order-1 rows stay small
 
 
 def test_batched_equals_stepwise_with_record_contexts():
@@ -163,16 +173,19 @@ def test_new_dataset_ages_hashed_counts_only():
 def test_full_rows_are_halved():
     from nncomp.context import HALVE_BITS, ContextModel
 
-    ctx = ContextModel((1,), hash_bits=10)
+    ctx, keep = ContextModel((1,), hash_bits=10, halve=True), ContextModel((1,), hash_bits=10)
     rows = ctx.rows(torch.tensor([ord("a")], dtype=torch.int64))
     sym, valid = torch.tensor([ord("b")]), torch.tensor([True])
     limit = 2**HALVE_BITS  # a total of this many has HALVE_BITS + 1 bits
-    ctx.table[rows[0, 0], ord("c")] = 3
-    for _ in range(limit - 3):
-        ctx.update(rows, ctx.features(rows)[1], sym, valid)
+    for c in (ctx, keep):
+        c.table[rows[0, 0], ord("c")] = 3
+        for _ in range(limit - 3):
+            c.update(rows, c.features(rows)[1], sym, valid)
     assert int(ctx.table[rows[0, 0]].sum()) == limit  # 3 of 'c' and limit - 3 of 'b': not halved yet
     ctx.update(rows, ctx.features(rows)[1], sym, valid)  # counted at a total of `limit`: then halved
     assert ctx.table[rows[0, 0], ord("b")] == (limit - 2) // 2 and ctx.table[rows[0, 0], ord("c")] == 1
+    keep.update(rows, keep.features(rows)[1], sym, valid)  # a model that does not halve just counts
+    assert int(keep.table[rows[0, 0]].sum()) == limit + 1
 
 
 def _run_match(rows: list[bytes]):
