@@ -75,19 +75,20 @@ def requant(x: torch.Tensor, shift: int, lo: float, hi: float) -> torch.Tensor:
     return torch.clamp(torch.round(x * (2.0**-shift)), lo, hi)
 
 
-def quantize_grad(g: torch.Tensor, bits: int) -> tuple[torch.Tensor, float]:
+def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
     """Round a float gradient to integers of at most `bits` bits with a power-of-two scale.
 
     Returns (g_int, scale) with g ~= g_int * scale. The scale comes from the exact maximum and
-    frexp (bit manipulation), so every machine picks the same one.
+    frexp (bit manipulation), so every machine picks the same one. `out`: a float64 tensor of g's
+    shape to write g_int into (it may be g itself).
     """
     lo, hi = (float(v) for v in torch.aminmax(g)) if g.numel() else (0.0, 0.0)
     gmax = max(abs(lo), abs(hi))
     if gmax == 0.0 or not (np.isfinite(lo) and np.isfinite(hi)):
-        return torch.zeros_like(g, dtype=torch.float64), 1.0
+        return (torch.zeros_like(g, dtype=torch.float64) if out is None else out.zero_()), 1.0
     _, e = np.frexp(gmax)  # gmax = m * 2**e, 0.5 <= m < 1
     shift = bits - int(e)
-    return torch.mul(g.double(), 2.0**shift).round_(), 2.0**-shift
+    return torch.mul(g.double(), 2.0**shift, out=out).round_(), 2.0**-shift
 
 
 @functools.lru_cache(maxsize=None)

@@ -153,7 +153,7 @@ class Mixer:
               cfg: ModelConfig) -> None:
         """One Adam step from a block's integer gradients gq (L,T,256) (scale sc, in nats per natural
         logit), scores f (K,L,T,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T)) and the
-        transformer's logits zh (L,T,256). Every sum is over integers below 2**53, so exact in any order:
+        transformer's logits zh (L,T,256) (integers, float64). Every sum is over integers below 2**53, so exact in any order:
         per position the |gq| sum to at most ~2**17 (g = (p - onehot) / n, scaled so its largest entry
         is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
         ca, cd, s = cells
@@ -168,7 +168,7 @@ class Mixer:
         lr = {"alpha": ALPHA_LR_SCALE, "delta": ALPHA_LR_SCALE}
         if self.learn_gamma:
             g = torch.zeros(N_SETS, dtype=torch.float64)
-            g.index_add_(0, s.reshape(-1), (gq * zh).sum(-1).reshape(-1))
+            g.index_add_(0, s.reshape(-1), torch.einsum("lts,lts->lt", gq, zh).reshape(-1))
             grads["gamma"], lr["gamma"] = g * scale, GAMMA_LR_SCALE
         for name in grads:
             m, v = self.adam[name]

@@ -37,18 +37,23 @@ class BlockBuffers:
     Stacking a block's positions into a fresh tensor costs page faults on every block: level 1's count
     scores, (4, 256, 32, 256) float64, take 18.8 ms to stack and 3.1 ms to copy into a buffer already
     touched (one run, two threads). A buffer's contents are read by learn() before the next block writes.
+    learn() also takes its largest scratch tensors from here (`like`).
     """
 
     def __init__(self):
         self.bufs: dict[str, torch.Tensor] = {}
 
-    def put(self, name: str, dim: int, t: int, steps: int, x: torch.Tensor) -> None:
-        """Write x as position t (along a new axis `dim`) of the block's `steps` positions."""
-        shape = x.shape[:dim] + (steps,) + x.shape[dim:]
-        b = self.bufs.get(name)
-        if b is None or b.shape != shape or b.dtype != x.dtype:
-            b = self.bufs[name] = torch.empty(shape, dtype=x.dtype)
+    def put(self, name: str, dim: int, t: int, steps: int, x: torch.Tensor, dtype: torch.dtype | None = None) -> None:
+        """Write x (as `dtype`, if given) as position t (along a new axis `dim`) of the block's `steps` positions."""
+        b = self.like(name, x.shape[:dim] + (steps,) + x.shape[dim:], dtype or x.dtype)
         b.select(dim, t).copy_(x)
+
+    def like(self, name: str, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+        """The buffer `name`, (re)made if it is not of this shape and type; its contents are stale."""
+        b = self.bufs.get(name)
+        if b is None or b.shape != shape or b.dtype != dtype:
+            b = self.bufs[name] = torch.empty(shape, dtype=dtype)
+        return b
 
     def __getitem__(self, name: str) -> torch.Tensor:
         return self.bufs[name]
@@ -165,7 +170,7 @@ class Predictor:
             guesses.append(m)
         cells = Cells.stack(cells)
         freq = self._freq(self.mixer.net_logits(self.mix, cells.set, zh) + self.buffers["zc"])
-        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, zh=zh, f=self.buffers["f"], cells=cells,
+        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, zh=zh.double(), f=self.buffers["f"], cells=cells,
                            m=_stack_guesses(guesses))
         return freq
 
@@ -182,7 +187,7 @@ class Predictor:
         freq = self._freq(self.mixer.net_logits(self.mix, c.set, zh) + zc)
         s, buf = self._steps, self.buffers
         for name, dim, v in (("freq", 1, freq), ("zh", 1, zh), ("f", 2, f)):
-            buf.put(name, dim, s["t"], s["T"], v)
+            buf.put(name, dim, s["t"], s["T"], v, torch.float64)  # zh: float64 for learn's products
         s["t"] += 1
         s["cells"].append(c)
         s["m"].append(m)
@@ -214,7 +219,7 @@ class Predictor:
         if n:
             # d(mean loss in nats)/d(natural logit) = (p - onehot(x)) / n in valid cells; in place, as
             # these (L,T,256) tensors are the largest of a block (the same IEEE operations as unfused)
-            g = freq / freq.sum(-1, keepdim=True)
+            g = torch.div(freq, freq.sum(-1, keepdim=True), out=self.buffers.like("g", freq.shape, torch.float64))
             g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
             g *= valid.unsqueeze(-1).double() * (1.0 / n)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
@@ -229,7 +234,7 @@ class Predictor:
     def _learn_mixer(self, g: torch.Tensor, blk: dict) -> None:
         """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of g at the
         guessed symbol), from g rounded to integers: sums exact in any order."""
-        gq, sc = quantize_grad(g, GRAD_BITS)
+        gq, sc = quantize_grad(g, GRAD_BITS, out=g)  # g is not needed after this
         if blk["m"]:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
             for sym, bucket, active in blk["m"]:  # (L,T) each
