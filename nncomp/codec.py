@@ -109,15 +109,19 @@ class Engine:
         except Exception as e:  # constriction rejects some malformed word streams outright
             raise CorruptError(f"damaged frame: {e}") from None
         out = torch.zeros(lanes, length, dtype=torch.int64)
+        full = valid.all(0).tolist()  # steps where every lane holds a byte (all but the last lane's tail)
         for b0 in range(0, length, self.cfg.model.block):
             steps = min(self.cfg.model.block, length - b0)
             self.pred.begin_block(steps)
             for t in range(b0, b0 + steps):
                 freq = self.pred.predict_step()
                 v = valid[:, t]
-                sym = torch.zeros(lanes, dtype=torch.int64)
                 try:
-                    sym[v] = torch.from_numpy(dec.decode(_FAMILY, freq[v].numpy()).astype(np.int64))
+                    if full[t]:
+                        sym = torch.from_numpy(dec.decode(_FAMILY, freq.numpy()).astype(np.int64))
+                    else:
+                        sym = torch.zeros(lanes, dtype=torch.int64)
+                        sym[v] = torch.from_numpy(dec.decode(_FAMILY, freq[v].numpy()).astype(np.int64))
                 except Exception as e:
                     raise CorruptError(f"damaged frame: {e}") from None
                 out[:, t] = sym

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .exact import LOGIT_FRAC, ilog2_fixed
+from .exact import LOGIT_FRAC, ilog2_fixed, lookup
 
 COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still fits int16
 COUNT_WEIGHT = 16  # a seen symbol scores log2(16 c + 1): additive smoothing of 1/16
@@ -93,21 +93,23 @@ class ContextModel:
 
     def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f, bucket): f (K, L, 256) integer log-count scores (float64), bucket (K, L) int64 confidence class."""
-        counts = self.table[rows].long()
-        total = counts.sum(-1)
+        counts = lookup(self.table, rows)
+        total = counts.sum(-1)  # int64
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
-        return self.log_table[counts], torch.clamp(e.long(), 0, N_BUCKETS - 1)
+        return lookup(self.log_table, counts.int()), torch.clamp(e.long(), 0, N_BUCKETS - 1)
 
     def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) came
         from features(); then, if halving, halve the rows whose total count had more than HALVE_BITS bits."""
-        r = rows[:, valid].reshape(-1)
-        s = sym[valid].repeat(rows.shape[0])
+        if not bool(valid.all()):
+            rows, buckets, sym = rows[:, valid], buckets[:, valid], sym[valid]
+        r = rows.reshape(-1)
+        s = sym.expand(rows.shape[0], -1).reshape(-1)
         self.table.index_put_((r, s), torch.ones_like(r, dtype=torch.int16), accumulate=True)
         self.table[r, s] = torch.clamp(self.table[r, s], max=COUNT_CAP)
         if not self.halve:
             return
-        full = r[(buckets[:, valid] > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
+        full = r[(buckets > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
         if len(full):
             self.table[full] = self.table[full] >> 1
 

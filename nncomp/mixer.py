@@ -31,7 +31,7 @@ from typing import NamedTuple
 import torch
 
 from .context import N_BUCKETS
-from .exact import LOGIT_FRAC
+from .exact import LOGIT_FRAC, lookup
 from .model import ModelConfig, adam_step
 
 ALPHA_BITS = 8  # weights are integers at 2**-8
@@ -135,18 +135,18 @@ class Mixer:
         s = seen * N_MATCH + state
         cell = self.row_offset[: len(buckets)] + buckets  # (K, L): row and bucket within a set
         size = self.rows * N_BUCKETS
-        return Cells(cell + s * size, cell + PAIR[hist & 0xFFFF] * size, s)
+        return Cells(cell + s * size, cell + lookup(PAIR, hist & 0xFFFF) * size, s)
 
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
         ca, cd, _ = cells
-        w = torch.clamp(self.alpha_q[mix][ca] + self.delta_q[mix][cd], 0, ALPHA_MAX)  # (K,L)
+        w = torch.clamp(lookup(self.alpha_q[mix], ca) + lookup(self.delta_q[mix], cd), 0, ALPHA_MAX)  # (K,L)
         # products below 2**25, summed over <= 16 rows: exact integers; floor of a power-of-two scale
         return torch.floor((w.unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
 
     def net_logits(self, mix: int, s: torch.Tensor, zh: torch.Tensor) -> torch.Tensor:
         """The transformer's logits zh (..., 256) weighted by its set's gamma (s: set per position)."""
-        return torch.floor(self.gamma_q[mix][s].unsqueeze(-1) * zh * 2.0**-ALPHA_BITS)
+        return torch.floor(lookup(self.gamma_q[mix], s).unsqueeze(-1) * zh * 2.0**-ALPHA_BITS)
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,

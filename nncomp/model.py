@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .exact import LOG2E, LOGIT_FRAC, exact_dtype, exact_mm, exp2_table, quantize_grad, requant, splitmix_uniform
+from .exact import LOG2E, LOGIT_FRAC, exact_dtype, exact_mm, exp2_table, lookup, quantize_grad, requant, splitmix_uniform
 
 ACT_BITS = 5  # activations: real value = int / 32
 ACT_MAX = 127.0  # bound of every small activation (norm output, q, k, v, attention output, MLP hidden)
@@ -167,7 +167,7 @@ class Transformer:
         s = exact_mm(q, k_all.transpose(-1, -2), ACT_MAX, ACT_MAX)
         z = torch.floor(s * self.att_scale) + bias
         idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, ATT_RANGE - 1).long()
-        p = self.att_table[idx]
+        p = lookup(self.att_table, idx)
         tot = p.sum(-1, keepdim=True)
         out = torch.round(exact_mm(p, v_all, 2.0**ATT_TOP, ACT_MAX) / tot)
         return out, p, tot
@@ -200,7 +200,7 @@ class Transformer:
 
         Returns (z, cache): z (L,T,256) int64 logits in 1/LOGIT_FRAC bit, cache the activations backward() needs.
         """
-        x = self.q["emb"][tok]
+        x = lookup(self.q["emb"], tok)
         layers = []
         for i in range(self.cfg.n_layer):
             y1, r1 = self._norm(x)
@@ -224,6 +224,7 @@ class Transformer:
         kv, new_mem = [], []
 
         def keys(i, k, v):
+            k, v = k.float(), v.float()  # keys and values are kept as float32 (see start_steps)
             mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
             kv.append((torch.cat([mk, k], 2), torch.cat([mv, v], 2)))
             new_mem.append((k, v))
@@ -239,7 +240,9 @@ class Transformer:
         state = {"t": 0, "steps": steps, "kv": [], "tok": [], "caches": []}
         for i in range(c.n_layer):
             tm = mem[i][0].shape[2] if mem else 0
-            kb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float64)
+            # float32 holds these integers (|k|, |v| <= ACT_MAX) exactly and is the type attention's
+            # products run in, so no step converts the whole buffer again
+            kb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float32)
             vb = torch.zeros_like(kb)
             if tm:
                 kb[:, :, :tm], vb[:, :, :tm] = mem[i]
@@ -266,24 +269,30 @@ class Transformer:
         state["caches"].append(cache)
         return z[:, 0]
 
+    @staticmethod
+    def steps_mem(state: dict) -> list:
+        """The keys and values of the block decoded by step(): the next block's memory (forward()'s 'mem')."""
+        if state["t"] != state["steps"]:
+            raise ValueError("block not fully decoded")
+        tm = state["tm"]
+        return [(kb[:, :, tm:], vb[:, :, tm:]) for kb, vb in state["kv"]]
+
     def finish_steps(self, state: dict) -> dict:
         """forward()'s cache for the block decoded by step(), from the steps' own activations."""
         cs = state["caches"]
-        if state["t"] != state["steps"]:
-            raise ValueError("block not fully decoded")
+        mem = self.steps_mem(state)
         layers = []
         for i in range(self.cfg.n_layer):
             lcs = [c["layers"][i] for c in cs]
             layer = {k: torch.cat([lc[k] for lc in lcs], 2 if k in ("p", "tot") else 1) for k in lcs[0]}
             layers.append(layer)
-        tm = state["tm"]
         return {
             "tok": torch.cat([c["tok"] for c in cs], 1),
             "layers": layers,
             "yf": torch.cat([c["yf"] for c in cs], 1),
             "rf": torch.cat([c["rf"] for c in cs], 1),
             "kv": state["kv"],
-            "mem": [(kb[:, :, tm:], vb[:, :, tm:]) for kb, vb in state["kv"]],
+            "mem": mem,
         }
 
     # -- backward and update -----------------------------------------------------------------

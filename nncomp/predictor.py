@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .context import ContextModel
-from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, quantize_grad
+from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, lookup, quantize_grad
 from .match import N_LEN, N_MATCH_CTX, MatchModel
 from .mixer import LN2, Cells, Mixer
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
@@ -134,7 +134,7 @@ class Predictor:
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for sym_g, bucket, active in m:
-            zc.scatter_add_(1, sym_g.unsqueeze(1), (self.beta_q[bucket] * active).unsqueeze(1))
+            zc.scatter_add_(1, sym_g.unsqueeze(1), (lookup(self.beta_q, bucket) * active).unsqueeze(1))
         if sym is not None:
             self._advance((rows, b), sym, valid)
         return zc, f, cells, m, (rows, b)
@@ -153,7 +153,7 @@ class Predictor:
     def _freq(self, z: torch.Tensor) -> torch.Tensor:
         """Integer frequencies (>= 1, at most 2**EXP_BITS) from logits in 1/LOGIT_FRAC bit."""
         idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, OUT_RANGE).long()
-        return self.out_table[idx]
+        return lookup(self.out_table, idx)
 
     # -- encoder side ---------------------------------------------------------------------
     def predict_block(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -170,8 +170,8 @@ class Predictor:
             guesses.append(m)
         cells = Cells.stack(cells)
         freq = self._freq(self.mixer.net_logits(self.mix, cells.set, zh) + self.buffers["zc"])
-        self._block = dict(x=x, valid=valid, cache=cache, freq=freq, zh=zh.double(), f=self.buffers["f"], cells=cells,
-                           m=_stack_guesses(guesses))
+        self._block = dict(x=x, valid=valid, cache=lambda: cache, mem=cache["mem"], freq=freq, zh=zh.double(),
+                           f=self.buffers["f"], cells=cells, m=_stack_guesses(guesses))
         return freq
 
     # -- decoder side ---------------------------------------------------------------------
@@ -201,10 +201,12 @@ class Predictor:
         self._steps["valid"].append(valid)
 
     def finish_block(self) -> None:
-        """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn()."""
-        s = self._steps
+        """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn().
+        The network's cache is assembled only if learn() trains the network on this block."""
+        s, state = self._steps, self._state
         self._block = dict(
-            x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=self.net.finish_steps(self._state),
+            x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=lambda: self.net.finish_steps(state),
+            mem=self.net.steps_mem(state),
             freq=self.buffers["freq"], zh=self.buffers["zh"], f=self.buffers["f"],
             cells=Cells.stack(s["cells"]),
             m=_stack_guesses(s["m"]),
@@ -223,11 +225,11 @@ class Predictor:
             g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
             g *= valid.unsqueeze(-1).double() * (1.0 / n)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
-                grads = self.net.backward(blk["cache"], g * 2.0 ** -(ACT_BITS + W_BITS))
+                grads = self.net.backward(blk["cache"](), g * 2.0 ** -(ACT_BITS + W_BITS))
                 self.net.apply_grads(grads, self.net_lr[self.binary])
             self._learn_mixer(g, blk)
         self.blocks_seen += 1
-        self.mem = blk["cache"]["mem"]
+        self.mem = blk["mem"]
         self.prev = x[:, -1]
         self._block = None
 

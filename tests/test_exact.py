@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nncomp.exact import exact_mm, exp2_table, ilog2_fixed, quantize_grad, splitmix_uniform
+from nncomp.exact import exact_mm, exp2_table, ilog2_fixed, lookup, quantize_grad, splitmix_uniform
 
 
 def test_exact_mm_matches_integer_product():
@@ -32,6 +32,16 @@ def test_exact_mm_refuses_inexact_bounds():
     a = torch.ones(2, 4)
     with pytest.raises(ValueError):
         exact_mm(a, a.T, 2.0**30, 2.0**30)
+
+
+def test_lookup_picks_rows_by_index():
+    table = torch.tensor([[10, 11], [20, 21], [30, 31]], dtype=torch.int16)
+    idx = torch.tensor([[2, 0, 2], [1, 1, 0]])
+    got = lookup(table, idx)
+    assert got.shape == (2, 3, 2) and got.dtype == torch.int16
+    assert got[0].tolist() == [[30, 31], [10, 11], [30, 31]] and got[1].tolist() == [[20, 21], [20, 21], [10, 11]]
+    scores = torch.tensor([0.5, 1.5, 2.5], dtype=torch.float64)
+    assert lookup(scores, idx.int()).tolist() == [[2.5, 0.5, 2.5], [1.5, 1.5, 0.5]]  # int32 indices too
 
 
 def test_exp2_table_values():
