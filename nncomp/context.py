@@ -103,15 +103,15 @@ class ContextModel:
         from features(); then, if halving, halve the rows whose total count had more than HALVE_BITS bits."""
         if not bool(valid.all()):
             rows, buckets, sym = rows[:, valid], buckets[:, valid], sym[valid]
-        r = rows.reshape(-1)
-        s = sym.expand(rows.shape[0], -1).reshape(-1)
-        self.table.index_put_((r, s), torch.ones_like(r, dtype=torch.int16), accumulate=True)
-        self.table[r, s] = torch.clamp(self.table[r, s], max=COUNT_CAP)
+        flat = self.table.view(-1)  # flat indices: index_put_/take/put_ are cheaper than 2-D indexing
+        cells = (rows * 256 + sym).reshape(-1)
+        flat.index_put_((cells,), torch.ones_like(cells, dtype=torch.int16), accumulate=True)
+        flat.put_(cells, flat.take(cells).clamp_(max=COUNT_CAP))  # a cell listed twice gets one value
         if not self.halve:
             return
-        full = r[(buckets > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
+        full = rows.reshape(-1)[(buckets > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
         if len(full):
-            self.table[full] = self.table[full] >> 1
+            self.table.index_copy_(0, full, lookup(self.table, full) >> 1)
 
     @staticmethod
     def push(hist: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:

@@ -61,14 +61,18 @@ def exact_dtype(amax: float, bmax: float, k: int) -> torch.dtype:
     raise ValueError(f"matrix product bound {bound:.3g} exceeds exact float64 range")
 
 
-def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float) -> torch.Tensor:
-    """a @ b for integer-valued a, b with |a| <= amax, |b| <= bmax; the result is exact, as float64.
+def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: bool = False) -> torch.Tensor:
+    """a @ b for integer-valued a, b with |a| <= amax, |b| <= bmax; the result is exact, as float64
+    (with `keep`, in the type the product ran in: its integers are exact there too).
 
     Runs in float32 when every partial sum stays below 2**24, else in float64 (below 2**53). The
     bound is checked, not assumed: a product that could round is refused rather than silently inexact.
+    A kept float32 result may only go through exact float32 operations (power-of-two scaling, round,
+    clamp, comparisons) or be promoted to float64 by an operation with a float64 tensor.
     """
     dtype = exact_dtype(amax, bmax, a.shape[-1])
-    return torch.matmul(a.to(dtype), b.to(dtype)).double()
+    c = torch.matmul(a.to(dtype), b.to(dtype))
+    return c if keep else c.double()
 
 
 def lookup(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

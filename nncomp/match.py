@@ -72,6 +72,6 @@ class MatchModel:
         self.ptr = torch.where(hit, self.ptr + self.lanes, torch.where(miss, -1, self.ptr))
         keys = self._key(hist_before)[valid]  # that context was followed by this byte, here
         self.table.scatter_reduce_(0, keys, pos[valid] + 1, reduce="amax")
-        cand = self.table[self._key(hist_after)] - 1
+        cand = self.table.index_select(0, self._key(hist_after)) - 1
         self.ptr = torch.where(miss & (cand >= 0), cand, self.ptr)
         self.t += 1

@@ -160,7 +160,9 @@ class Transformer:
         return torch.clamp(torch.round(x * r), -ACT_MAX, ACT_MAX), r
 
     def _linear(self, x: torch.Tensor, name: str, lo: float, hi: float) -> torch.Tensor:
-        return requant(exact_mm(x, self.qt[name], ACT_MAX, W_MAX), W_BITS, lo, hi)
+        """Integers in [lo, hi], in float32 where the product ran in float32 (saves converting them
+        back and forth between products; the residual stream adds them in float64)."""
+        return requant(exact_mm(x, self.qt[name], ACT_MAX, W_MAX, keep=True), W_BITS, lo, hi)
 
     def _attend(self, q, k_all, v_all, bias):
         """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, P, S)."""
@@ -224,7 +226,8 @@ class Transformer:
         kv, new_mem = [], []
 
         def keys(i, k, v):
-            k, v = k.float(), v.float()  # keys and values are kept as float32 (see start_steps)
+            k, v = k.float(), v.float()  # keys and values are kept as float32 (see start_steps; no-op
+            # where _linear's product ran in float32)
             mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
             kv.append((torch.cat([mk, k], 2), torch.cat([mv, v], 2)))
             new_mem.append((k, v))
