@@ -65,7 +65,7 @@ def main() -> None:
     info = custom.info
     lines = [
         f"Collection: {root} ({args.glob}), {len(files)} files sorted by path; even-numbered ones train, "
-        f"odd-numbered ones test. Level {args.level}, {args.threads} threads.\n",
+        f"odd-numbered ones test. Level {args.level}, {args.threads} thread{'s' if args.threads != 1 else ''}.\n",
         f"- training half: {len(train)} files, {sum(p.stat().st_size for p in train):,} bytes; "
         f"`nncomp train` from the default prior: {info.get('bytes_seen', 0):,} bytes seen in {train_s:.0f} s, "
         f"held-out bits/byte {info.get('holdout_bpb_before')} -> {info.get('holdout_bpb_after')}; model file {model_bytes:,} bytes",
