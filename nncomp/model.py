@@ -305,30 +305,34 @@ class Transformer:
         gq, sc = quantize_grad(g, GRAD_BITS)
         return exact_mm(gq, b, 2.0**GRAD_BITS, bmax) * sc
 
-    def _wgrad(self, g: torch.Tensor, x: torch.Tensor, xmax: float) -> torch.Tensor:
-        """Weight gradient g^T @ x over all positions (g (...,out), x (...,in))."""
-        return self._gmm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), xmax)
+    def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, sc: float | None = None):
+        """Back through the linear layer `name` with input x (..., in), given g (..., out) = dLoss/d(output):
+        (weight gradient g^T @ x over all positions, g @ weight), g rounded to integers once for both.
+        With `sc`, g is already integers of at most GRAD_BITS bits at scale sc."""
+        if sc is None:
+            g, sc = quantize_grad(g, GRAD_BITS)
+        wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax) * sc
+        return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX) * sc
 
-    def backward(self, cache: dict, g_out: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Gradients of the master weights, given g_out = dLoss/d(head output), (L,T,256) float."""
+    def backward(self, cache: dict, gq_out: torch.Tensor, sc_out: float) -> dict[str, torch.Tensor]:
+        """Gradients of the master weights, given dLoss/d(head output) = gq_out * sc_out: gq_out (L,T,256)
+        integers of at most GRAD_BITS bits (quantize_grad's output; the mixer learns from the same)."""
         grads = {}
-        grads["head"] = self._wgrad(g_out, cache["yf"], ACT_MAX) * 2.0**W_BITS
-        gx = self._gmm(g_out, self.q["head"], W_MAX) * cache["rf"]
+        wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out)
+        grads["head"], gx = wg * 2.0**W_BITS, gx * cache["rf"]
         for i in reversed(range(self.cfg.n_layer)):
             lc = cache["layers"][i]
             # MLP: x += fc2(relu(fc1(norm(x))))
-            grads[f"l{i}.fc2"] = self._wgrad(gx, lc["h"], ACT_MAX)
-            gh = self._gmm(gx, self.q[f"l{i}.fc2"], W_MAX) * 2.0**-W_BITS
-            gh = gh * ((lc["h"] > 0) & (lc["h"] < ACT_MAX))
-            grads[f"l{i}.fc1"] = self._wgrad(gh, lc["y2"], ACT_MAX)
-            gx = gx + self._gmm(gh, self.q[f"l{i}.fc1"], W_MAX) * (2.0**-W_BITS) * lc["r2"]
+            grads[f"l{i}.fc2"], gh = self._through(gx, lc["h"], ACT_MAX, f"l{i}.fc2")
+            gh = gh * 2.0**-W_BITS * ((lc["h"] > 0) & (lc["h"] < ACT_MAX))
+            grads[f"l{i}.fc1"], gy = self._through(gh, lc["y2"], ACT_MAX, f"l{i}.fc1")
+            gx = gx + gy * (2.0**-W_BITS) * lc["r2"]
             # attention: x += proj(attend(qkv(norm(x))))
-            grads[f"l{i}.proj"] = self._wgrad(gx, lc["o"], ACT_MAX)
-            go = self._gmm(gx, self.q[f"l{i}.proj"], W_MAX) * 2.0**-W_BITS
-            gqkv = self._attend_backward(self._split_heads(go), lc, *cache["kv"][i])
+            grads[f"l{i}.proj"], go = self._through(gx, lc["o"], ACT_MAX, f"l{i}.proj")
+            gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache["kv"][i])
             gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
-            grads[f"l{i}.qkv"] = self._wgrad(gqkv, lc["y1"], ACT_MAX)
-            gx = gx + self._gmm(gqkv, self.q[f"l{i}.qkv"], W_MAX) * (2.0**-W_BITS) * lc["r1"]
+            grads[f"l{i}.qkv"], gy = self._through(gqkv, lc["y1"], ACT_MAX, f"l{i}.qkv")
+            gx = gx + gy * (2.0**-W_BITS) * lc["r1"]
         gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
         gemb = torch.zeros_like(self.params["emb"])
         gemb.index_add_(0, cache["tok"].reshape(-1), gq)  # integers: exact in any order

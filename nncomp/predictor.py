@@ -224,19 +224,21 @@ class Predictor:
             g = torch.div(freq, freq.sum(-1, keepdim=True), out=self.buffers.like("g", freq.shape, torch.float64))
             g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
             g *= valid.unsqueeze(-1).double() * (1.0 / n)
+            # rounded to integers once (in g's place): network and mixer learn from the same ones, and
+            # sums of them are exact in any order
+            gq, sc = quantize_grad(g, GRAD_BITS, out=g)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
-                grads = self.net.backward(blk["cache"](), g * 2.0 ** -(ACT_BITS + W_BITS))
+                grads = self.net.backward(blk["cache"](), gq, sc * 2.0 ** -(ACT_BITS + W_BITS))
                 self.net.apply_grads(grads, self.net_lr[self.binary])
-            self._learn_mixer(g, blk)
+            self._learn_mixer(gq, sc, blk)
         self.blocks_seen += 1
         self.mem = blk["mem"]
         self.prev = x[:, -1]
         self._block = None
 
-    def _learn_mixer(self, g: torch.Tensor, blk: dict) -> None:
-        """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of g at the
-        guessed symbol), from g rounded to integers: sums exact in any order."""
-        gq, sc = quantize_grad(g, GRAD_BITS, out=g)  # g is not needed after this
+    def _learn_mixer(self, gq: torch.Tensor, sc: float, blk: dict) -> None:
+        """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of the
+        gradient at the guessed symbol), from the block's integer gradient gq (scale sc)."""
         if blk["m"]:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
             for sym, bucket, active in blk["m"]:  # (L,T) each
