@@ -117,13 +117,10 @@ class Engine:
                 freq = self.pred.predict_step()
                 v = valid[:, t]
                 try:
-                    if full[t]:
-                        sym = torch.from_numpy(dec.decode(_FAMILY, freq.numpy()).astype(np.int64))
-                    else:
-                        sym = torch.zeros(lanes, dtype=torch.int64)
-                        sym[v] = torch.from_numpy(dec.decode(_FAMILY, freq[v].numpy()).astype(np.int64))
+                    got = torch.from_numpy(dec.decode(_FAMILY, (freq if full[t] else freq[v]).numpy()).astype(np.int64))
                 except Exception as e:
                     raise CorruptError(f"damaged frame: {e}") from None
+                sym = got if full[t] else torch.zeros(lanes, dtype=torch.int64).masked_scatter_(v, got)
                 out[:, t] = sym
                 self.pred.push(sym, v)
             self.pred.finish_block()

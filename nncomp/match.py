@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from .exact import lookup
+
 MIN_LEN = 6  # bytes of context that must hash alike for a match to start
 N_LEN = 16  # length buckets: bit length of the verified match length (0: just found)
 N_MATCH_CTX = 1  # context rows the match model hands the context model
@@ -72,6 +74,6 @@ class MatchModel:
         self.ptr = torch.where(hit, self.ptr + self.lanes, torch.where(miss, -1, self.ptr))
         keys = self._key(hist_before)[valid]  # that context was followed by this byte, here
         self.table.scatter_reduce_(0, keys, pos[valid] + 1, reduce="amax")
-        cand = self.table.index_select(0, self._key(hist_after)) - 1
+        cand = lookup(self.table, self._key(hist_after)) - 1
         self.ptr = torch.where(miss & (cand >= 0), cand, self.ptr)
         self.t += 1
