@@ -81,9 +81,12 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     """
     files = collect(paths)
     train, held = split_chunks(files, chunk, holdout_every)
+    if not held and train:  # fewer chunks than holdout_every: the last one is held back
+        held = [train.pop()]
+    held = held[: max(1, holdout_max // chunk)]
     if not train:
-        raise NNCError("too little training data")
-    held = held[: max(1, holdout_max // chunk)] if held else [train.pop()]
+        raise NNCError(f"too little training data: its only chunk (up to {chunk:,} bytes) is held back to measure "
+                       "the result; use more input or a smaller --chunk")
     rng = random.Random(seed)
     order = list(range(len(train)))
     rng.shuffle(order)

@@ -68,7 +68,9 @@ def test_cli_train_and_use_custom_model(tmp_path):
         return subprocess.run([sys.executable, "-m", "nncomp", *args], cwd=tmp_path, capture_output=True,
                               env=nncomp_env(COLUMNS="200"), timeout=600)
 
-    r = nn("train", "a.txt", "-o", "my.nncm", "--model", "none", "--budget", "12000", "--log", "curve.tsv")
+    r = nn("train", "a.txt", "-o", "my.nncm", "--model", "none")  # one chunk: nothing left to train on
+    assert r.returncode == 1 and b"too little training data" in r.stderr and not (tmp_path / "my.nncm").exists()
+    r = nn("train", "a.txt", "-o", "my.nncm", "--model", "none", "--chunk", "4096", "--budget", "12000", "--log", "curve.tsv")
     assert r.returncode == 0, r.stderr.decode()
     assert b"bits/byte" in r.stderr and (tmp_path / "curve.tsv").read_text().count("\n") >= 2
     assert nn("train", "a.txt", "-o", "my.nncm", "--budget", "1000").returncode == 1  # exists, no -f
