@@ -95,8 +95,9 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     if log:
         log(f"0\t{before:.4f}\t{before:.4f}")
     eng = Engine(cfg, init, threads)
-    # Every file starts with the transformer's mixing weight at 1; trained with it learned, the network
-    # co-adapts to a smaller weight (0.63 after 200 KB of rich's sources) and starts files overconfident.
+    # Every file starts with the transformer's mixing weight where the mixer puts it (mixer.PRIOR_GAMMA from
+    # a prior); trained with it learned, the network co-adapted to a smaller weight (0.63 after 200 KB of
+    # rich's sources) and started files overconfident.
     eng.pred.mixer.learn_gamma = False
     eng.pred.learn_net = not mixer_only
     eng.progress = progress
