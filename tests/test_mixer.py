@@ -3,7 +3,7 @@
 import torch
 
 from nncomp.exact import LOGIT_FRAC, quantize_grad
-from nncomp.mixer import N_MATCH, N_SETS, Mixer
+from nncomp.mixer import N_MATCH, N_SETS, PRIOR_GAMMA, Mixer
 from nncomp.model import GRAD_BITS, ModelConfig
 
 
@@ -22,9 +22,9 @@ def test_weight_set_follows_seen_orders_and_match_state():
     assert (cells.alpha < mixer.alpha[0].numel()).all() and (cells.delta < mixer.delta[0].numel()).all()
 
 
-def _train_gamma(truth: int, favoured: int, steps: int = 60) -> float:
+def _train_gamma(truth: int, favoured: int, steps: int = 60, mixer: Mixer | None = None) -> float:
     """Gamma after training on a transformer that always favours `favoured` by 10 bits."""
-    mixer = Mixer(rows=1, n_orders=1)
+    mixer = mixer or Mixer(rows=1, n_orders=1)
     cfg = ModelConfig()
     L, T = 4, 8
     zh = torch.zeros(L, T, 256, dtype=torch.float64)
@@ -45,3 +45,14 @@ def test_misleading_transformer_loses_weight_and_a_good_one_gains():
     assert _train_gamma(truth=1, favoured=0) < 0.5
     assert _train_gamma(truth=1, favoured=1) > 1.5
     assert Mixer(rows=1, n_orders=1).gamma.shape == (4, N_SETS)
+
+
+def test_a_priors_network_starts_text_frames_lower_and_moves_its_weight_in_half_steps():
+    fresh = Mixer(rows=1, n_orders=1)
+    primed = Mixer(rows=1, n_orders=1, prior_alpha=torch.full((1, 16), 0.5, dtype=torch.float64))
+    assert (fresh.gamma[:2] == 1).all() and (primed.gamma[:2] == PRIOR_GAMMA).all()  # text frames
+    assert (fresh.gamma[2:] == 0).all() and (primed.gamma[2:] == 0).all()  # binary frames: no prior there
+    # one Adam step moves a weight by lr * its scale whatever the gradient's size: half as far from a prior
+    up_fresh = _train_gamma(truth=1, favoured=1, steps=1) - 1.0
+    up_primed = _train_gamma(truth=1, favoured=1, steps=1, mixer=primed) - PRIOR_GAMMA
+    assert up_fresh > 0.01 and abs(up_primed - up_fresh / 2) < 1e-6 * up_fresh
