@@ -39,10 +39,10 @@ ALPHA_INIT = 0.25  # weight of a context row a prior does not cover
 ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
 GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has only a few hundred blocks
 # Weight sets per kind of frame (Predictor.mix): 2 * binary + records. Text frames start from the
-# prior: its network at weight PRIOR_GAMMA and its context weights, learned beside that network. Binary frames
-# start without the network (weight 0; it grows where the network helps) and with every context row at
-# ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a good network
-# its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
+# prior: its network at weight PRIOR_GAMMA and its context weights, learned beside that network.
+# Binary frames start without the network (weight 0; it grows where the network helps) and with every
+# context row at ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a
+# good network its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
 # Sparse context rows (binary frames only) start at 0 in binary frames with records, where they are
 # the last rows: there the record contexts already describe the structure and the sparse rows mostly
 # add noise until learned (kennedy.xls, first 300,000 bytes: 8,449 bytes without them, 9,435 starting at 0.25,
@@ -51,13 +51,14 @@ N_MIX = 4
 TEXT_MIXES = 2  # sets 0 and 1 (binary = 0) start from the prior
 BINARY_RECORDS = 3  # the set of binary frames with records
 GAMMA_INIT = (1.0, 1.0, 0.0, 0.0)  # the transformer's weight at the start of each kind of frame
-# A prior's network starts text frames at weight 0.7, not 1, and its weight moves at half the step: learned
-# from the prior's start on the training corpus, it settled mostly at 0.4-0.8 in the weight sets most
-# positions use (four trials), and the fixed 1 made every file start overconfident in the network. Level 5, encoder-side code
-# lengths, same run: paper2, progl, paper1, progc, news[:100000], book2[:150000], alice29.txt[:100000]
-# 141,590 bytes -> 141,133 at 0.7, 141,050 with the half step (0.8: 141,233; 0.55: 141,226); five files
-# of the training corpus 81,246 -> 81,062. Without a prior (level 1) the network starts at 1 and full
-# steps (0.7 and half steps cost it 0.14 %), as do binary frames (a half step there cost 0.1 %).
+# A prior's network starts text frames at weight 0.7, not 1, and its weight moves at half the step:
+# learned from the prior's start on the training corpus, it settled mostly at 0.4-0.8 in the weight
+# sets most positions use (four trials), and the fixed 1 made every file start overconfident in the
+# network. Level 5, encoder-side code lengths, same run: paper2, progl, paper1, progc, news[:100000],
+# book2[:150000], alice29.txt[:100000] 141,590 bytes -> 141,133 at 0.7, 141,050 with the half step
+# (0.8: 141,233; 0.55: 141,226); five files of the training corpus 81,246 -> 81,062. Without a prior
+# (level 1) the network starts at 1 with full steps (0.7 and half steps cost it 0.14 %), as do binary
+# frames (a half step there cost 0.1 %).
 PRIOR_GAMMA = 0.7
 PRIOR_GAMMA_LR = 0.5
 ALPHA_MAX = 2**14
