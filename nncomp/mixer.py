@@ -3,7 +3,8 @@
 The logit of each next byte is a weighted sum (a log-linear mix) of
   * the transformer's logits, times a weight gamma[set];
   * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k],
-    where bucket_k is the bit length of that context's total count;
+    where bucket_k is the bit length of that context's total count, and whether it has seen one
+    symbol only (pixel rows, bitmap.py, whose scores are log-probabilities, have one bucket);
 and of the bonuses the predictor adds for guessed symbols (match model, record column).
 
 The weights are chosen per position by two small contexts, both known to encoder and decoder:
@@ -30,7 +31,7 @@ from typing import NamedTuple
 
 import torch
 
-from .context import N_BUCKETS
+from .context import N_BUCKETS, TOTAL_BUCKETS
 from .exact import LOGIT_FRAC, lookup
 from .model import ModelConfig, adam_step
 
@@ -61,6 +62,8 @@ GAMMA_INIT = (1.0, 1.0, 0.0, 0.0)  # the transformer's weight at the start of ea
 # frames (a half step there cost 0.1 %).
 PRIOR_GAMMA = 0.7
 PRIOR_GAMMA_LR = 0.5
+BITMAP_INIT = 0.25  # start weight of the pixel rows (bitmap.py), whose scores are log-probabilities:
+# pic[:200000] 13,301 bytes at 0.25, 13,393 at 0.5, 13,548 at 0 (level 5, encoder side, same run)
 ALPHA_MAX = 2**14
 GAMMA_MAX = 2**10
 LN2 = 0.6931471805599453
@@ -103,17 +106,21 @@ class Cells(NamedTuple):
 
 
 class Mixer:
-    def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None, n_sparse: int = 0):
+    def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None, n_sparse: int = 0,
+                 n_bitmap: int = 0):
         self.rows, self.n_orders = rows, n_orders
         self.alpha = torch.full((N_MIX, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
-        self.alpha[BINARY_RECORDS, :, rows - n_sparse :] = 0.0
+        self.alpha[BINARY_RECORDS, :, rows - n_bitmap - n_sparse : rows - n_bitmap] = 0.0
+        self.alpha[BINARY_RECORDS, :, rows - n_bitmap :] = BITMAP_INIT
         self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.gamma_lr = [GAMMA_LR_SCALE] * N_MIX
         if prior_alpha is not None:
-            if prior_alpha.shape != (n_orders, N_BUCKETS):
+            if prior_alpha.shape != (n_orders, TOTAL_BUCKETS):
                 raise ValueError("mixer weights do not match the context orders")
-            self.alpha[:TEXT_MIXES, :, :n_orders] = prior_alpha.double()  # a prior has order rows only
+            # a prior has order rows only, one weight per total-count bucket: contexts that have seen
+            # one symbol only start from the same weights (see prior_alpha)
+            self.alpha[:TEXT_MIXES, :, :n_orders] = prior_alpha.double().repeat(1, N_BUCKETS // TOTAL_BUCKETS)
             self.gamma[:TEXT_MIXES] = PRIOR_GAMMA
             self.gamma_lr[:TEXT_MIXES] = [GAMMA_LR_SCALE * PRIOR_GAMMA_LR] * TEXT_MIXES
         self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
@@ -131,10 +138,15 @@ class Mixer:
         self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX)
 
     def prior_alpha(self) -> torch.Tensor:
-        """Order rows of the weights of frames without records, averaged over the sets by use (what a
-        prior stores; it initializes every set)."""
+        """Order rows of the weights of frames without records, averaged over the sets by use, in the
+        buckets of contexts that have seen more than one symbol (what a prior stores; it initializes
+        every set, both kinds of bucket). Format 8's default prior, trained before the one-symbol
+        buckets existed, starts them so: retrained with them (scripts/train_default_prior.sh stage 2
+        on format 9, storing both kinds), it did worse: held-out 1.9901 bits/byte against 1.9794;
+        paper2, progl, paper1, progc, news[:100000], book2[:150000], alice29.txt[:100000] 140,900
+        bytes against 140,462; five files of the training corpus 81,360 against 80,782."""
         w = self.uses.double() / max(1, int(self.uses.sum()))
-        return (self.alpha[0, :, : self.n_orders] * w.view(-1, 1, 1)).sum(0)
+        return (self.alpha[0, :, : self.n_orders, :TOTAL_BUCKETS] * w.view(-1, 1, 1)).sum(0)
 
     # -- per position ------------------------------------------------------------------------
     def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None) -> Cells:

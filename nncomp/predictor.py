@@ -17,6 +17,7 @@ from .mixer import LN2, Cells, Mixer
 from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
 from .record import DELTA_INIT, N_RECORD, RecordContext
 from .words import N_WORD, WordContext
+from .bitmap import MIN_ROW, N_BITMAP, BitmapContext
 
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
 MATCH_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus per match-length bucket
@@ -64,7 +65,7 @@ class Predictor:
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
                  match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False,
-                 halve: bool = False):
+                 halve: bool = False, bitmap: bool = False):
         self.net = Transformer(cfg, params)
         self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
         # rows: orders, words, match, records (frames with records), sparse contexts (binary frames)
@@ -73,9 +74,11 @@ class Predictor:
         self.words = WordContext() if words else None
         self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None
+        self.bitmap = BitmapContext() if bitmap and record else None
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
-        self.mixer = Mixer(len(self.ctx.offsets), len(orders), alpha, self.ctx.n_sparse)
+        n_bitmap = N_BITMAP * bool(self.bitmap)
+        self.mixer = Mixer(len(self.ctx.offsets) + n_bitmap, len(orders), alpha, self.ctx.n_sparse, n_bitmap)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.learn_net = True  # False: the network's weights stay fixed (training a prior's mixer alone)
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
@@ -106,6 +109,7 @@ class Predictor:
         if new_dataset:
             self.ctx.new_dataset()
         self.lanes, self.binary = lanes, binary
+        self.pixels = bool(self.bitmap and binary and period >= MIN_ROW)  # pixel contexts: see bitmap.py
         self.hist = torch.zeros(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None
@@ -131,17 +135,23 @@ class Predictor:
             extra.append(self.rec.contexts(self.hist))
         rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.binary and self.ctx.n_sparse > 0)
         f, b = self.ctx.features(rows)
+        where = (rows, b)
+        if self.pixels:
+            f = torch.cat([f, self.bitmap.features(self.hist, *self.rec.neighbours())])
+            b = torch.cat([b, torch.ones(N_BITMAP, self.lanes, dtype=torch.int64)])
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for sym_g, bucket, active in m:
             zc.scatter_add_(1, sym_g.unsqueeze(1), (lookup(self.beta_q, bucket) * active).unsqueeze(1))
         if sym is not None:
-            self._advance((rows, b), sym, valid)
-        return zc, f, cells, m, (rows, b)
+            self._advance(where, sym, valid)
+        return zc, f, cells, m, where
 
     def _advance(self, where, sym, valid):
         """Count sym (L,) in the contexts where = (rows, buckets) of this position and move every history on."""
         self.ctx.update(*where, sym, valid)
+        if self.pixels:
+            self.bitmap.update(sym, valid)
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)
         if self.rec:
             self.rec.push(sym)

@@ -232,13 +232,13 @@ def main(argv: list[str] | None = None) -> None:
         if a.log:
             Path(a.log).write_text("\n".join(lines) + "\n")
 
-    from .context import N_BUCKETS
+    from .context import TOTAL_BUCKETS
     from .mixer import ALPHA_INIT
 
     if a.time_budget:
         a.steps = steps_for(a.time_budget, train, cfg.model, batch=a.batch, seq=a.seq, device=device)
         print(f"# {device}: {a.steps} steps fit in {a.time_budget:.0f} s", flush=True)
-    alpha = init.alpha if init else torch.full((len(cfg.orders), N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
+    alpha = init.alpha if init else torch.full((len(cfg.orders), TOTAL_BUCKETS), ALPHA_INIT, dtype=torch.float64)
 
     def write(params: dict, curve: list) -> str:
         info = {"pretrain": {"steps": a.steps, "batch": a.batch, "seq": a.seq, "lr": a.lr, "seed": a.seed, "device": device,

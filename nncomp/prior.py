@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .context import N_BUCKETS
+from .context import TOTAL_BUCKETS
 from .errors import NNCError
 from .model import ModelConfig, param_shapes
 
@@ -41,7 +41,7 @@ class Prior:
     shape: dict  # the ModelConfig fields that fix the weights' shapes
     orders: tuple[int, ...]
     params: dict[str, torch.Tensor]
-    alpha: torch.Tensor  # mixer weights (len(orders), N_BUCKETS)
+    alpha: torch.Tensor  # mixer weights (len(orders), TOTAL_BUCKETS): one per order and total-count bucket
     info: dict = field(default_factory=dict)  # provenance: data, bytes seen, losses
 
     def __post_init__(self):
@@ -96,7 +96,7 @@ class Prior:
             cfg.validate()
             orders = tuple(int(k) for k in meta["orders"])
             want = dict(param_shapes(cfg))
-            want["alpha"] = (len(orders), N_BUCKETS)
+            want["alpha"] = (len(orders), TOTAL_BUCKETS)
             listed = [(str(t[0]), tuple(int(d) for d in t[1])) for t in meta["tensors"]]
             if dict(listed) != want or len(listed) != len(want):
                 raise ValueError("tensors do not match the declared model shape")

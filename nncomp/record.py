@@ -71,6 +71,11 @@ class RecordContext:
         c3 = self._back(r + 1) | above << 8 | self._back(r - 1) << 16 | left << 24
         return torch.stack([c1, c2, c3])
 
+    def neighbours(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bytes (3, L) left of, at and right of the current position, one and then two records back."""
+        r = self.period
+        return tuple(torch.stack([self._back(k * r + 1), self._back(k * r), self._back(k * r - 1)]) for k in (1, 2))
+
     def predict(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(symbol, bucket, active) per lane: the column-step guess for the current position."""
         r = self.period

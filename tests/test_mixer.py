@@ -3,6 +3,7 @@
 import torch
 
 from nncomp.exact import LOGIT_FRAC, quantize_grad
+from nncomp.context import N_BUCKETS
 from nncomp.mixer import N_MATCH, N_SETS, PRIOR_GAMMA, Mixer
 from nncomp.model import GRAD_BITS, ModelConfig
 
@@ -16,7 +17,7 @@ def test_weight_set_follows_seen_orders_and_match_state():
     # seen orders 0, 1, 3, 3; match states 0, 1, 2, 3
     assert cells.set.tolist() == [0 * N_MATCH + 0, 1 * N_MATCH + 1, 3 * N_MATCH + 2, 3 * N_MATCH + 3]
     assert mixer.cells(buckets, hist, None).set.tolist() == [0, 4, 12, 12]  # no match model: state 0
-    pairs = (cells.delta[0] // (3 * 16)).tolist()  # row 0, bucket 0: the pair of byte classes
+    pairs = (cells.delta[0] // (3 * N_BUCKETS)).tolist()  # row 0, bucket 0: the pair of byte classes
     assert pairs[0] // 16 == pairs[2] // 16 and pairs[0] != pairs[2]  # both end in 'a'; the byte before differs
     assert pairs[0] // 16 != pairs[1] // 16 != pairs[3] // 16  # a letter, a space, a newline
     assert (cells.alpha < mixer.alpha[0].numel()).all() and (cells.delta < mixer.delta[0].numel()).all()

@@ -33,3 +33,10 @@ def test_between_words_the_context_is_the_last_word():
     a = _contexts_after([b"big cat ", b"fat cat "])
     b = _contexts_after([b"big dog ", b"big cat "])
     assert a[1, 0] == a[1, 1] and b[1, 0] != b[1, 1]
+
+
+def test_the_third_context_sees_the_two_words_before():
+    c = _contexts_after([b"a big cat sa", b"a fat cat sa", b"x big cat sa"])
+    assert c[1, 0] == c[1, 1]  # bigram context: only "cat" before "sa"
+    assert c[2, 0] != c[2, 1]  # trigram context: "big cat" against "fat cat"
+    assert c[2, 0] == c[2, 2]  # ... and what came before "big" does not matter

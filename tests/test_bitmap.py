@@ -1,0 +1,98 @@
+"""Pixel contexts: a byte scored bit by bit from neighbouring pixels, counts that both sides keep alike."""
+
+import random
+from dataclasses import replace
+
+import torch
+
+import nncomp
+from nncomp import container
+from nncomp.bitmap import LIMIT, N_BITMAP, PATH, BitmapContext
+from nncomp.exact import LOGIT_FRAC
+
+from .conftest import TINY
+
+
+def _no_neighbours(lanes: int):
+    z = torch.zeros(3, lanes, dtype=torch.int64)
+    return z, z
+
+
+def test_path_lists_the_tree_nodes_of_each_byte_from_the_top_bit():
+    for s in (0, 1, 0x80, 0xB2, 255):
+        bits = [(s >> (7 - d)) & 1 for d in range(8)]
+        nodes = [int("1" + "".join(map(str, bits[:d])), 2) - 1 for d in range(8)]  # heap numbering, root 0
+        assert (PATH[s] >> 1).tolist() == nodes
+        assert (PATH[s] & 1).tolist() == bits
+
+
+def test_scores_are_log_probabilities_of_a_distribution():
+    bm = BitmapContext()
+    rng = random.Random(1)
+    for _ in range(50):  # learn some bytes with random neighbours
+        hist = torch.tensor([rng.randrange(1 << 16) for _ in range(4)])
+        above = torch.tensor([[rng.randrange(256) for _ in range(4)] for _ in range(3)])
+        bm.features(hist, above, above)
+        bm.update(torch.tensor([rng.choice([0, 0, 255, 0x0F]) for _ in range(4)]), torch.ones(4, dtype=torch.bool))
+    f = bm.features(torch.tensor([0, 5, 0xFFFF, 77]), *_no_neighbours(4))
+    assert f.shape == (N_BITMAP, 4, 256) and bool((f <= 0).all())
+    total = (2.0 ** (f / LOGIT_FRAC)).sum(-1)  # rounded logs (1/64 bit each, 8 bits deep): sums near 1
+    assert bool(((total > 0.9) & (total < 1.1)).all())
+
+
+def test_a_learned_pattern_is_predicted_and_counts_stay_bounded():
+    bm = BitmapContext()
+    hist, (above, above2) = torch.zeros(8, dtype=torch.int64), _no_neighbours(8)
+    before = bm.features(hist, above, above2)
+    for _ in range(200):  # white pixels under white pixels: 8 lanes, the same contexts at once
+        bm.features(hist, above, above2)
+        bm.update(torch.zeros(8, dtype=torch.int64), torch.ones(8, dtype=torch.bool))
+    after = bm.features(hist, above, above2)
+    assert bool((after[:, :, 0] > before[:, :, 0]).all())  # byte 0 got likelier
+    assert bool((after[:, :, 0] > -LOGIT_FRAC // 8).all())  # ... nearly certain
+    pairs = bm.table.view(-1, 2).long()
+    assert int(pairs.sum(1).max()) <= LIMIT  # halved when full (many lanes hit one context per step)
+
+
+def test_invalid_lanes_are_not_counted():
+    bm = BitmapContext()
+    bm.features(torch.zeros(3, dtype=torch.int64), *_no_neighbours(3))
+    bm.update(torch.tensor([1, 2, 3]), torch.tensor([True, False, True]))
+    assert int(bm.table.sum()) == 2 * 8 * N_BITMAP
+
+
+def _page(width: int, rows: int, seed: int = 0) -> bytes:
+    """A 1-bit image of `width`-byte rows: lines of small glyphs (5x7 pixels, 8 shapes of two strokes
+    each) at any pixel offset, so the same shape falls on different bits of its bytes."""
+    rng = random.Random(seed)
+    strokes = [[rng.random() < 0.5 for _ in range(5)] for _ in range(4)]
+    glyphs = [[strokes[a]] * 3 + [strokes[b]] * 4 for a in range(4) for b in range(4) if a != b][:8]
+    px = [[0] * (8 * width) for _ in range(rows)]
+    for top in range(1, rows - 7, 8):
+        x = rng.randrange(4)
+        while x + 5 < 8 * width:
+            g = rng.choice(glyphs)
+            for dy in range(7):
+                for dx in range(5):
+                    px[top + dy][x + dx] = int(g[dy][dx])
+            x += 6 + rng.randrange(3) * (rng.random() < 0.2)
+    out = bytearray()
+    for row in px:
+        for b in range(width):
+            out.append(int("".join(map(str, row[8 * b : 8 * b + 8])), 2))
+    return bytes(out)
+
+
+def _payload(stream: bytes) -> int:
+    return sum(h.pay_len for _, h in container.frame_heads(stream))
+
+
+def test_a_bitmap_round_trips_and_the_pixel_rows_shrink_it():
+    data = _page(20, 200)  # 4 KB, rows of 20 bytes (160 pixels)
+    cfg = replace(TINY, lanes=16, frame_size=1 << 16)
+    with_px = nncomp.compress(data, config=cfg)
+    without = nncomp.compress(data, config=replace(cfg, bitmap=False))
+    head = container.frame_heads(with_px)[0][1]
+    assert head.period == 20 and head.binary and head.kind == container.CODED
+    assert nncomp.decompress(with_px) == data and nncomp.decompress(without) == data
+    assert _payload(with_px) < 0.9 * _payload(without)
