@@ -22,8 +22,6 @@ import torch
 
 from .exact import LOGIT_FRAC, ilog2_fixed, lookup
 
-MAX_LANES = 256  # config.MAX_LANES (config imports this module)
-
 # Templates: (pixels to the left in this row, pixels centred above, pixels centred two rows above).
 TEMPLATES = ((4, 5, 3), (8, 9, 7))
 N_BITMAP = len(TEMPLATES)
@@ -32,6 +30,7 @@ MIN_ROW = 16  # records shorter than this many bytes (128 pixels) are taken for 
 LIMIT = 255  # a context's two counts are halved when their sum passes this: statistics follow the image
 SMOOTH = 64  # a bit seen c of n times scores log2((64 c + 1) / (64 n + 2))
 FLOOR = 12 * LOGIT_FRAC  # no bit scores below -12 bits
+CAP = 511  # counts above this score as this (a step can push a count past LIMIT before its halving)
 
 _node = torch.arange(1, 256)  # tree nodes: a leading 1, then the bits known so far
 DEPTH = (torch.frexp(_node.double())[1] - 1).long()  # bits known (0..7)
@@ -41,14 +40,25 @@ _d = torch.arange(8).view(1, -1)
 PATH = (((_sym >> (8 - _d)) | (1 << _d)) - 1).mul(2) + ((_sym >> (7 - _d)) & 1)  # (256, 8): node * 2 + bit
 
 
+def _score_table() -> torch.Tensor:
+    """(CAP + 1)**2 x 2 float32: the two bits' scores of a context with counts (n0, n1), at n0 * (CAP + 1) + n1."""
+    n = torch.arange(CAP + 1)
+    n0, n1 = n.repeat_interleave(CAP + 1), n.repeat(CAP + 1)
+    den = ilog2_fixed((n0 + n1) * SMOOTH + 2)
+    lp = torch.stack([ilog2_fixed(n0 * SMOOTH + 1), ilog2_fixed(n1 * SMOOTH + 1)], 1) - den.unsqueeze(1)
+    return lp.clamp(min=-FLOOR).float()  # integers below 2**11: exact, and so are sums of 8
+
+
 class BitmapContext:
     def __init__(self):
         sizes = [1 << sum(t) for t in TEMPLATES]
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(N_BITMAP)]).view(-1, 1, 1)
-        self.table = torch.zeros(CONTEXTS * 2, dtype=torch.int16)  # (context, bit) counts
-        n = torch.arange(LIMIT + 8 * MAX_LANES + 1)  # a step adds at most 8 per lane to a count
-        self.num = ilog2_fixed(n * SMOOTH + 1).double()
-        self.den = ilog2_fixed(n * SMOOTH + 2).double()
+        self.table = torch.zeros(CONTEXTS, dtype=torch.int32)  # per context: n0 | n1 << 16
+        self.scores = _score_table()
+
+    def counts(self) -> torch.Tensor:
+        """(CONTEXTS, 2): how often each context was followed by a 0 and by a 1 bit."""
+        return torch.stack([self.table & 0xFFFF, self.table >> 16], 1)
 
     def features(self, hist: torch.Tensor, above: torch.Tensor, above2: torch.Tensor) -> torch.Tensor:
         """(N_BITMAP, L, 256) scores (<= 0) of every byte, from lane histories hist (L,) and the bytes
@@ -63,20 +73,21 @@ class BitmapContext:
             c = c | ((w2 >> (15 - nb // 2 - DEPTH)) & ((1 << nb) - 1)) << (nl + na)
             ctx.append(c + off)
         self.ctx = torch.stack(ctx)  # (R, L, 255)
-        counts = lookup(self.table, (self.ctx.unsqueeze(-1) * 2 + torch.arange(2))).long()  # (R, L, 255, 2)
-        lp = lookup(self.num, counts) - lookup(self.den, counts.sum(-1, keepdim=True))
-        lp = lp.clamp(min=-FLOOR).flatten(2)  # (R, L, 510): node * 2 + bit
-        return lookup(lp.transpose(0, 2), PATH.view(-1)).view(256, 8, -1, lp.shape[0]).sum(1).permute(2, 1, 0).contiguous()
+        c = lookup(self.table, self.ctx)
+        lp = lookup(self.scores, (c & 0xFFFF).clamp_(max=CAP) * (CAP + 1) + (c >> 16).clamp_(max=CAP))  # (R, L, 255, 2)
+        z = lp[:, :, 0]  # (R, L, 2): the first bit; then each depth splits every prefix in two
+        for d in range(1, 8):
+            z = (z.unsqueeze(-1) + lp[:, :, (1 << d) - 1 : (2 << d) - 1]).flatten(2)
+        return z.double()
 
     def update(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count the bits of sym (L,) in the contexts of the last features(), in valid lanes."""
         node = PATH[sym]  # (L, 8)
         ctx = self.ctx.gather(2, (node >> 1).unsqueeze(0).expand(N_BITMAP, -1, -1))  # (R, L, 8)
-        cells = (ctx * 2 + (node & 1))[:, valid].reshape(-1)
-        self.table.index_put_((cells,), torch.ones_like(cells, dtype=torch.int16), accumulate=True)
-        pair = (cells >> 1) << 1
-        tot = self.table[pair].long() + self.table[pair + 1].long()
-        full = pair[tot > LIMIT]  # a context listed twice is halved once: both write the same values
+        cells = ctx[:, valid].reshape(-1)
+        one = (1 << (16 * (node & 1))).int()  # n0 or n1 += 1 (no carry: a count stays below LIMIT + 8 * MAX_LANES)
+        self.table.index_put_((cells,), one.unsqueeze(0).expand(N_BITMAP, -1, -1)[:, valid].reshape(-1), accumulate=True)
+        c = self.table[cells]
+        full = cells[(c & 0xFFFF) + (c >> 16) > LIMIT]  # a context listed twice is halved once: both write the same value
         if len(full):
-            self.table[full] = self.table[full] >> 1
-            self.table[full + 1] = self.table[full + 1] >> 1
+            self.table[full] = (self.table[full] >> 1) & 0x7FFF7FFF

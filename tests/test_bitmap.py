@@ -50,7 +50,7 @@ def test_a_learned_pattern_is_predicted_and_counts_stay_bounded():
     after = bm.features(hist, above, above2)
     assert bool((after[:, :, 0] > before[:, :, 0]).all())  # byte 0 got likelier
     assert bool((after[:, :, 0] > -LOGIT_FRAC // 8).all())  # ... nearly certain
-    pairs = bm.table.view(-1, 2).long()
+    pairs = bm.counts().long()
     assert int(pairs.sum(1).max()) <= LIMIT  # halved when full (many lanes hit one context per step)
 
 
@@ -58,7 +58,7 @@ def test_invalid_lanes_are_not_counted():
     bm = BitmapContext()
     bm.features(torch.zeros(3, dtype=torch.int64), *_no_neighbours(3))
     bm.update(torch.tensor([1, 2, 3]), torch.tensor([True, False, True]))
-    assert int(bm.table.sum()) == 2 * 8 * N_BITMAP
+    assert int(bm.counts().sum()) == 2 * 8 * N_BITMAP
 
 
 def _page(width: int, rows: int, seed: int = 0) -> bytes:
