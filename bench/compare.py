@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--sizes-only", action="store_true", help="compress only (no decompression, no round-trip check)")
     ap.add_argument("--out", default=str(HERE / "results" / "compare"))
     ap.add_argument("--merge", action="append", default=[], metavar="TSV",
-                    help="also list the rows of an earlier run's .tsv (tools this run does not measure)")
+                    help="also list the rows of an earlier run's .tsv (files and tools this run does not measure)")
     args = ap.parse_args()
 
     rows = []
@@ -111,10 +111,11 @@ def main() -> None:
             rows.append(row)
             print(f"{row['file']:16} {tool:22} {size:>9} {row['bpb']:.4f} bpb  {row['c_kbs']:9.1f} KB/s c  "
                   f"{row['d_kbs']:9.1f} KB/s d  {_ok(ok)}", flush=True)
-    measured = {r["tool"] for r in rows}
+    measured = {(r["file"], r["tool"]) for r in rows}
     for tsv in args.merge:
-        rows += [r for r in read_tsv(Path(tsv)) if r["tool"] not in measured]
-    order = {name: i for i, name in enumerate(dict.fromkeys(r["file"] for r in rows))}
+        rows += [r for r in read_tsv(Path(tsv)) if (r["file"], r["tool"]) not in measured]
+    known = CALGARY_CANTERBURY.split(",")  # the usual order; other files after them, as they came
+    order = {name: i for i, name in enumerate(dict.fromkeys(known + [r["file"] for r in rows]))}
     write(sorted(rows, key=lambda r: order[r["file"]]), Path(args.out))
 
 

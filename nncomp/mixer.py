@@ -4,7 +4,8 @@ The logit of each next byte is a weighted sum (a log-linear mix) of
   * the transformer's logits, times a weight gamma[set];
   * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k],
     where bucket_k is the bit length of that context's total count, and whether it has seen one
-    symbol only (pixel rows, bitmap.py, whose scores are log-probabilities, have one bucket);
+    symbol only (pixel rows, bitmap.py, whose scores are log-probabilities: the bit length of their
+    first bit's context count);
 and of the bonuses the predictor adds for guessed symbols (match model, record column).
 
 The weights are chosen per position by two small contexts, both known to encoder and decoder:

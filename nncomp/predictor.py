@@ -138,7 +138,7 @@ class Predictor:
         where = (rows, b)
         if self.pixels:
             f = torch.cat([f, self.bitmap.features(self.hist, *self.rec.neighbours())])
-            b = torch.cat([b, torch.ones(N_BITMAP, self.lanes, dtype=torch.int64)])
+            b = torch.cat([b, self.bitmap.bucket])
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for sym_g, bucket, active in m:
