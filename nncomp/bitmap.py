@@ -20,6 +20,8 @@ one per row: 13,178 -> 13,132.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .context import TOTAL_BUCKETS
@@ -28,7 +30,9 @@ from .exact import LOGIT_FRAC, ilog2_fixed, lookup
 # Templates: (pixels to the left in this row, pixels centred above, pixels centred two rows above).
 TEMPLATES = ((4, 5, 3), (8, 9, 7))
 N_BITMAP = len(TEMPLATES)
-CONTEXTS = sum(1 << sum(t) for t in TEMPLATES)
+_SIZES = [1 << sum(t) for t in TEMPLATES]
+CONTEXTS = sum(_SIZES)
+_OFFSETS = [sum(_SIZES[:i]) for i in range(N_BITMAP)]  # each template's first context
 MIN_ROW = 16  # records shorter than this many bytes (128 pixels) are taken for tables, not images
 LIMIT = 255  # a context's two counts are halved when their sum passes this: statistics follow the image
 SMOOTH = 64  # a bit seen c of n times scores log2((64 c + 1) / (64 n + 2))
@@ -43,6 +47,7 @@ _d = torch.arange(8).view(1, -1)
 PATH = (((_sym >> (8 - _d)) | (1 << _d)) - 1).mul(2) + ((_sym >> (7 - _d)) & 1)  # (256, 8): node * 2 + bit
 
 
+@functools.cache
 def _score_table() -> torch.Tensor:
     """(CAP + 1)**2 x 2 float32: the two bits' scores of a context with counts (n0, n1), at n0 * (CAP + 1) + n1."""
     n = torch.arange(CAP + 1)
@@ -54,23 +59,23 @@ def _score_table() -> torch.Tensor:
 
 class BitmapContext:
     def __init__(self):
-        sizes = [1 << sum(t) for t in TEMPLATES]
-        self.offsets = torch.tensor([sum(sizes[:i]) for i in range(N_BITMAP)]).view(-1, 1, 1)
         self.table = torch.zeros(CONTEXTS, dtype=torch.int32)  # per context: n0 | n1 << 16
-        self.scores = _score_table()
+        self.scores = _score_table()  # built once per process, shared (read only)
 
     def counts(self) -> torch.Tensor:
         """(CONTEXTS, 2): how often each context was followed by a 0 and by a 1 bit."""
         return torch.stack([self.table & 0xFFFF, self.table >> 16], 1)
 
-    def features(self, hist: torch.Tensor, above: torch.Tensor, above2: torch.Tensor) -> torch.Tensor:
-        """(N_BITMAP, L, 256) scores (<= 0) of every byte, from lane histories hist (L,) and the bytes
-        around the position one and two records back: above, above2 (3, L) (left, same, right)."""
+    def features(self, hist: torch.Tensor, above: torch.Tensor, above2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f, bucket) as ContextModel.features: f (N_BITMAP, L, 256) scores (<= 0) of every byte,
+        bucket (N_BITMAP, L) the bit length of the first bit's context count, from lane histories
+        hist (L,) and the bytes around the position one and two records back: above, above2 (3, L)
+        (left, same, right). Keeps the contexts for update()."""
         cur = ((hist & 0xFFFF).unsqueeze(1) << DEPTH) | PREFIX  # (L, 255): pixels to the left, nearest lowest
         w1 = (above[0] << 16 | above[1] << 8 | above[2]).unsqueeze(1)  # this pixel at bit 15 - depth
         w2 = (above2[0] << 16 | above2[1] << 8 | above2[2]).unsqueeze(1)
         ctx = []
-        for (nl, na, nb), off in zip(TEMPLATES, self.offsets):
+        for (nl, na, nb), off in zip(TEMPLATES, _OFFSETS):
             c = cur & ((1 << nl) - 1)
             c = c | ((w1 >> (15 - na // 2 - DEPTH)) & ((1 << na) - 1)) << nl
             c = c | ((w2 >> (15 - nb // 2 - DEPTH)) & ((1 << nb) - 1)) << (nl + na)
@@ -79,12 +84,11 @@ class BitmapContext:
         c = lookup(self.table, self.ctx)
         root = c[:, :, 0]  # the context of the byte's first bit: how often it was seen picks the mixing weight
         _, e = torch.frexp(((root & 0xFFFF) + (root >> 16)).double())
-        self.bucket = e.long().clamp(0, TOTAL_BUCKETS - 1)  # (R, L), like the count rows' buckets
         lp = lookup(self.scores, (c & 0xFFFF).clamp_(max=CAP) * (CAP + 1) + (c >> 16).clamp_(max=CAP))  # (R, L, 255, 2)
         z = lp[:, :, 0]  # (R, L, 2): the first bit; then each depth splits every prefix in two
         for d in range(1, 8):
             z = (z.unsqueeze(-1) + lp[:, :, (1 << d) - 1 : (2 << d) - 1]).flatten(2)
-        return z.double()
+        return z.double(), e.long().clamp(0, TOTAL_BUCKETS - 1)
 
     def update(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count the bits of sym (L,) in the contexts of the last features(), in valid lanes."""

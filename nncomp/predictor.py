@@ -137,8 +137,8 @@ class Predictor:
         f, b = self.ctx.features(rows)
         where = (rows, b)
         if self.pixels:
-            f = torch.cat([f, self.bitmap.features(self.hist, *self.rec.neighbours())])
-            b = torch.cat([b, self.bitmap.bucket])
+            fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
+            f, b = torch.cat([f, fp]), torch.cat([b, bp])
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for sym_g, bucket, active in m:

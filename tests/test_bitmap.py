@@ -34,7 +34,7 @@ def test_scores_are_log_probabilities_of_a_distribution():
         above = torch.tensor([[rng.randrange(256) for _ in range(4)] for _ in range(3)])
         bm.features(hist, above, above)
         bm.update(torch.tensor([rng.choice([0, 0, 255, 0x0F]) for _ in range(4)]), torch.ones(4, dtype=torch.bool))
-    f = bm.features(torch.tensor([0, 5, 0xFFFF, 77]), *_no_neighbours(4))
+    f, _ = bm.features(torch.tensor([0, 5, 0xFFFF, 77]), *_no_neighbours(4))
     assert f.shape == (N_BITMAP, 4, 256) and bool((f <= 0).all())
     total = (2.0 ** (f / LOGIT_FRAC)).sum(-1)  # rounded logs (1/64 bit each, 8 bits deep): sums near 1
     assert bool(((total > 0.9) & (total < 1.1)).all())
@@ -43,11 +43,11 @@ def test_scores_are_log_probabilities_of_a_distribution():
 def test_a_learned_pattern_is_predicted_and_counts_stay_bounded():
     bm = BitmapContext()
     hist, (above, above2) = torch.zeros(8, dtype=torch.int64), _no_neighbours(8)
-    before = bm.features(hist, above, above2)
+    before, _ = bm.features(hist, above, above2)
     for _ in range(200):  # white pixels under white pixels: 8 lanes, the same contexts at once
         bm.features(hist, above, above2)
         bm.update(torch.zeros(8, dtype=torch.int64), torch.ones(8, dtype=torch.bool))
-    after = bm.features(hist, above, above2)
+    after, _ = bm.features(hist, above, above2)
     assert bool((after[:, :, 0] > before[:, :, 0]).all())  # byte 0 got likelier
     assert bool((after[:, :, 0] > -LOGIT_FRAC // 8).all())  # ... nearly certain
     pairs = bm.counts().long()
