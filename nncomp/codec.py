@@ -64,7 +64,7 @@ class Engine:
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
         self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, *((prior.params, prior.alpha) if prior else (None, None)),
                               match_bits=cfg.match_bits, record=cfg.record, words=cfg.words, sparse=cfg.sparse,
-                              halve=cfg.halve, bitmap=cfg.bitmap)
+                              halve=cfg.halve, bitmap=cfg.bitmap, lane_ctx=cfg.lane_ctx)
         self.progress: Progress | None = None
 
     def _tick(self, n: int) -> None:

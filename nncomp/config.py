@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 
 from .model import ModelConfig
-from .context import SPARSE, SPARSE_ROWS
+from .context import N_LANE, SPARSE, SPARSE_ROWS
 from .match import N_MATCH_CTX
 from .bitmap import CONTEXTS as BITMAP_CONTEXTS, N_BITMAP
 from .record import N_RECORD
@@ -30,6 +30,7 @@ class CodecConfig:
     words: bool = True  # word contexts (words.py)
     sparse: bool = True  # binary frames get sparse contexts (context.SPARSE)
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
+    lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (context.LANE_ORDERS)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
@@ -50,9 +51,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "sparse", "bitmap", "halve")}
+        flags = {k: d[k] for k in ("record", "words", "sparse", "bitmap", "halve", "lane_ctx")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words, sparse, bitmap and halve settings are not booleans")
+            raise ValueError("record, words, sparse, bitmap, halve and lane_ctx settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -76,13 +77,14 @@ class CodecConfig:
     def memory_estimate(self) -> int:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
         m = self.model
-        extra = N_RECORD * self.record + N_WORD * self.words + N_MATCH_CTX * bool(self.match_bits)
+        extra = (N_RECORD * self.record + N_WORD * self.words + N_LANE * self.lane_ctx
+                 + N_MATCH_CTX * bool(self.match_bits))
         rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + (extra << self.hash_bits)
         rows += SPARSE_ROWS * self.sparse + (BITMAP_CONTEXTS * 2 // 256 + 1) * self.bitmap
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + (8 << self.match_bits if self.match_bits else 0) + params * 8 * 5
+        return (rows * 256 * 2 + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
                 + cells * 256 * (4 + len(self.orders) + extra + len(SPARSE) + N_BITMAP * self.bitmap) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24)
 
@@ -105,7 +107,7 @@ _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=64, n_layer=1, d_mlp=128, lr=0.002, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
-               sparse=False, bitmap=False, halve=False),
+               sparse=False, bitmap=False, halve=False, lane_ctx=False),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96),
     4: replace(_BASE, lanes=80),

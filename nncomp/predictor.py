@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .context import ContextModel
+from .context import N_LANE, ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, lookup, quantize_grad
 from .match import N_LEN, N_MATCH_CTX, MatchModel
 from .mixer import LN2, Cells, Mixer
@@ -65,13 +65,15 @@ class Predictor:
 
     def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
                  match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False,
-                 halve: bool = False, bitmap: bool = False):
+                 halve: bool = False, bitmap: bool = False, lane_ctx: bool = False):
         self.net = Transformer(cfg, params)
         self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
-        # rows: orders, words, match, records (frames with records), sparse contexts (binary frames)
-        extra = N_WORD * words + N_MATCH_CTX * bool(match_bits) + N_RECORD * record
+        # rows: orders, words, lane contexts, match, records (frames with records), sparse contexts
+        # (binary frames), pixel contexts (bitmaps)
+        extra = N_WORD * words + N_LANE * lane_ctx + N_MATCH_CTX * bool(match_bits) + N_RECORD * record
         self.ctx = ContextModel(orders, hash_bits, extra=extra, sparse=sparse, halve=halve)
         self.words = WordContext() if words else None
+        self.lane_ctx = lane_ctx
         self.rec = RecordContext() if record else None
         self.match = MatchModel(match_bits) if match_bits else None
         self.bitmap = BitmapContext() if bitmap and record else None
@@ -129,6 +131,8 @@ class Predictor:
             sym_r, bucket_r, active_r = self.rec.predict()
             m.append((sym_r, bucket_r + N_LEN, active_r))
         extra = [self.words.contexts(self.hist)] if self.words else []
+        if self.lane_ctx:
+            extra.append(ContextModel.lane_contexts(self.hist))
         if self.match:
             extra.append(self.match.contexts())  # after predict(): the guess is its context
         if self.rec and self.rec.period:  # record contexts only in frames with records

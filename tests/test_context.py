@@ -1,8 +1,9 @@
-"""Count statistics: confidence buckets tell contexts that have seen one symbol only from the rest."""
+"""Count statistics: confidence buckets tell contexts that have seen one symbol only from the rest; lane
+contexts keep each lane's statistics apart."""
 
 import torch
 
-from nncomp.context import HALVE_BITS, TOTAL_BUCKETS, ContextModel
+from nncomp.context import HALVE_BITS, N_LANE, TOTAL_BUCKETS, ContextModel
 
 
 def _count(model: ContextModel, hist: int, syms: list[int]) -> None:
@@ -30,3 +31,22 @@ def test_halving_follows_the_total_count_not_the_flag():
     assert int(counts[ord("x")]) <= n // 2 + 1 and int(counts.sum()) == int(counts[ord("x")])
     _, b = m.features(m.rows(torch.tensor([ord("a")])))
     assert int(b[0, 0]) >= TOTAL_BUCKETS  # still one symbol only
+
+
+def test_lane_contexts_name_the_lane_and_its_last_bytes_only():
+    a = ContextModel.lane_contexts(torch.tensor([0x616263, 0x616263]))  # lanes 0 and 1, same bytes
+    b = ContextModel.lane_contexts(torch.tensor([0x7A6263, 0x00]))  # lane 0: another byte three back
+    assert a[0, 0] != a[0, 1]  # same bytes, other lane
+    assert a[0, 0] == b[0, 0]  # only the last LANE_ORDERS bytes count
+
+
+def test_lane_rows_keep_each_lanes_statistics_apart():
+    m = ContextModel((2,), hash_bits=12, extra=N_LANE)
+    hist = torch.tensor([0x7879, 0x7879])  # both lanes after "xy"
+    rows = m.rows(hist, ContextModel.lane_contexts(hist))
+    for _ in range(6):  # lane 0 always continues with A, lane 1 with B
+        m.update(rows, m.features(rows)[1], torch.tensor([ord("A"), ord("B")]), torch.tensor([True, True]))
+    f, _ = m.features(rows)
+    A, B = ord("A"), ord("B")
+    assert f[0, 0, A] == f[0, 0, B] == f[0, 1, A]  # the shared order-2 row saw both equally often
+    assert f[1, 0, A] > f[1, 0, B] == 0 and f[1, 1, B] > f[1, 1, A] == 0  # each lane's row saw its own

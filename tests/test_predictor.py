@@ -14,8 +14,8 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    enc = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse, halve=True)
-    dec = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=sparse, halve=True)
+    kw = dict(match_bits=10, record=True, words=True, sparse=sparse, halve=True, lane_ctx=True)
+    enc, dec = Predictor(cfg, (1, 2, 3, 4), 12, **kw), Predictor(cfg, (1, 2, 3, 4), 12, **kw)
     enc.start_frame(lanes, T * blocks, period=period, binary=binary)
     dec.start_frame(lanes, T * blocks, period=period, binary=binary)
     for b in range(blocks):
@@ -60,7 +60,7 @@ def test_batched_equals_stepwise_with_record_contexts():
     rows = b"".join(bytes([i % 256, 3, (7 * i) % 256, 0, 1]) for i in range(400))  # 5-byte records
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
-    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
+    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, lane_ctx=True)
     for w, w0 in zip(enc.mixer.weights().values(), fresh.mixer.weights().values()):
         assert not torch.equal(w[1], w0[1])  # the weights of frames with records learned
         assert torch.equal(w[0], w0[0])  # and left the plain frames' weights alone
@@ -70,7 +70,7 @@ def test_batched_equals_stepwise_with_record_contexts():
 def test_binary_frames_learn_their_own_weights_from_a_silent_transformer():
     code = bytes((i * 37) % 251 if i % 3 else 0 for i in range(4 * 16 * 5))
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
-    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True)
+    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, lane_ctx=True)
     assert (fresh.mixer.gamma[2:] == 0).all() and (fresh.mixer.gamma[:2] == 1).all()  # mixer.GAMMA_INIT
     enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, binary=True)
     assert enc.mix == 2
@@ -88,7 +88,7 @@ def test_binary_frames_count_sparse_contexts_in_lockstep():
     for period in (0, 6):
         enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, period=period, binary=True, sparse=True)
         assert enc.ctx.n_sparse == n and enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() > 0  # counted
-        fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=True)
+        fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=True, lane_ctx=True)
         first = 4 + 2 + 1 + (3 if period else 0)  # orders, words, match, records: then the sparse rows
         assert not torch.equal(enc.mixer.alpha[enc.mix, :, first:], fresh.mixer.alpha[enc.mix, :, first:])  # learned
     assert (fresh.mixer.alpha[3, :, -n:] == 0).all() and (fresh.mixer.alpha[2, :, 7 : 7 + n] == 0.25).all()
@@ -221,6 +221,15 @@ def test_match_model_predicts_repeats_in_its_lane_and_across_lanes():
     assert steps[3 * n - 1][2][0] >= 5  # verified length grew (bit length of ~2n)
     hits = sum(bool(steps[t][1][1]) and steps[t][0][1] == b[t] for t in range(n + 6, 2 * n))
     assert hits >= n - 6 - 1  # lane 1 found lane 0's earlier text
+
+
+def test_match_model_looks_in_its_own_lane_first():
+    a = b"abcdefX" + bytes(range(100, 120)) + b"abcdefZ"  # lane 0 repeats "abcdef"
+    b = bytes(range(130, 140)) + b"abcdefY" + bytes(range(140, 157))  # lane 1 wrote it since, before Y
+    steps = _run_match([a, b])
+    assert steps[16][1][1] and steps[16][0][1] == ord("X")  # lane 1 has no past of its own: lane 0's
+    sym, active, _ = steps[33]
+    assert active[0] and sym[0] == ord("X")  # lane 0: its own last "abcdef", not lane 1's more recent one
 
 
 def test_match_model_ignores_unrepeated_data():
