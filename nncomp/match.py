@@ -3,10 +3,11 @@
 A table maps a hash of the last MIN_LEN bytes to the most recent position that followed them, and a
 second one to the most recent such position in the same lane. A lane whose prediction comes true
 follows its match forward and grows more confident (a longer verified length); one that fails looks
-its context up again, in its own lane first: the lane's own past is the nearest text before it, the
-shared table's most recent hit is anywhere in the frame (level 5, encoder-side code lengths, with
-lane contexts, same run: paper2, progl, paper1, progc, news[:100000], book2[:150000],
-alice29.txt[:100000] 139,386 -> 139,233 bytes; progl 11,648 -> 11,558). Lanes run in lock-step, so
+its context up again, in text frames in its own lane first: the lane's own past is the nearest text
+before it, the shared table's most recent hit is anywhere in the frame (level 5, encoder-side code
+lengths, with lane contexts, same run: paper2, progl, paper1, progc, news[:100000], book2[:150000],
+alice29.txt[:100000] 139,386 -> 139,233 bytes; progl 11,648 -> 11,558; but kennedy.xls[:300000]
+8,088 -> 8,184, so binary frames take the most recent hit anywhere). Lanes run in lock-step, so
 positions are numbered time-major (step * lanes + lane) and a match only ever points at a step
 already coded on both sides.
 Everything is integer work with fixed tie-breaking (the larger position wins), so encoder and decoder
@@ -36,10 +37,12 @@ class MatchModel:
         self.table = torch.zeros(2**bits, dtype=torch.int64)  # position + 1 (0: empty)
         self.own = torch.zeros(2**bits, dtype=torch.int64)  # ... the same, at key ^ the lane's salt
 
-    def start_frame(self, lanes: int, length: int) -> None:
-        """Matches stay inside a frame: the table and the byte buffer start empty."""
+    def start_frame(self, lanes: int, length: int, own_first: bool) -> None:
+        """Matches stay inside a frame: the tables and the byte buffer start empty. With own_first
+        (text frames) a lane looks for its context in its own past before the whole frame's."""
         self.table.zero_()
         self.own.zero_()
+        self.own_first = own_first
         self.lanes = lanes
         self.lane_ids = torch.arange(lanes)
         self.salt = (self.lane_ids * 0x9E3779B1) & (2**self.bits - 1)
@@ -84,7 +87,9 @@ class MatchModel:
         self.table.scatter_reduce_(0, keys, pos[valid] + 1, reduce="amax")
         self.own.scatter_reduce_(0, keys ^ self.salt[valid], pos[valid] + 1, reduce="amax")
         key = self._key(hist_after)
-        own = lookup(self.own, key ^ self.salt) - 1
-        cand = torch.where(own >= 0, own, lookup(self.table, key) - 1)
+        cand = lookup(self.table, key) - 1
+        if self.own_first:
+            own = lookup(self.own, key ^ self.salt) - 1
+            cand = torch.where(own >= 0, own, cand)
         self.ptr = torch.where(miss & (cand >= 0), cand, self.ptr)
         self.t += 1

@@ -49,6 +49,10 @@ GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has 
 # the last rows: there the record contexts already describe the structure and the sparse rows mostly
 # add noise until learned (kennedy.xls, first 300,000 bytes: 8,449 bytes without them, 9,435 starting at 0.25,
 # 8,447 at 0; pic 15,089 / 15,673 / 15,067; but geo, 4-byte records: 49,352 / 47,600 / 47,860).
+# So do the lane contexts (context.LANE_ORDERS): there the record contexts already see each lane's own
+# bytes. obj2, geo, pic[:200000], kennedy.xls[:300000], sum, obj1 (level 5, encoder side, same run,
+# with binary frames matching anywhere, match.py) 150,076 bytes at 0.25, 149,780 at 0; kennedy.xls
+# 16,869 -> 16,681.
 N_MIX = 4
 TEXT_MIXES = 2  # sets 0 and 1 (binary = 0) start from the prior
 BINARY_RECORDS = 3  # the set of binary frames with records
@@ -108,10 +112,11 @@ class Cells(NamedTuple):
 
 class Mixer:
     def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None, n_sparse: int = 0,
-                 n_bitmap: int = 0):
+                 n_bitmap: int = 0, lane_rows: range = range(0)):
         self.rows, self.n_orders = rows, n_orders
         self.alpha = torch.full((N_MIX, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
         self.alpha[BINARY_RECORDS, :, rows - n_bitmap - n_sparse : rows - n_bitmap] = 0.0
+        self.alpha[BINARY_RECORDS, :, lane_rows.start : lane_rows.stop] = 0.0
         self.alpha[BINARY_RECORDS, :, rows - n_bitmap :] = BITMAP_INIT
         self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)

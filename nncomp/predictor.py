@@ -80,7 +80,8 @@ class Predictor:
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         n_bitmap = N_BITMAP * bool(self.bitmap)
-        self.mixer = Mixer(len(self.ctx.offsets) + n_bitmap, len(orders), alpha, self.ctx.n_sparse, n_bitmap)
+        lane_rows = range(len(orders) + N_WORD * words, len(orders) + N_WORD * words + N_LANE * lane_ctx)
+        self.mixer = Mixer(len(self.ctx.offsets) + n_bitmap, len(orders), alpha, self.ctx.n_sparse, n_bitmap, lane_rows)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.learn_net = True  # False: the network's weights stay fixed (training a prior's mixer alone)
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
@@ -116,7 +117,7 @@ class Predictor:
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None
         if self.match:
-            self.match.start_frame(lanes, length)
+            self.match.start_frame(lanes, length, own_first=not binary)
         if self.rec:
             self.rec.start_frame(lanes, length, period)
         if self.words:

@@ -4,7 +4,7 @@ import torch
 
 from nncomp.exact import LOGIT_FRAC, quantize_grad
 from nncomp.context import N_BUCKETS
-from nncomp.mixer import N_MATCH, N_SETS, PRIOR_GAMMA, Mixer
+from nncomp.mixer import ALPHA_INIT, BINARY_RECORDS, N_MATCH, N_SETS, PRIOR_GAMMA, Mixer
 from nncomp.model import GRAD_BITS, ModelConfig
 
 
@@ -57,3 +57,9 @@ def test_a_priors_network_starts_text_frames_lower_and_moves_its_weight_in_half_
     up_fresh = _train_gamma(truth=1, favoured=1, steps=1) - 1.0
     up_primed = _train_gamma(truth=1, favoured=1, steps=1, mixer=primed) - PRIOR_GAMMA
     assert up_fresh > 0.01 and abs(up_primed - up_fresh / 2) < 1e-6 * up_fresh
+
+
+def test_lane_rows_start_silent_only_in_binary_frames_with_records():
+    m = Mixer(rows=4, n_orders=2, lane_rows=range(2, 3))
+    assert (m.alpha[BINARY_RECORDS, :, 2] == 0).all()  # the record contexts see each lane's bytes there
+    assert (m.alpha[:BINARY_RECORDS, :, 2] == ALPHA_INIT).all() and (m.alpha[BINARY_RECORDS, :, 1] == ALPHA_INIT).all()

@@ -114,7 +114,7 @@ def test_match_context_names_the_predicted_byte_and_its_length():
 
     data = b"abcdefghij" * 2
     mm = MatchModel(10)
-    mm.start_frame(1, len(data))
+    mm.start_frame(1, len(data), own_first=True)
     hist, ctx = torch.zeros(1, dtype=torch.int64), []
     for b in data:
         mm.predict()
@@ -188,14 +188,14 @@ def test_full_rows_are_halved():
     assert int(keep.table[rows[0, 0]].sum()) == limit + 1
 
 
-def _run_match(rows: list[bytes]):
+def _run_match(rows: list[bytes], own_first: bool = True):
     """Feed lanes (equal-length byte strings) through a MatchModel; per step (predicted, active, length bucket)."""
     from nncomp.context import ContextModel
     from nncomp.match import MatchModel
 
     lanes, length = len(rows), len(rows[0])
     m = MatchModel(20)  # large enough that 200 contexts never collide
-    m.start_frame(lanes, length)
+    m.start_frame(lanes, length, own_first)
     hist = torch.zeros(lanes, dtype=torch.int64)
     out = []
     for t in range(length):
@@ -230,6 +230,8 @@ def test_match_model_looks_in_its_own_lane_first():
     assert steps[16][1][1] and steps[16][0][1] == ord("X")  # lane 1 has no past of its own: lane 0's
     sym, active, _ = steps[33]
     assert active[0] and sym[0] == ord("X")  # lane 0: its own last "abcdef", not lane 1's more recent one
+    sym, active, _ = _run_match([a, b], own_first=False)[33]  # binary frames: the most recent anywhere
+    assert active[0] and sym[0] == ord("Y")
 
 
 def test_match_model_ignores_unrepeated_data():
