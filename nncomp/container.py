@@ -26,7 +26,7 @@ VERSION = 10  # 2: the new-dataset frame flag, learn_every; 3: record contexts (
 # 5: the binary frame flag; 6: sparse contexts in binary frames; 7: the match model's context row; 8: a prior's network
 # starts text frames at mixing weight 0.7 (was 1) and half the weight's step; 9: mixing weights for contexts that have
 # seen one symbol only, a word-trigram context, pixel contexts in binary frames with records (bitmap.py); 10: lane
-# contexts (context.LANE_ORDERS), the match model looks in the lane's own past first
+# contexts (context.LANE_ORDERS), in text frames the match model looks in the lane's own past first
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
