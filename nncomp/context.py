@@ -131,10 +131,10 @@ class ContextModel:
             self.table.index_copy_(0, full, lookup(self.table, full) >> 1)
 
     @staticmethod
-    def lane_contexts(hist: torch.Tensor) -> torch.Tensor:
-        """(N_LANE, L) context values below 2**32: each lane's last bytes (LANE_ORDERS) and its number."""
-        lane = torch.arange(len(hist), dtype=torch.int64)
-        return torch.stack([(hist & (2 ** (8 * k) - 1)) | lane << (8 * k) for k in LANE_ORDERS])
+    def lane_contexts(hist: torch.Tensor, lane_ids: torch.Tensor) -> torch.Tensor:
+        """(N_LANE, L) context values below 2**32: each lane's last bytes (LANE_ORDERS) and its number
+        (lane_ids: arange(L), made once per frame)."""
+        return torch.stack([(hist & (2 ** (8 * k) - 1)) | lane_ids << (8 * k) for k in LANE_ORDERS])
 
     @staticmethod
     def push(hist: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:

@@ -85,10 +85,10 @@ class MatchModel:
         self.ptr = torch.where(hit, self.ptr + self.lanes, torch.where(miss, -1, self.ptr))
         keys = self._key(hist_before)[valid]  # that context was followed by this byte, here
         self.table.scatter_reduce_(0, keys, pos[valid] + 1, reduce="amax")
-        self.own.scatter_reduce_(0, keys ^ self.salt[valid], pos[valid] + 1, reduce="amax")
         key = self._key(hist_after)
         cand = lookup(self.table, key) - 1
-        if self.own_first:
+        if self.own_first:  # the own-lane table is kept only where it is read
+            self.own.scatter_reduce_(0, keys ^ self.salt[valid], pos[valid] + 1, reduce="amax")
             own = lookup(self.own, key ^ self.salt) - 1
             cand = torch.where(own >= 0, own, cand)
         self.ptr = torch.where(miss & (cand >= 0), cand, self.ptr)

@@ -112,11 +112,11 @@ class Cells(NamedTuple):
 
 class Mixer:
     def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None, n_sparse: int = 0,
-                 n_bitmap: int = 0, lane_rows: range = range(0)):
+                 n_bitmap: int = 0, lane_rows: slice = slice(0)):
         self.rows, self.n_orders = rows, n_orders
         self.alpha = torch.full((N_MIX, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
         self.alpha[BINARY_RECORDS, :, rows - n_bitmap - n_sparse : rows - n_bitmap] = 0.0
-        self.alpha[BINARY_RECORDS, :, lane_rows.start : lane_rows.stop] = 0.0
+        self.alpha[BINARY_RECORDS, :, lane_rows] = 0.0
         self.alpha[BINARY_RECORDS, :, rows - n_bitmap :] = BITMAP_INIT
         self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)

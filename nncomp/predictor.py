@@ -80,7 +80,7 @@ class Predictor:
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         n_bitmap = N_BITMAP * bool(self.bitmap)
-        lane_rows = range(len(orders) + N_WORD * words, len(orders) + N_WORD * words + N_LANE * lane_ctx)
+        lane_rows = slice(len(orders) + N_WORD * words, len(orders) + N_WORD * words + N_LANE * lane_ctx)
         self.mixer = Mixer(len(self.ctx.offsets) + n_bitmap, len(orders), alpha, self.ctx.n_sparse, n_bitmap, lane_rows)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.learn_net = True  # False: the network's weights stay fixed (training a prior's mixer alone)
@@ -114,6 +114,7 @@ class Predictor:
         self.lanes, self.binary = lanes, binary
         self.pixels = bool(self.bitmap and binary and period >= MIN_ROW)  # pixel contexts: see bitmap.py
         self.hist = torch.zeros(lanes, dtype=torch.int64)
+        self.lane_ids = torch.arange(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None
         if self.match:
@@ -133,7 +134,7 @@ class Predictor:
             m.append((sym_r, bucket_r + N_LEN, active_r))
         extra = [self.words.contexts(self.hist)] if self.words else []
         if self.lane_ctx:
-            extra.append(ContextModel.lane_contexts(self.hist))
+            extra.append(ContextModel.lane_contexts(self.hist, self.lane_ids))
         if self.match:
             extra.append(self.match.contexts())  # after predict(): the guess is its context
         if self.rec and self.rec.period:  # record contexts only in frames with records

@@ -60,6 +60,6 @@ def test_a_priors_network_starts_text_frames_lower_and_moves_its_weight_in_half_
 
 
 def test_lane_rows_start_silent_only_in_binary_frames_with_records():
-    m = Mixer(rows=4, n_orders=2, lane_rows=range(2, 3))
+    m = Mixer(rows=4, n_orders=2, lane_rows=slice(2, 3))
     assert (m.alpha[BINARY_RECORDS, :, 2] == 0).all()  # the record contexts see each lane's bytes there
     assert (m.alpha[:BINARY_RECORDS, :, 2] == ALPHA_INIT).all() and (m.alpha[BINARY_RECORDS, :, 1] == ALPHA_INIT).all()
