@@ -53,8 +53,14 @@ def _lanes(cfg: CodecConfig, n: int) -> tuple[torch.Tensor, int]:
 
 
 class Engine:
-    """The predictor plus the lane bookkeeping shared by both directions."""
+    """The predictor plus the lane bookkeeping shared by both directions.
 
+    Its methods run in torch.inference_mode: nothing here uses autograd, and skipping its bookkeeping
+    saves a sixth of a decoding step's time (book2[:60000], level 5: 5.15 -> 6.0 KB/s). The state they
+    create is then inference tensors, changed in place only inside inference mode.
+    """
+
+    @torch.inference_mode()
     def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None):
         configure_torch()
         if threads:
@@ -67,10 +73,16 @@ class Engine:
                               halve=cfg.halve, bitmap=cfg.bitmap, lane_ctx=cfg.lane_ctx)
         self.progress: Progress | None = None
 
+    @torch.inference_mode()
+    def clear_counts(self) -> None:
+        """Forget the count statistics (training starts every chunk like a new file)."""
+        self.pred.ctx.table.zero_()
+
     def _tick(self, n: int) -> None:
         if self.progress:
             self.progress(n)
 
+    @torch.inference_mode()
     def encode_frame(self, data: bytes, code: bool = True, with_costs: bool = False,
                      new_dataset: bool = False, period: int = 0, binary: bool = False) -> tuple[bytes, np.ndarray | None]:
         """Learn from a frame; (its range-coded payload or b"" when code is False, per-byte code lengths).
@@ -99,6 +111,7 @@ class Engine:
         payload = enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
         return payload, torch.cat(costs, 1).reshape(-1)[: len(data)].numpy() if with_costs else None
 
+    @torch.inference_mode()
     def decode_frame(self, payload: bytes, n: int, new_dataset: bool = False, period: int = 0,
                      binary: bool = False) -> bytes:
         valid, length = _lanes(self.cfg, n)

@@ -107,7 +107,7 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
         if seen >= budget:
             break
         data = train[order[k % len(order)]]
-        eng.pred.ctx.table.zero_()  # every chunk starts like a new file
+        eng.clear_counts()  # every chunk starts like a new file
         _, costs = eng.encode_frame(data, code=False, with_costs=True)
         seen += len(data)
         window.append(float(costs.mean()))
