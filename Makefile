@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 	VENV=$(VENV) bash scripts/demo.sh samples/sample.txt
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=12
 
 bench: $(VENV)/.installed
 	$(PY) bench/compare.py

@@ -12,6 +12,8 @@ from .conftest import SAMPLE, nncomp_env
 
 runner = CliRunner()
 DATA = SAMPLE.read_bytes()[:5000]
+# Files and pipes at the default level; tests of names, errors and flags at level 1, which codes these
+# 5,000 bytes in a second where the default level takes about ten.
 
 
 def nn(*args, input=None, cwd=None):
@@ -38,7 +40,7 @@ def test_compress_decompress_files(src, tmp_path):
 
 
 def test_decompress_names_output_by_stripping_suffix(src, tmp_path):
-    assert runner.invoke(app, ["compress", "-q", "--rm", str(src)]).exit_code == 0
+    assert runner.invoke(app, ["compress", "-q", "-l", "1", "--rm", str(src)]).exit_code == 0
     assert not src.exists()  # --rm removed the input once the output was complete
     assert runner.invoke(app, ["decompress", "-q", str(tmp_path / "data.txt.nnc")]).exit_code == 0
     assert src.read_bytes() == DATA
@@ -51,7 +53,7 @@ def test_refuses_to_overwrite_without_force(src, tmp_path):
     assert r.exit_code == 1
     assert "already exists" in r.output and "Traceback" not in r.output
     assert nnc.read_bytes() == b"precious"
-    r = runner.invoke(app, ["compress", "-q", "-f", str(src)])
+    r = runner.invoke(app, ["compress", "-q", "-l", "1", "-f", str(src)])
     assert r.exit_code == 0
     assert nnc.read_bytes() != b"precious"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -66,13 +68,13 @@ def test_pipe_through_processes(tmp_path):
 
 
 def test_stdout_flag(src):
-    r = nn("compress", "-c", str(src))
+    r = nn("compress", "-l", "1", "-c", str(src))
     assert r.returncode == 0
     assert nn("decompress", "-c", "-", input=r.stdout).stdout == DATA
 
 
 def test_corrupt_input_one_line_error(src, tmp_path):
-    assert runner.invoke(app, ["compress", "-q", str(src)]).exit_code == 0
+    assert runner.invoke(app, ["compress", "-q", "-l", "1", str(src)]).exit_code == 0
     nnc = tmp_path / "data.txt.nnc"
     damaged = bytearray(nnc.read_bytes())
     damaged[len(damaged) // 2] ^= 0x10
@@ -87,7 +89,7 @@ def test_corrupt_input_one_line_error(src, tmp_path):
 
 
 def test_truncated_and_foreign_input(tmp_path, src):
-    assert runner.invoke(app, ["compress", "-q", str(src)]).exit_code == 0
+    assert runner.invoke(app, ["compress", "-q", "-l", "1", str(src)]).exit_code == 0
     nnc = tmp_path / "data.txt.nnc"
     (tmp_path / "cut.nnc").write_bytes(nnc.read_bytes()[:-7])
     r = nn("decompress", str(tmp_path / "cut.nnc"))
@@ -104,7 +106,7 @@ def test_unknown_suffix_and_missing_file(tmp_path, src):
 
 
 def test_info_and_test_commands(src, tmp_path):
-    assert runner.invoke(app, ["compress", "-q", str(src)]).exit_code == 0
+    assert runner.invoke(app, ["compress", "-q", "-l", "1", str(src)]).exit_code == 0
     nnc = str(tmp_path / "data.txt.nnc")
     r = nn("info", nnc)
     assert r.returncode == 0

@@ -17,6 +17,8 @@ from nncomp.joint import extract, joint_report, ncd_matrix
 from .conftest import SAMPLE, nncomp_env
 
 TEXT = SAMPLE.read_bytes()
+# Level 1 (a few seconds) except where the default level is the point: one lane per 4 KiB makes a
+# few KB cost 10-20 s at level 5.
 
 
 def nn(*args, cwd=None):
@@ -36,7 +38,7 @@ def tree(tmp_path):
 
 
 def test_archive_round_trips_nested_directories(tree):
-    r = nn("joint", "data", "single.txt", "-o", "all.nnc", "-q", cwd=tree)
+    r = nn("joint", "data", "single.txt", "-o", "all.nnc", "-q", "-l", "1", cwd=tree)
     assert r.returncode == 0, r.stderr.decode()
     info = nn("info", "all.nnc", cwd=tree).stdout.decode()
     assert "data/a/deep/two.csv" in info and "4 members" in info
@@ -54,11 +56,11 @@ def test_archive_round_trips_nested_directories(tree):
 def test_report_costs_add_up_to_real_joint_size():
     datasets = [("first", [("first", TEXT[:6000])]), ("second", [("second", TEXT[6000:12000])])]
     buf = io.BytesIO()
-    rep = joint_report(datasets, out=buf)
+    rep = joint_report(datasets, 1, out=buf)
     assert rep.joint_total == len(buf.getvalue())
     assert sum(d.joint for d in rep.datasets) == rep.joint_total
     assert rep.separate_total == sum(d.alone for d in rep.datasets)
-    assert rep.datasets[0].alone == len(nncomp.compress(TEXT[:6000]))
+    assert rep.datasets[0].alone == len(nncomp.compress(TEXT[:6000], 1))
     assert rep.datasets[1].saving > 0  # the second half is cheaper after the first
 
 
@@ -69,7 +71,7 @@ def test_joint_of_one_dataset_is_its_plain_compression():
 
 
 def test_json_holds_every_figure(tree):
-    r = nn("joint", "data", "single.txt", "--json", cwd=tree)
+    r = nn("joint", "data", "single.txt", "--json", "-l", "1", cwd=tree)
     assert r.returncode == 0, r.stderr.decode()
     d = json.loads(r.stdout)
     assert {"level", "datasets", "separate_total", "joint_total", "saving", "saving_pct"} <= set(d)
@@ -81,10 +83,10 @@ def test_json_holds_every_figure(tree):
 
 def test_ncd_matrix_shape_and_self_similarity():
     a, b = TEXT[:3000], bytes(range(256)) * 12
-    m = ncd_matrix([("a", a), ("a2", a), ("b", b)])
-    assert m["single"][0] == len(nncomp.compress(a))
+    m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1)
+    assert m["single"][0] == len(nncomp.compress(a, 1))
     # C(ab) is the joint stream of a then b (a frame ends between them), as joint_report measures it
-    assert m["pair"][0][2] == joint_report([("a", [("a", a)]), ("b", [("b", b)])]).joint_total
+    assert m["pair"][0][2] == joint_report([("a", [("a", a)]), ("b", [("b", b)])], 1).joint_total
     assert m["ncd"][0][1] < m["ncd"][0][2]  # a is nearer to a copy of itself than to b
 
 
