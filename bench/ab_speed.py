@@ -17,6 +17,13 @@ sys.path.insert(0, os.getcwd())
 
 import nncomp  # noqa: E402
 
+try:  # as that checkout's command line does, where it has the setting (nncomp/heap.py)
+    from nncomp.heap import keep_freed_memory  # noqa: E402
+
+    keep_freed_memory()
+except ImportError:
+    pass
+
 level, n = int(sys.argv[1]), int(sys.argv[2])
 data = b"".join(open(f, "rb").read()[:n] for f in sys.argv[3:])
 t = time.perf_counter()

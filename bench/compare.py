@@ -24,6 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import nncomp  # noqa: E402
+from nncomp.heap import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the nncomp command does (nncomp/heap.py)
 
 EVAL = HERE.parent.parent / "shared" / "corpus" / "eval"
 DEFAULT_FILES = "book1,paper1,progc,obj2,alice29.txt,input.txt"

@@ -22,6 +22,7 @@ from . import info as describe_stream
 from .config import DEFAULT_LEVEL
 from .errors import CorruptError, NNCError
 from .fileio import atomic_output
+from .heap import keep_freed_memory
 
 SUFFIX = ".nnc"
 CHUNK = 1 << 20
@@ -71,6 +72,7 @@ def main(
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """nncomp: compress, decompress, test and inspect .nnc files."""
+    keep_freed_memory()  # this process is ours: blocks reuse memory already touched (heap.py)
 
 
 # -- plumbing ---------------------------------------------------------------------------------------

@@ -37,3 +37,32 @@ def test_compressed_bytes_identical_across_configurations(packed):
 def test_decode_in_other_configuration(packed, enc, dec):
     flags, env = CONFIGS[dec]
     assert _run(["decompress", "-q", "-c", "-", *flags], env, packed[enc]) == DATA
+
+
+_LIBRARY = ("import sys, nncomp; f = getattr(nncomp, sys.argv[1]); "
+            "sys.stdout.buffer.write(f(sys.stdin.buffer.read(), threads=2))")
+
+
+def _library(verb: str, data: bytes) -> bytes:
+    """nncomp.compress / decompress in a plain Python process: the command line's heap settings
+    (nncomp/heap.py: freed memory kept and reused, so stale buffer contents are not zeros) are absent."""
+    r = subprocess.run([sys.executable, "-c", _LIBRARY, verb], input=data, capture_output=True, env=nncomp_env(),
+                       timeout=600)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout
+
+
+def test_library_process_matches_command_line(packed):
+    lib = _library("compress", DATA)
+    assert lib == packed["T2-best-isa"]
+    assert _library("decompress", packed["T1-default-isa"]) == DATA
+
+
+def test_heap_setting_taken_by_glibc():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    r = subprocess.run([sys.executable, "-c", "from nncomp.heap import keep_freed_memory as k; print(k())"],
+                       capture_output=True, text=True, env=nncomp_env(), timeout=120)
+    assert r.stdout.strip() == "True", r.stderr
