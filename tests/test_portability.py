@@ -1,6 +1,7 @@
 """Files decode under another thread count and CPU instruction set, in separate processes."""
 
 import hashlib
+import platform
 import subprocess
 import sys
 
@@ -16,11 +17,16 @@ CONFIGS = {
 }
 
 
-def _run(args, env, data):
-    r = subprocess.run([sys.executable, "-m", "nncomp", *args], input=data, capture_output=True,
-                       env=nncomp_env(**env), timeout=600)
+def _python(argv, data, env=None):
+    """Standard output of `python argv...` fed data, in a fresh process with the project importable."""
+    r = subprocess.run([sys.executable, *argv], input=data, capture_output=True, env=nncomp_env(**(env or {})),
+                       timeout=600)
     assert r.returncode == 0, r.stderr.decode()
     return r.stdout
+
+
+def _run(args, env, data):
+    return _python(["-m", "nncomp", *args], data, env)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +52,7 @@ _LIBRARY = ("import sys, nncomp; f = getattr(nncomp, sys.argv[1]); "
 def _library(verb: str, data: bytes) -> bytes:
     """nncomp.compress / decompress in a plain Python process: the command line's heap settings
     (nncomp/heap.py: freed memory kept and reused, so stale buffer contents are not zeros) are absent."""
-    r = subprocess.run([sys.executable, "-c", _LIBRARY, verb], input=data, capture_output=True, env=nncomp_env(),
-                       timeout=600)
-    assert r.returncode == 0, r.stderr.decode()
-    return r.stdout
+    return _python(["-c", _LIBRARY, verb], data)
 
 
 def test_library_process_matches_command_line(packed):
@@ -59,10 +62,6 @@ def test_library_process_matches_command_line(packed):
 
 
 def test_heap_setting_taken_by_glibc():
-    import platform
-
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
-    r = subprocess.run([sys.executable, "-c", "from nncomp.heap import keep_freed_memory as k; print(k())"],
-                       capture_output=True, text=True, env=nncomp_env(), timeout=120)
-    assert r.stdout.strip() == "True", r.stderr
+    assert _python(["-c", "from nncomp.heap import keep_freed_memory as k; print(k())"], b"").strip() == b"True"
