@@ -70,6 +70,10 @@ class ContextModel:
         starts = self.offsets.view(-1).tolist()
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
         self.hashed = [(a, a + n) for a, n, h in zip(starts, sizes, is_hashed) if h]
+        # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
+        self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
+        self.tags = torch.tensor(list(self.orders) + [8 + j for j in range(extra)]).view(-1, 1)
+        self.is_hashed = torch.tensor(is_hashed).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
 
@@ -88,14 +92,13 @@ class ContextModel:
     def rows(self, hist: torch.Tensor, extra: torch.Tensor | None = None, sparse: bool = False) -> torch.Tensor:
         """Table rows (K, L) of each order's context, from lane histories hist (L,) int64; then, if
         given, rows of the extra contexts (E, L) (values below 2**56, e.g. record contexts); then, if
-        `sparse`, the sparse contexts' rows (always in the table's last rows)."""
-        out = []
-        for k in self.orders:
-            ctx = hist & (2 ** (8 * k) - 1)
-            out.append(ctx if 256**k <= 2**self.hash_bits else self._hash(ctx, k))
+        `sparse`, the sparse contexts' rows (always in the table's last rows). Every row is hashed
+        and the direct ones keep their context: a few operations for all rows, not a few per row."""
+        ctx = hist & self.masks
         if extra is not None:
-            out.extend(self._hash(ctx, 8 + j) for j, ctx in enumerate(extra))
-        rows = torch.stack(out) + self.offsets[: len(out)]
+            ctx = torch.cat([ctx, extra])
+        n = len(ctx)
+        rows = torch.where(self.is_hashed[:n], self._hash(ctx, self.tags[:n]), ctx) + self.offsets[:n]
         if not sparse:
             return rows
         if not self.n_sparse:
@@ -103,7 +106,8 @@ class ContextModel:
         b = (hist >> _SPARSE_SHIFT) & _SPARSE_MASK  # (n, 2, L): each context's bytes
         return torch.cat([rows, b[:, 0] + (b[:, 1] << 8) + self.offsets[-self.n_sparse :]])
 
-    def _hash(self, ctx: torch.Tensor, tag: int) -> torch.Tensor:
+    def _hash(self, ctx: torch.Tensor, tag: torch.Tensor) -> torch.Tensor:
+        """Row within a hashed order's table of contexts ctx (K, L), tags (K, 1) telling the orders apart."""
         h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531  # below 2**63 for ctx < 2**55
         return (h ^ (h >> 29)) & (2**self.hash_bits - 1)
 
