@@ -142,6 +142,7 @@ class Mixer:
         self.alpha_q = torch.round(self.alpha * 2.0**ALPHA_BITS).view(N_MIX, -1)  # integers, as float64
         self.delta_q = torch.round(self.delta * 2.0**ALPHA_BITS).view(N_MIX, -1)
         self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX)
+        self.gamma_s = self.gamma_q * 2.0**-ALPHA_BITS  # exact: a power-of-two scale
 
     def prior_alpha(self) -> torch.Tensor:
         """Order rows of the weights of frames without records, averaged over the sets by use, in the
@@ -177,7 +178,8 @@ class Mixer:
 
     def net_logits(self, mix: int, s: torch.Tensor, zh: torch.Tensor) -> torch.Tensor:
         """The transformer's logits zh (..., 256) weighted by its set's gamma (s: set per position)."""
-        return torch.floor(lookup(self.gamma_q[mix], s).unsqueeze(-1) * zh * 2.0**-ALPHA_BITS)
+        # gamma_q * zh is an integer below 2**29, so scaling gamma first gives the same float64 product
+        return torch.floor(lookup(self.gamma_s[mix], s).unsqueeze(-1) * zh)
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,

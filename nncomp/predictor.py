@@ -44,9 +44,9 @@ class BlockBuffers:
     def __init__(self):
         self.bufs: dict[str, torch.Tensor] = {}
 
-    def put(self, name: str, dim: int, t: int, steps: int, x: torch.Tensor, dtype: torch.dtype | None = None) -> None:
-        """Write x (as `dtype`, if given) as position t (along a new axis `dim`) of the block's `steps` positions."""
-        b = self.like(name, x.shape[:dim] + (steps,) + x.shape[dim:], dtype or x.dtype)
+    def put(self, name: str, dim: int, t: int, steps: int, x: torch.Tensor) -> None:
+        """Write x as position t (along a new axis `dim`) of the block's `steps` positions."""
+        b = self.like(name, x.shape[:dim] + (steps,) + x.shape[dim:], x.dtype)
         b.select(dim, t).copy_(x)
 
     def like(self, name: str, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
@@ -186,7 +186,7 @@ class Predictor:
             guesses.append(m)
         cells = Cells.stack(cells)
         freq = self._freq(self.mixer.net_logits(self.mix, cells.set, zh) + self.buffers["zc"])
-        self._block = dict(x=x, valid=valid, cache=lambda: cache, mem=cache["mem"], freq=freq, zh=zh.double(),
+        self._block = dict(x=x, valid=valid, cache=lambda: cache, mem=cache["mem"], freq=freq, zh=zh,
                            f=self.buffers["f"], cells=cells, m=_stack_guesses(guesses))
         return freq
 
@@ -203,7 +203,7 @@ class Predictor:
         freq = self._freq(self.mixer.net_logits(self.mix, c.set, zh) + zc)
         s, buf = self._steps, self.buffers
         for name, dim, v in (("freq", 1, freq), ("zh", 1, zh), ("f", 2, f)):
-            buf.put(name, dim, s["t"], s["T"], v, torch.float64)  # zh: float64 for learn's products
+            buf.put(name, dim, s["t"], s["T"], v)
         s["t"] += 1
         s["cells"].append(c)
         s["m"].append(m)
