@@ -141,8 +141,8 @@ class Mixer:
     def _quantize(self) -> None:
         self.alpha_q = torch.round(self.alpha * 2.0**ALPHA_BITS).view(N_MIX, -1)  # integers, as float64
         self.delta_q = torch.round(self.delta * 2.0**ALPHA_BITS).view(N_MIX, -1)
-        self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX)
-        self.gamma_s = self.gamma_q * 2.0**-ALPHA_BITS  # exact: a power-of-two scale
+        # the transformer's weight in steps of 2**-ALPHA_BITS, in its own units (a power-of-two scale: exact)
+        self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX) * 2.0**-ALPHA_BITS
 
     def prior_alpha(self) -> torch.Tensor:
         """Order rows of the weights of frames without records, averaged over the sets by use, in the
@@ -178,8 +178,8 @@ class Mixer:
 
     def net_logits(self, mix: int, s: torch.Tensor, zh: torch.Tensor) -> torch.Tensor:
         """The transformer's logits zh (..., 256) weighted by its set's gamma (s: set per position)."""
-        # gamma_q * zh is an integer below 2**29, so scaling gamma first gives the same float64 product
-        return torch.floor(lookup(self.gamma_s[mix], s).unsqueeze(-1) * zh)
+        # the product is an integer below 2**29 times 2**-ALPHA_BITS: exact in float64
+        return torch.floor(lookup(self.gamma_q[mix], s).unsqueeze(-1) * zh)
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,

@@ -131,11 +131,10 @@ class Transformer:
         self.hd = hd
         self.att_scale = ATT_FRAC * LOG2E / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))  # int score -> z
         self.score_grad = 1.0 / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))  # d(natural logit)/d(int score)
-        self.out_scale = LOGIT_FRAC * LOG2E / 2.0 ** (ACT_BITS + W_BITS)  # int head output -> z
-        # ... as a one-element float64 tensor (not zero-dimensional, which would leave the product in
-        # float32): multiplying the head's float32 product by it converts that product exactly and
-        # multiplies in float64, in one operation
-        self._out_scale = torch.tensor([self.out_scale], dtype=torch.float64)
+        # int head output -> z, as a one-element float64 tensor (not zero-dimensional, which would leave
+        # the product in float32): multiplying the head's float32 product by it converts that product
+        # exactly and multiplies in float64, in one operation
+        self.out_scale = torch.tensor([LOGIT_FRAC * LOG2E / 2.0 ** (ACT_BITS + W_BITS)], dtype=torch.float64)
         # ALiBi: head h loses slope[h]/ATT_FRAC bits of attention per position of distance.
         self.slopes = torch.tensor([float(ATT_FRAC >> (2 * h)) for h in range(cfg.n_head)]).view(-1, 1, 1)
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
@@ -199,7 +198,7 @@ class Transformer:
         """(logits, y, r): logits are integers in 1/LOGIT_FRAC bit, as float64 (the type they are mixed in)."""
         y, r = self._norm(x)
         o = exact_mm(y, self.qt["head"], ACT_MAX, W_MAX, keep=True)
-        return torch.floor(o * self._out_scale), y, r
+        return torch.floor(o * self.out_scale), y, r
 
     # -- forward -----------------------------------------------------------------------------
     def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, dict]:
