@@ -129,7 +129,8 @@ class Transformer:
         self.adam = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in self.params.items()}
         hd = cfg.d_model // cfg.n_head
         self.hd = hd
-        self.att_scale = ATT_FRAC * LOG2E / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))  # int score -> z
+        # int score -> z, a one-element float64 tensor for the reason given for out_scale below
+        self.att_scale = torch.tensor([ATT_FRAC * LOG2E / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))], dtype=torch.float64)
         self.score_grad = 1.0 / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd))  # d(natural logit)/d(int score)
         # int head output -> z, as a one-element float64 tensor (not zero-dimensional, which would leave
         # the product in float32): multiplying the head's float32 product by it converts that product
@@ -139,7 +140,8 @@ class Transformer:
         self.slopes = torch.tensor([float(ATT_FRAC >> (2 * h)) for h in range(cfg.n_head)]).view(-1, 1, 1)
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
         table[-1] = 0
-        self.att_table = table.double()
+        self.att_table = table.float()  # integers up to 2**ATT_TOP: exact, and the type p @ v runs in
+        self.names = [{k: f"l{i}.{k}" for k in ("qkv", "proj", "fc1", "fc2")} for i in range(cfg.n_layer)]
         self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (query range, memory, keys)
         self.refresh()
 
@@ -160,7 +162,7 @@ class Transformer:
         """RMS norm to integers in [-127, 127] (RMS 32); returns (y, r) with y ~= x * r."""
         ss = x.square().sum(-1, keepdim=True)  # integers below 2**53: exact in any order
         r = 2.0**ACT_BITS / torch.sqrt(ss / float(self.cfg.d_model) + 1.0)  # 32/den: power-of-two numerator
-        return torch.clamp(torch.round(x * r), -ACT_MAX, ACT_MAX), r
+        return torch.mul(x, r).round_().clamp_(-ACT_MAX, ACT_MAX), r
 
     def _linear(self, x: torch.Tensor, name: str, lo: float, hi: float) -> torch.Tensor:
         """Integers in [lo, hi], in float32 where the product ran in float32 (saves converting them
@@ -169,12 +171,14 @@ class Transformer:
 
     def _attend(self, q, k_all, v_all, bias):
         """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, P, S)."""
-        s = exact_mm(q, k_all.transpose(-1, -2), ACT_MAX, ACT_MAX)
-        z = torch.floor(s * self.att_scale) + bias
-        idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, ATT_RANGE - 1).long()
-        p = lookup(self.att_table, idx)
-        tot = p.sum(-1, keepdim=True)
-        out = torch.round(exact_mm(p, v_all, 2.0**ATT_TOP, ACT_MAX) / tot)
+        # each step a new tensor, then in place; products with the float64 scale and the division by
+        # the float64 total run in float64 (exact promotion of the float32 integers)
+        s = exact_mm(q, k_all.transpose(-1, -2), ACT_MAX, ACT_MAX, keep=True)
+        z = torch.mul(s, self.att_scale).floor_().add_(bias)
+        idx = torch.sub(z.amax(-1, keepdim=True), z, out=z).clamp_(0, ATT_RANGE - 1).long()
+        p = lookup(self.att_table, idx)  # float32: integers up to 2**ATT_TOP
+        tot = p.sum(-1, keepdim=True, dtype=torch.float64)
+        out = torch.div(exact_mm(p, v_all, 2.0**ATT_TOP, ACT_MAX, keep=True), tot).round_()
         return out, p, tot
 
     def _bias(self, t_from: int, t_to: int, tm: int, tk: int) -> torch.Tensor:
@@ -198,7 +202,7 @@ class Transformer:
         """(logits, y, r): logits are integers in 1/LOGIT_FRAC bit, as float64 (the type they are mixed in)."""
         y, r = self._norm(x)
         o = exact_mm(y, self.qt["head"], ACT_MAX, W_MAX, keep=True)
-        return torch.floor(o * self.out_scale), y, r
+        return torch.mul(o, self.out_scale).floor_(), y, r
 
     # -- forward -----------------------------------------------------------------------------
     def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, dict]:
@@ -208,16 +212,16 @@ class Transformer:
         """
         x = lookup(self.q["emb"], tok)
         layers = []
-        for i in range(self.cfg.n_layer):
+        for i, names in enumerate(self.names):
             y1, r1 = self._norm(x)
-            qkv = self._linear(y1, f"l{i}.qkv", -ACT_MAX, ACT_MAX)
+            qkv = self._linear(y1, names["qkv"], -ACT_MAX, ACT_MAX)
             k_all, v_all, bias = keys(i, *self._split(qkv)[1:])
             o, p, tot = self._attend(self._split(qkv)[0], k_all, v_all, bias)
             o = self._merge(o)
-            x = torch.clamp(x + self._linear(o, f"l{i}.proj", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+            x = torch.add(x, self._linear(o, names["proj"], -RES_MAX, RES_MAX)).clamp_(-RES_MAX, RES_MAX)
             y2, r2 = self._norm(x)
-            h = self._linear(y2, f"l{i}.fc1", 0.0, ACT_MAX)
-            x = torch.clamp(x + self._linear(h, f"l{i}.fc2", -RES_MAX, RES_MAX), -RES_MAX, RES_MAX)
+            h = self._linear(y2, names["fc1"], 0.0, ACT_MAX)
+            x = torch.add(x, self._linear(h, names["fc2"], -RES_MAX, RES_MAX)).clamp_(-RES_MAX, RES_MAX)
             layers.append(dict(y1=y1, r1=r1, qkv=qkv, p=p, tot=tot, o=o, y2=y2, r2=r2, h=h))
         z, yf, rf = self._head(x)
         return z, {"tok": tok, "layers": layers, "yf": yf, "rf": rf}

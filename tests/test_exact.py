@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nncomp.exact import exact_mm, exp2_table, ilog2_fixed, lookup, quantize_grad, splitmix_uniform
+from nncomp.exact import exact_dtype, exact_mm, exp2_table, ilog2_fixed, lookup, quantize_grad, splitmix_uniform
 
 
 def test_exact_mm_matches_integer_product():
@@ -75,3 +75,19 @@ def test_splitmix_is_fixed_stream():
     assert np.array_equal(u, splitmix_uniform(5, 1000))
     assert not np.array_equal(u, splitmix_uniform(6, 1000))
     assert u.min() >= -1 and u.max() < 1 and abs(u.mean()) < 0.1
+
+
+def test_exact_mm_in_float32_parts_is_exact_at_the_bounds():
+    # 127 * 1023 * 256 passes 2**24, so this runs as float32 products over two halves of k; every term
+    # at its bound (and batched b, as attention's products are) must still give the integer product
+    rng = np.random.default_rng(3)
+    a = rng.choice([-127, 127, 126, -1], size=(5, 7, 256))
+    b = rng.choice([-1023, 1023, 1022, 1], size=(5, 256, 9))
+    a[0, 0], b[0, :, 0] = 127, 1023  # one entry of exactly 127 * 1023 * 256 = 33,259,776 > 2**24
+    want = np.einsum("bik,bkj->bij", a.astype(object), b.astype(object))
+    ta, tb = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    for keep in (False, True):
+        got = exact_mm(ta, tb, 127, 1023, keep=keep)
+        assert got.dtype == torch.float64
+        assert (got.numpy().astype(np.int64) == want.astype(np.int64)).all()
+    assert exact_dtype(127, 1023, 256) == torch.float32 and exact_dtype(2.0**16, 127, 2048) == torch.float64
