@@ -62,7 +62,7 @@ def test_stream_names_its_prior(trained):
 
 def test_cli_train_and_use_custom_model(tmp_path):
     (tmp_path / "a.txt").write_bytes(TEXT[:12000])
-    (tmp_path / "b.txt").write_bytes(TEXT[12000:16000])
+    (tmp_path / "b.txt").write_bytes(TEXT[12000:14000])
 
     def nn(*args):
         return subprocess.run([sys.executable, "-m", "nncomp", *args], cwd=tmp_path, capture_output=True,
@@ -70,7 +70,7 @@ def test_cli_train_and_use_custom_model(tmp_path):
 
     r = nn("train", "a.txt", "-o", "my.nncm", "--model", "none")  # one chunk: nothing left to train on
     assert r.returncode == 1 and b"too little training data" in r.stderr and not (tmp_path / "my.nncm").exists()
-    r = nn("train", "a.txt", "-o", "my.nncm", "--model", "none", "--chunk", "4096", "--budget", "12000", "--log", "curve.tsv")
+    r = nn("train", "a.txt", "-o", "my.nncm", "--model", "none", "--chunk", "2048", "--budget", "6000", "--log", "curve.tsv")
     assert r.returncode == 0, r.stderr.decode()
     assert b"bits/byte" in r.stderr and (tmp_path / "curve.tsv").read_text().count("\n") >= 2
     assert nn("train", "a.txt", "-o", "my.nncm", "--budget", "1000").returncode == 1  # exists, no -f
@@ -78,4 +78,4 @@ def test_cli_train_and_use_custom_model(tmp_path):
     r = nn("decompress", "-c", "b.txt.nnc")
     assert r.returncode == 1 and b"--model" in r.stderr
     r = nn("decompress", "-c", "--model", "my.nncm", "b.txt.nnc")
-    assert r.returncode == 0 and r.stdout == TEXT[12000:16000]
+    assert r.returncode == 0 and r.stdout == TEXT[12000:14000]
