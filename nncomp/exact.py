@@ -76,10 +76,10 @@ def exact_dtype(amax: float, bmax: float, k: int) -> torch.dtype:
 
 def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: bool = False) -> torch.Tensor:
     """a @ b for integer-valued a, b with |a| <= amax, |b| <= bmax; the result is exact, as float64
-    (with `keep`, in the type the product ran in: its integers are exact there too).
+    (with `keep`, in the type of a product that ran as one: its integers are exact there too).
 
     Runs in float32 when every partial sum stays below 2**24, or as float32 products over parts of
-    k that each do, added in float64; else in float64 (below 2**53). The bound is checked, not
+    k that each do, added in float64 (the result is then float64); else in float64 (below 2**53). The bound is checked, not
     assumed: a product that could round is refused rather than silently inexact. A kept float32
     result may only go through exact float32 operations (power-of-two scaling, round, clamp,
     comparisons) or be promoted to float64 by an operation with a float64 tensor.

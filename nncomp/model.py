@@ -170,9 +170,12 @@ class Transformer:
         return requant(exact_mm(x, self.qt[name], ACT_MAX, W_MAX, keep=True), W_BITS, lo, hi)
 
     def _attend(self, q, k_all, v_all, bias):
-        """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, P, S)."""
-        # each step a new tensor, then in place; products with the float64 scale and the division by
-        # the float64 total run in float64 (exact promotion of the float32 integers)
+        """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, p, tot): the
+        attention weights p (integers, float32) and their sums tot (float64).
+
+        One new tensor per chain of operations, the others in place. The scores and p @ v stay in the
+        float32 their products ran in; multiplying by the float64 scale and dividing by the float64
+        total promote them exactly and compute in float64, as converting them first would."""
         s = exact_mm(q, k_all.transpose(-1, -2), ACT_MAX, ACT_MAX, keep=True)
         z = torch.mul(s, self.att_scale).floor_().add_(bias)
         idx = torch.sub(z.amax(-1, keepdim=True), z, out=z).clamp_(0, ATT_RANGE - 1).long()
