@@ -57,21 +57,24 @@ def configure_torch() -> None:
 F32_PARTS = 4
 
 
+@functools.lru_cache(maxsize=None)
 def _f32_parts(amax: float, bmax: float, k: int) -> int:
-    """Fewest consecutive parts of the k terms whose float32 products stay below 2**24 (0: more than F32_PARTS)."""
+    """How exact_mm runs a product of k integer terms bounded by amax*bmax each: as this many float32
+    products over consecutive parts of k whose partial sums stay below 2**24 (1: one product), or 0:
+    in float64. Decided once per shape and bound; refuses bounds beyond float64's exact range."""
     per = int((F32_EXACT - 1) // (float(amax) * float(bmax)))  # terms per part whose sum stays exact
-    parts = -(-k // per) if per else F32_PARTS + 1
-    return max(1, parts) if parts <= F32_PARTS else 0
+    parts = max(1, -(-k // per)) if per else 0
+    if 1 <= parts <= F32_PARTS:
+        return parts
+    if float(amax) * float(bmax) * k < F64_EXACT:
+        return 0
+    raise ValueError(f"matrix product bound {float(amax) * float(bmax) * k:.3g} exceeds exact float64 range")
 
 
 def exact_dtype(amax: float, bmax: float, k: int) -> torch.dtype:
     """The float type exact_mm multiplies in, for k integer terms bounded by amax*bmax each: float32
     (in up to F32_PARTS parts of k) where that is exact, else float64."""
-    if _f32_parts(amax, bmax, k):
-        return torch.float32
-    if float(amax) * float(bmax) * k < F64_EXACT:
-        return torch.float64
-    raise ValueError(f"matrix product bound {float(amax) * float(bmax) * k:.3g} exceeds exact float64 range")
+    return torch.float32 if _f32_parts(amax, bmax, k) else torch.float64
 
 
 def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: bool = False) -> torch.Tensor:
@@ -79,15 +82,15 @@ def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: b
     (with `keep`, in the type of a product that ran as one: its integers are exact there too).
 
     Runs in float32 when every partial sum stays below 2**24, or as float32 products over parts of
-    k that each do, added in float64 (the result is then float64); else in float64 (below 2**53). The bound is checked, not
-    assumed: a product that could round is refused rather than silently inexact. A kept float32
-    result may only go through exact float32 operations (power-of-two scaling, round, clamp,
-    comparisons) or be promoted to float64 by an operation with a float64 tensor.
+    k that each do, added in float64 (the result is then float64); else in float64 (below 2**53).
+    The bound is checked, not assumed: a product that could round is refused rather than silently
+    inexact. A kept float32 result may only go through exact float32 operations (power-of-two
+    scaling, round, clamp, comparisons) or be promoted to float64 by an operation with a float64 tensor.
     """
     k = a.shape[-1]
-    dtype = exact_dtype(amax, bmax, k)
-    a, b = a.to(dtype), b.to(dtype)
     parts = _f32_parts(amax, bmax, k)
+    dtype = torch.float32 if parts else torch.float64
+    a, b = a.to(dtype), b.to(dtype)
     if parts <= 1:
         c = torch.matmul(a, b)
         return c if keep else c.double()

@@ -218,8 +218,9 @@ class Transformer:
         for i, names in enumerate(self.names):
             y1, r1 = self._norm(x)
             qkv = self._linear(y1, names["qkv"], -ACT_MAX, ACT_MAX)
-            k_all, v_all, bias = keys(i, *self._split(qkv)[1:])
-            o, p, tot = self._attend(self._split(qkv)[0], k_all, v_all, bias)
+            q, k, v = self._split(qkv)
+            k_all, v_all, bias = keys(i, k, v)
+            o, p, tot = self._attend(q, k_all, v_all, bias)
             o = self._merge(o)
             x = torch.add(x, self._linear(o, names["proj"], -RES_MAX, RES_MAX)).clamp_(-RES_MAX, RES_MAX)
             y2, r2 = self._norm(x)
