@@ -141,6 +141,7 @@ class Transformer:
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
         table[-1] = 0
         self.att_table = table.float()  # integers up to 2**ATT_TOP: exact, and the type p @ v runs in
+        # each layer's weight names (param_shapes' keys), built once for forward, steps and backward
         self.names = [{k: f"l{i}.{k}" for k in ("qkv", "proj", "fc1", "fc2")} for i in range(cfg.n_layer)]
         self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (query range, memory, keys)
         self.refresh()
@@ -333,17 +334,17 @@ class Transformer:
         wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out)
         grads["head"], gx = wg * 2.0**W_BITS, gx * cache["rf"]
         for i in reversed(range(self.cfg.n_layer)):
-            lc = cache["layers"][i]
+            lc, names = cache["layers"][i], self.names[i]
             # MLP: x += fc2(relu(fc1(norm(x))))
-            grads[f"l{i}.fc2"], gh = self._through(gx, lc["h"], ACT_MAX, f"l{i}.fc2")
+            grads[names["fc2"]], gh = self._through(gx, lc["h"], ACT_MAX, names["fc2"])
             gh = gh * 2.0**-W_BITS * ((lc["h"] > 0) & (lc["h"] < ACT_MAX))
-            grads[f"l{i}.fc1"], gy = self._through(gh, lc["y2"], ACT_MAX, f"l{i}.fc1")
+            grads[names["fc1"]], gy = self._through(gh, lc["y2"], ACT_MAX, names["fc1"])
             gx = gx + gy * (2.0**-W_BITS) * lc["r2"]
             # attention: x += proj(attend(qkv(norm(x))))
-            grads[f"l{i}.proj"], go = self._through(gx, lc["o"], ACT_MAX, f"l{i}.proj")
+            grads[names["proj"]], go = self._through(gx, lc["o"], ACT_MAX, names["proj"])
             gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache["kv"][i])
             gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
-            grads[f"l{i}.qkv"], gy = self._through(gqkv, lc["y1"], ACT_MAX, f"l{i}.qkv")
+            grads[names["qkv"]], gy = self._through(gqkv, lc["y1"], ACT_MAX, names["qkv"])
             gx = gx + gy * (2.0**-W_BITS) * lc["r1"]
         gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
         gemb = torch.zeros_like(self.params["emb"])
