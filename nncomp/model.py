@@ -293,12 +293,13 @@ class Transformer:
         tm = state["tm"]
         return [(kb[:, :, tm:], vb[:, :, tm:]) for kb, vb in state["kv"]]
 
-    def finish_steps(self, state: dict) -> dict:
-        """forward()'s cache for the block decoded by step(), from the steps' own activations."""
+    def finish_steps(self, state: dict, lowest: int = 0) -> dict:
+        """forward()'s cache for the block decoded by step(), from the steps' own activations (None for
+        the layers below `lowest`, which backward() does not reach)."""
         cs = state["caches"]
         mem = self.steps_mem(state)
-        layers = []
-        for i in range(self.cfg.n_layer):
+        layers = [None] * lowest
+        for i in range(lowest, self.cfg.n_layer):
             lcs = [c["layers"][i] for c in cs]
             layer = {k: torch.cat([lc[k] for lc in lcs], 2 if k in ("p", "tot") else 1) for k in lcs[0]}
             layers.append(layer)
@@ -318,22 +319,28 @@ class Transformer:
         gq, sc = quantize_grad(g, GRAD_BITS)
         return exact_mm(gq, b, 2.0**GRAD_BITS, bmax) * sc
 
-    def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, sc: float | None = None):
+    def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, sc: float | None = None,
+                 inputs: bool = True):
         """Back through the linear layer `name` with input x (..., in), given g (..., out) = dLoss/d(output):
-        (weight gradient g^T @ x over all positions, g @ weight), g rounded to integers once for both.
-        With `sc`, g is already integers of at most GRAD_BITS bits at scale sc."""
+        (weight gradient g^T @ x over all positions, g @ weight or None where `inputs` is False, as
+        nothing below learns), g rounded to integers once for both. With `sc`, g is already integers
+        of at most GRAD_BITS bits at scale sc."""
         if sc is None:
             g, sc = quantize_grad(g, GRAD_BITS)
         wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax) * sc
-        return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX) * sc
+        return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX) * sc if inputs else None
 
-    def backward(self, cache: dict, gq_out: torch.Tensor, sc_out: float) -> dict[str, torch.Tensor]:
+    def backward(self, cache: dict, gq_out: torch.Tensor, sc_out: float, lowest: int = 0) -> dict[str, torch.Tensor]:
         """Gradients of the master weights, given dLoss/d(head output) = gq_out * sc_out: gq_out (L,T,256)
-        integers of at most GRAD_BITS bits (quantize_grad's output; the mixer learns from the same)."""
+        integers of at most GRAD_BITS bits (quantize_grad's output; the mixer learns from the same).
+        Layers below `lowest`, and then the embedding, get none: the pass stops at layer `lowest`'s input."""
         grads = {}
-        wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out)
-        grads["head"], gx = wg * 2.0**W_BITS, gx * cache["rf"]
-        for i in reversed(range(self.cfg.n_layer)):
+        wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
+        grads["head"] = wg * 2.0**W_BITS
+        if gx is None:
+            return grads
+        gx = gx * cache["rf"]
+        for i in reversed(range(lowest, self.cfg.n_layer)):
             lc, names = cache["layers"][i], self.names[i]
             # MLP: x += fc2(relu(fc1(norm(x))))
             grads[names["fc2"]], gh = self._through(gx, lc["h"], ACT_MAX, names["fc2"])
@@ -344,7 +351,9 @@ class Transformer:
             grads[names["proj"]], go = self._through(gx, lc["o"], ACT_MAX, names["proj"])
             gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache["kv"][i])
             gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
-            grads[names["qkv"]], gy = self._through(gqkv, lc["y1"], ACT_MAX, names["qkv"])
+            grads[names["qkv"]], gy = self._through(gqkv, lc["y1"], ACT_MAX, names["qkv"], inputs=i > lowest or not lowest)
+            if gy is None:
+                return grads
             gx = gx + gy * (2.0**-W_BITS) * lc["r1"]
         gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
         gemb = torch.zeros_like(self.params["emb"])

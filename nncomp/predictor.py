@@ -30,6 +30,13 @@ MATCH_MIN, MATCH_MAX = -8.0, 24.0
 # same run: paper2 / progl / obj2 at 1.0: 20,424 / 12,447 / 71,153 bytes; at 0.3: 19,585 / 12,250 /
 # 71,718; at 0.1: 19,531 / 12,471 / 72,273).
 NET_LR_SCALE = (0.3, 1.0)
+# From a prior, the online step trains the layers from PRIOR_LOWEST up and the head: the embedding and
+# the layers below keep the prior's weights, the backward pass stops above them, and it is a third of
+# level 5's decoding time. What the corpus taught the lowest layer carries over to every file; adapting
+# it online costs more than it earns. Level 5, encoder-side code lengths without headers
+# (bench/net_training_share.py's ten inputs): 290,240 bytes training every layer, 290,396 from layer 1
+# (text 219,996 -> 219,900, obj2 and kennedy.xls 70,244 -> 70,496).
+PRIOR_LOWEST = 1
 
 
 class BlockBuffers:
@@ -68,6 +75,7 @@ class Predictor:
                  halve: bool = False, bitmap: bool = False, lane_ctx: bool = False):
         self.net = Transformer(cfg, params)
         self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
+        self.net_lowest = min(PRIOR_LOWEST, cfg.n_layer) if params is not None else 0  # train.py trains all
         # rows: orders, words, lane contexts, match, records (frames with records), sparse contexts
         # (binary frames), pixel contexts (bitmaps)
         extra = N_WORD * words + N_LANE * lane_ctx + N_MATCH_CTX * bool(match_bits) + N_RECORD * record
@@ -221,7 +229,7 @@ class Predictor:
         The network's cache is assembled only if learn() trains the network on this block."""
         s, state = self._steps, self._state
         self._block = dict(
-            x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=lambda: self.net.finish_steps(state),
+            x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=lambda: self.net.finish_steps(state, self.net_lowest),
             mem=self.net.steps_mem(state),
             freq=self.buffers["freq"], zh=self.buffers["zh"], f=self.buffers["f"],
             cells=Cells.stack(s["cells"]),
@@ -244,13 +252,18 @@ class Predictor:
             # sums of them are exact in any order
             gq, sc = quantize_grad(g, GRAD_BITS, out=g)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
-                grads = self.net.backward(blk["cache"](), gq, sc * 2.0 ** -(ACT_BITS + W_BITS))
-                self.net.apply_grads(grads, self.net_lr[self.binary])
+                self._learn_net(blk["cache"](), gq, sc)
             self._learn_mixer(gq, sc, blk)
         self.blocks_seen += 1
         self.mem = blk["mem"]
         self.prev = x[:, -1]
         self._block = None
+
+    def _learn_net(self, cache: dict, gq: torch.Tensor, sc: float) -> None:
+        """The network's training step on a block, from its forward cache and the integer gradient gq
+        (L,T,256) (scale sc) at the mixed logits (bench/net_training_share.py swaps it for variants)."""
+        grads = self.net.backward(cache, gq, sc * 2.0 ** -(ACT_BITS + W_BITS), self.net_lowest)
+        self.net.apply_grads(grads, self.net_lr[self.binary])
 
     def _learn_mixer(self, gq: torch.Tensor, sc: float, blk: dict) -> None:
         """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of the

@@ -100,6 +100,7 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     # rich's sources) and started files overconfident.
     eng.pred.mixer.learn_gamma = False
     eng.pred.learn_net = not mixer_only
+    eng.pred.net_lowest = 0  # a prior learns in every layer; coding with it adapts the upper ones (predictor.py)
     eng.progress = progress
     seen, window, curve, next_eval = 0, [], [(0, before, before)], eval_every
     t0 = time.perf_counter()

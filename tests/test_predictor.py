@@ -1,20 +1,23 @@
 """Encoder and decoder sides of the predictor stay in lock-step, bit for bit, through learning."""
 
+from dataclasses import replace
+
 import torch
 
-from nncomp.model import ModelConfig
+from nncomp.exact import splitmix_uniform
+from nncomp.model import ModelConfig, init_params
 from nncomp.predictor import Predictor
 
 
 def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0,
-              binary: bool = False, sparse: bool = False):
+              binary: bool = False, sparse: bool = False, params: dict | None = None):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    kw = dict(match_bits=10, record=True, words=True, sparse=sparse, halve=True, lane_ctx=True)
+    kw = dict(params=params, match_bits=10, record=True, words=True, sparse=sparse, halve=True, lane_ctx=True)
     enc, dec = Predictor(cfg, (1, 2, 3, 4), 12, **kw), Predictor(cfg, (1, 2, 3, 4), 12, **kw)
     enc.start_frame(lanes, T * blocks, period=period, binary=binary)
     dec.start_frame(lanes, T * blocks, period=period, binary=binary)
@@ -44,6 +47,26 @@ def test_batched_equals_stepwise_with_learning():
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
     assert not torch.equal(enc.net.params["l0.qkv"], Predictor(cfg, (1,), 8).net.params["l0.qkv"])  # it learned
     assert not torch.equal(enc.beta, Predictor(cfg, (1,), 8).beta)  # and the match bonus learned from its hits
+
+
+def test_from_a_prior_the_lowest_layer_keeps_its_weights():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
+    prior = init_params(replace(cfg, seed=5))
+    prior["head"] = torch.from_numpy(splitmix_uniform(7, 256 * 32)).view(256, 32) * 0.3  # one that predicts something
+    enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, params=prior)
+    for k, w in enc.net.params.items():
+        assert torch.equal(w, prior[k]) == (k == "emb" or k.startswith("l0.")), k
+    # the same upper-layer gradients as a backward pass through every layer: stopping early changes nothing above
+    net, L, T = enc.net, 3, cfg.block
+    tok = torch.tensor(list(text[: L * T])).view(L, T)
+    _, cache = net.forward(tok, None)
+    g = torch.tensor([(7 * i) % 201 - 100 for i in range(L * T * 256)], dtype=torch.float64).view(L, T, 256)
+    full, part = net.backward(cache, g, 2.0**-20), net.backward(cache, g, 2.0**-20, lowest=1)
+    assert set(part) == {"head"} | {f"l1.{k}" for k in ("qkv", "proj", "fc1", "fc2")}
+    for k, w in part.items():
+        assert torch.equal(w, full[k]), k
+    assert set(net.backward(cache, g, 2.0**-20, lowest=2)) == {"head"}
 
 
 def test_batched_equals_stepwise_while_halving_full_rows(monkeypatch):
