@@ -1,7 +1,7 @@
 """What training the network on less of each block would buy at level 5, and what it would cost.
 
     python bench/net_training_share.py                 # sizes on ten eval files, then speed rounds
-    python bench/net_training_share.py --no-sizes --rounds 4
+    python bench/net_training_share.py --variants all-layers,level-5 --no-sizes --rounds 4
 
 The network's training step (its backward pass: float64 products, as 16-bit gradients over 2,048
 positions do not fit float32's exact range) was a third of level 5's decoding time. Ways to do
@@ -9,6 +9,7 @@ less of it, all format changes, are compared here with level 5 as it is ('level-
 the embedding and layer 0 keep the prior's weights, predictor.PRIOR_LOWEST):
 
 * 'all-layers': every layer and the embedding learn (format 10);
+* 'head-only': layer 1 keeps the prior's weights too, only the head learns;
 * 'half-lanes': the network learns from half of the lanes of each block, the first half on even
   blocks and the second on odd ones (lanes are independent sequences, so a lane slice of the
   block's forward cache is that slice's whole forward pass); the mixer still learns from all;
@@ -59,7 +60,7 @@ def lanes_of(x, sel: slice):
     return x
 
 
-VARIANTS = ("all-layers", "level-5", "half-lanes", "every-2")
+VARIANTS = ("all-layers", "level-5", "head-only", "half-lanes", "every-2")
 _learn_net = Predictor._learn_net
 
 
@@ -81,8 +82,8 @@ def variant(name: str):
         return
     if name == "half-lanes":
         Predictor._learn_net = _learn_half
-    if name == "all-layers":
-        predictor.PRIOR_LOWEST = 0
+    if name in ("all-layers", "head-only"):
+        predictor.PRIOR_LOWEST = 0 if name == "all-layers" else LEVELS[5].model.n_layer
     try:
         yield base
     finally:
