@@ -337,7 +337,7 @@ class Transformer:
         grads = {}
         wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
         grads["head"] = wg * 2.0**W_BITS
-        if gx is None:
+        if gx is None:  # the head alone learns
             return grads
         gx = gx * cache["rf"]
         for i in reversed(range(lowest, self.cfg.n_layer)):
@@ -351,8 +351,9 @@ class Transformer:
             grads[names["proj"]], go = self._through(gx, lc["o"], ACT_MAX, names["proj"])
             gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache["kv"][i])
             gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
-            grads[names["qkv"]], gy = self._through(gqkv, lc["y1"], ACT_MAX, names["qkv"], inputs=i > lowest or not lowest)
-            if gy is None:
+            below_learns = i > lowest or lowest == 0  # a lower layer, or the embedding
+            grads[names["qkv"]], gy = self._through(gqkv, lc["y1"], ACT_MAX, names["qkv"], inputs=below_learns)
+            if not below_learns:
                 return grads
             gx = gx + gy * (2.0**-W_BITS) * lc["r1"]
         gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)

@@ -31,9 +31,9 @@ MATCH_MIN, MATCH_MAX = -8.0, 24.0
 # 71,718; at 0.1: 19,531 / 12,471 / 72,273).
 NET_LR_SCALE = (0.3, 1.0)
 # From a prior, the online step trains the layers from PRIOR_LOWEST up and the head: the embedding and
-# the layers below keep the prior's weights, the backward pass stops above them, and it is a third of
-# level 5's decoding time. What the corpus taught the lowest layer carries over to every file; adapting
-# it online costs more than it earns. Level 5, encoder-side code lengths without headers
+# the layers below keep the prior's weights and the backward pass (a third of level 5's decoding time
+# when it went through every layer) stops above them. What the corpus taught the lowest layer serves
+# every file; adapting it online earns about what it costs, more on long text, less on short. Level 5, encoder-side code lengths without headers
 # (bench/net_training_share.py's ten inputs): 290,240 bytes training every layer, 290,396 from layer 1
 # (text 219,996 -> 219,900, obj2 and kennedy.xls 70,244 -> 70,496).
 PRIOR_LOWEST = 1
