@@ -90,7 +90,10 @@ def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: b
     k = a.shape[-1]
     parts = _f32_parts(amax, bmax, k)
     dtype = torch.float32 if parts else torch.float64
-    a, b = a.to(dtype), b.to(dtype)
+    if a.dtype != dtype:  # (checked here: a no-op .to() still costs a dispatch, ~1 us, per operand)
+        a = a.to(dtype)
+    if b.dtype != dtype:
+        b = b.to(dtype)
     if parts <= 1:
         c = torch.matmul(a, b)
         return c if keep else c.double()
@@ -105,6 +108,10 @@ def lookup(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """table[idx] (rows of `table` picked by the integer tensor idx): the same values as advanced
     indexing, through index_select, which is 2-8x faster on the CPU for the coder's tables (level 1's
     count scores, (4, 256, 256) lookups: 210 us -> 90 us)."""
+    if idx.dim() == 1:
+        return table.index_select(0, idx)
+    if table.dim() == 1 and idx.numel() <= 1024:  # one op instead of three; slower on large idx
+        return torch.take(table, idx)
     return table.index_select(0, idx.reshape(-1)).view(*idx.shape, *table.shape[1:])
 
 

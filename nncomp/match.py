@@ -50,8 +50,11 @@ class MatchModel:
         self.ptr = torch.full((lanes,), -1, dtype=torch.int64)  # position of each lane's predicted byte
         self.len = torch.zeros(lanes, dtype=torch.int64)
         self.t = 0
+        self._last = (None, None)  # (histories, their key): update() reuses the last step's key
 
     def _key(self, hist: torch.Tensor) -> torch.Tensor:
+        if hist is self._last[0]:
+            return self._last[1]
         ctx = hist & (2 ** (8 * MIN_LEN) - 1)
         h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519  # below 2**57: no overflow
         return (h ^ (h >> 31)) & (2**self.bits - 1)
@@ -86,6 +89,7 @@ class MatchModel:
         keys = self._key(hist_before)[valid]  # that context was followed by this byte, here
         self.table.scatter_reduce_(0, keys, pos[valid] + 1, reduce="amax")
         key = self._key(hist_after)
+        self._last = (hist_after, key)  # histories are new tensors at each step, never changed in place
         cand = lookup(self.table, key) - 1
         if self.own_first:  # the own-lane table is kept only where it is read
             self.own.scatter_reduce_(0, keys ^ self.salt[valid], pos[valid] + 1, reduce="amax")

@@ -76,6 +76,7 @@ LN2 = 0.6931471805599453
 N_SEEN = 8  # orders whose context was seen before: 0..7
 N_MATCH = 4  # match model: none, verified length < 4, < 16, >= 16
 N_SETS = N_SEEN * N_MATCH
+_MATCH_EDGES = torch.tensor([0, 4, 16])  # match states' lower bounds of the verified length
 N_CLASSES = 16
 N_PAIRS = N_CLASSES * N_CLASSES
 
@@ -163,7 +164,7 @@ class Mixer:
         if match_len is None:
             state = torch.zeros_like(seen)
         else:
-            state = (match_len >= 0).long() + (match_len >= 4).long() + (match_len >= 16).long()
+            state = torch.bucketize(match_len, _MATCH_EDGES, right=True)  # how many of 0, 4, 16 it reaches
         s = seen * N_MATCH + state
         cell = self.row_offset[: len(buckets)] + buckets  # (K, L): row and bucket within a set
         size = self.rows * N_BUCKETS

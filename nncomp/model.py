@@ -136,6 +136,7 @@ class Transformer:
         # the product in float32): multiplying the head's float32 product by it converts that product
         # exactly and multiplies in float64, in one operation
         self.out_scale = torch.tensor([LOGIT_FRAC * LOG2E / 2.0 ** (ACT_BITS + W_BITS)], dtype=torch.float64)
+        self._norm_top = torch.tensor(2.0**ACT_BITS, dtype=torch.float64)  # _norm's numerator
         # ALiBi: head h loses slope[h]/ATT_FRAC bits of attention per position of distance.
         self.slopes = torch.tensor([float(ATT_FRAC >> (2 * h)) for h in range(cfg.n_head)]).view(-1, 1, 1)
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
@@ -147,22 +148,25 @@ class Transformer:
         self.refresh()
 
     # -- weights -----------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Quantize the master weights; keep each transposed in the float type its forward product needs."""
-        q, qt = {}, {}
-        for k, w in self.params.items():
+    def refresh(self, names=None) -> None:
+        """Quantize the master weights `names` (default: all); keep each transposed in the float type
+        its forward product needs."""
+        if names is None:
+            self.q, self.qt = {}, {}
+        for k in self.params if names is None else names:
+            w = self.params[k]
             if k == "emb":
-                q[k] = torch.clamp(torch.round(w * 2.0**ACT_BITS), -ACT_MAX, ACT_MAX)
+                self.q[k] = torch.clamp(torch.round(w * 2.0**ACT_BITS), -ACT_MAX, ACT_MAX)
             else:
-                q[k] = torch.clamp(torch.round(w * 2.0**W_BITS), -W_MAX, W_MAX)
-                qt[k] = q[k].T.contiguous().to(exact_dtype(ACT_MAX, W_MAX, w.shape[1]))
-        self.q, self.qt = q, qt
+                self.q[k] = torch.clamp(torch.round(w * 2.0**W_BITS), -W_MAX, W_MAX)
+                self.qt[k] = self.q[k].T.contiguous().to(exact_dtype(ACT_MAX, W_MAX, w.shape[1]))
 
     # -- building blocks ---------------------------------------------------------------------
     def _norm(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """RMS norm to integers in [-127, 127] (RMS 32); returns (y, r) with y ~= x * r."""
         ss = x.square().sum(-1, keepdim=True)  # integers below 2**53: exact in any order
-        r = 2.0**ACT_BITS / torch.sqrt(ss / float(self.cfg.d_model) + 1.0)  # 32/den: power-of-two numerator
+        # 32/den, a power-of-two numerator (as one division: the same bits as 32 * (1/den))
+        r = torch.div(self._norm_top, ss.div_(float(self.cfg.d_model)).add_(1.0).sqrt_())
         return torch.mul(x, r).round_().clamp_(-ACT_MAX, ACT_MAX), r
 
     def _linear(self, x: torch.Tensor, name: str, lo: float, hi: float) -> torch.Tensor:
@@ -277,7 +281,8 @@ class Transformer:
 
         def keys(i, k, v):
             kb, vb = state["kv"][i]
-            kb[:, :, tm + t], vb[:, :, tm + t] = k[:, :, 0], v[:, :, 0]
+            kb.narrow(2, tm + t, 1).copy_(k)
+            vb.narrow(2, tm + t, 1).copy_(v)
             return kb, vb, bias
 
         z, cache = self._layers(tok.unsqueeze(1), keys)
@@ -386,10 +391,11 @@ class Transformer:
         return g.permute(1, 3, 0, 2, 4).reshape(L, T, 3 * H * hd)
 
     def apply_grads(self, grads: dict[str, torch.Tensor], lr_scale: float = 1.0) -> None:
-        """One Adam step (no bias correction) in element-wise IEEE operations only."""
+        """One Adam step (no bias correction) in element-wise IEEE operations only, on the weights
+        that have gradients (a frozen layer's quantized weights stay as they are)."""
         for k, g in grads.items():
             adam_step(self.params[k], self.adam[k], g, self.cfg, lr_scale)
-        self.refresh()
+        self.refresh(grads)
 
 
 def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float = 1.0) -> None:

@@ -31,8 +31,9 @@ class WordContext:
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
         """(N_WORD, L) context values below 2**48."""
         c1 = self.word | (hist & 255) << 32
-        c2 = (self.word ^ self.prev * 0x2545F491) & (2**48 - 1)  # product below 2**62
-        c3 = (self.word ^ self.prev * 0x2545F491 ^ self.prev2 * 0x3C6EF372) & (2**48 - 1)  # each below 2**62
+        w2 = self.word ^ self.prev * 0x2545F491  # product below 2**62
+        c2 = w2 & (2**48 - 1)
+        c3 = (w2 ^ self.prev2 * 0x3C6EF372) & (2**48 - 1)  # product below 2**62
         return torch.stack([c1, c2, c3])
 
     def push(self, sym: torch.Tensor) -> None:
