@@ -14,6 +14,7 @@ at 2**-W_BITS; attention logits at 1/ATT_FRAC of a bit; output logits at 1/LOGIT
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -148,7 +149,7 @@ class Transformer:
         self.refresh()
 
     # -- weights -----------------------------------------------------------------------------
-    def refresh(self, names=None) -> None:
+    def refresh(self, names: Iterable[str] | None = None) -> None:
         """Quantize the master weights `names` (default: all); keep each transposed in the float type
         its forward product needs."""
         if names is None:
