@@ -44,6 +44,18 @@ def test_lookup_picks_rows_by_index():
     assert lookup(scores, idx.int()).tolist() == [[2.5, 0.5, 2.5], [1.5, 1.5, 0.5]]  # int32 indices too
 
 
+def test_lookup_matches_indexing_on_every_path():
+    # 1-D and n-D indices, int64 and int32, below and above the size where small tables go through take
+    gen = torch.Generator().manual_seed(3)
+    tables = [torch.randint(-999, 999, (50,), generator=gen).double(), torch.randint(-99, 99, (50, 4), generator=gen)]
+    for table in tables:
+        for shape in [(7,), (3, 5), (2, 4, 1, 8), (2000,), (40, 40), (2, 3, 16, 16)]:
+            idx = torch.randint(0, 50, shape, generator=gen)
+            for ix in (idx, idx.int()):
+                got = lookup(table, ix)
+                assert got.dtype == table.dtype and torch.equal(got, table[idx]), (tuple(table.shape), shape, ix.dtype)
+
+
 def test_exp2_table_values():
     t = exp2_table(16, 33, 10)
     assert t[0] == 1024 and t[16] == 512 and t[32] == 256  # exact powers of two
