@@ -34,8 +34,9 @@ NET_LR_SCALE = (0.3, 1.0)
 # the layers below keep the prior's weights and the backward pass (a third of level 5's decoding time
 # when it went through every layer) stops above them. What the corpus taught the lowest layer serves
 # every file: adapting it online helps long text a little and hurts short text a little. Level 5,
-# encoder-side code lengths without headers (bench/net_training_share.py's ten inputs): 290,240 bytes training every layer, 290,396 from layer 1
-# (text 219,996 -> 219,900, obj2 and kennedy.xls 70,244 -> 70,496).
+# encoder-side code lengths without headers (bench/net_training_share.py's ten inputs): 290,240 bytes
+# training every layer, 290,396 from layer 1 (text 219,996 -> 219,900, obj2 and kennedy.xls 70,244 ->
+# 70,496).
 PRIOR_LOWEST = 1
 
 
