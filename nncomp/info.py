@@ -70,7 +70,8 @@ def render(name: str, s: dict) -> Table:
         ("record contexts", (f"record length {', '.join(map(str, sorted(s['periods'])))}" if s["periods"] else "no records found")
                             if cfg.record else "off"),
         ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
-        ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each)"),
+        ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
+                  + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),

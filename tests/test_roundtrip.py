@@ -70,6 +70,27 @@ def test_incremental_api_matches_one_shot(tiny):
     assert d.eof and out == data
 
 
+def test_short_frames_get_more_lanes_but_never_fewer_bytes_each_than_short_lane():
+    from dataclasses import replace
+
+    from nncomp.config import level_config
+
+    cfg = level_config(5)
+    plain = replace(cfg, short_lane=0)
+    prev = 0
+    for n in range(1, 400_000, 977):
+        lanes, length = cfg.lane_layout(n)
+        assert (lanes - 1) * length < n <= lanes * length  # every lane but the last is full
+        assert 1 <= lanes <= cfg.lanes and lanes >= prev  # a longer frame never has fewer lanes
+        prev = lanes
+        if lanes > 1:
+            assert length >= min(cfg.short_lane, cfg.min_lane)
+        if lanes > plain.lane_layout(n)[0]:  # where the rule gives more lanes: a short frame, up to short_lanes
+            assert n < cfg.short_lanes * cfg.min_lane and lanes <= cfg.short_lanes and length >= cfg.short_lane
+    assert cfg.lane_layout(40_000)[0] > plain.lane_layout(40_000)[0]
+    assert cfg.lane_layout(300_000) == plain.lane_layout(300_000)
+
+
 def test_levels_round_trip():
     data = SAMPLE.read_bytes()[:3000]  # level 9 codes it in one lane, a step per byte
     for level in (1, 9):
