@@ -27,8 +27,8 @@ VERSION = 12  # 2: the new-dataset frame flag, learn_every; 3: record contexts (
 # starts text frames at mixing weight 0.7 (was 1) and half the weight's step; 9: mixing weights for contexts that have
 # seen one symbol only, a word-trigram context, pixel contexts in binary frames with records (bitmap.py); 10: lane
 # contexts (context.LANE_ORDERS), in text frames the match model looks in the lane's own past first; 11: from a prior,
-# the online step leaves the embedding and the lowest layer at the prior's weights (predictor.PRIOR_LOWEST); 12: the
-# network's gradients rounded to 10 bits (model.GRAD_BITS), short frames in more lanes at levels 3-5 (short_lane)
+# the online step leaves the embedding and the lowest layer at the prior's weights (predictor.PRIOR_LOWEST); 12: frames
+# under 64 KiB in up to 16 lanes of 3 KiB at levels 3-5 (CodecConfig.short_lane)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import decimal
 import functools
-import math
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -57,51 +55,26 @@ def configure_torch() -> None:
 # consecutive parts of its k terms, each exact, added in float64 (exact: below 2**26), which is faster
 # than one float64 product: level 5's MLP output, (64, 256) x (256, 128), 94 -> 64 us per step.
 F32_PARTS = 4
-# A matrix product over many terms (a weight gradient: a block's 2,048 positions) may run as one
-# batched float32 product over up to this many parts of them, whose (parts, M, N) results are added
-# in float64; where even that does not fit, b (the weights: |w| <= 1023) may be cut into two base-2**s
-# digits, each product then exact in one float32 part. float32 products run ~4x faster than
-# float64 ones here (256x2048 @ 2048x128: 0.70 against 2.70 ms, two threads).
-F32_BATCH_PARTS = 64
-F32_BATCH_MIN = 64  # ... of at least this many terms each (shorter ones waste the product's speed)
-
-
-class _Plan(NamedTuple):
-    parts: int  # float32 products over this many consecutive parts of k (0: float64)
-    batch: bool  # the parts as one batched product (a and b matrices only)
-    digit: int  # b cut into digits b = hi * 2**digit + lo, each product in one float32 part (0: not)
 
 
 @functools.lru_cache(maxsize=None)
-def _plan(amax: float, bmax: float, k: int, matrices: bool = False) -> _Plan:
-    """How exact_mm runs a product of k integer terms bounded by amax*bmax each: float32 products over
-    `parts` consecutive parts of k whose partial sums stay below 2**24 (one product where 1), batched
-    for long products of two matrices, or over b's two digits; else in float64. Decided once per
-    shape and bound; refuses bounds beyond float64's exact range."""
-    amax, bmax = float(amax), float(bmax)
-    parts = _f32_parts(amax, bmax, k)
-    if 1 <= parts <= F32_PARTS:
-        return _Plan(parts, False, 0)
-    if matrices and 1 <= parts <= F32_BATCH_PARTS and k // parts >= F32_BATCH_MIN:
-        return _Plan(parts, True, 0)
-    s = (math.frexp(bmax)[1] + 1) // 2  # about half of b's bits
-    if s >= 2 and _f32_parts(amax, max(math.floor(bmax / 2**s + 0.5), 2 ** (s - 1)), k) == 1:
-        return _Plan(1, False, s)
-    if amax * bmax * k < F64_EXACT:
-        return _Plan(0, False, 0)
-    raise ValueError(f"matrix product bound {amax * bmax * k:.3g} exceeds exact float64 range")
-
-
 def _f32_parts(amax: float, bmax: float, k: int) -> int:
-    """Parts of k whose float32 partial sums stay below 2**24 (0: not even one term)."""
-    per = int((F32_EXACT - 1) // (amax * bmax))  # terms per part whose sum stays exact
-    return max(1, -(-k // per)) if per else 0
+    """How exact_mm runs a product of k integer terms bounded by amax*bmax each: as this many float32
+    products over consecutive parts of k whose partial sums stay below 2**24 (1: one product), or 0:
+    in float64. Decided once per shape and bound; refuses bounds beyond float64's exact range."""
+    per = int((F32_EXACT - 1) // (float(amax) * float(bmax)))  # terms per part whose sum stays exact
+    parts = max(1, -(-k // per)) if per else 0
+    if 1 <= parts <= F32_PARTS:
+        return parts
+    if float(amax) * float(bmax) * k < F64_EXACT:
+        return 0
+    raise ValueError(f"matrix product bound {float(amax) * float(bmax) * k:.3g} exceeds exact float64 range")
 
 
 def exact_dtype(amax: float, bmax: float, k: int) -> torch.dtype:
     """The float type exact_mm multiplies in, for k integer terms bounded by amax*bmax each: float32
-    where that is exact (in parts of k, or b's digits), else float64."""
-    return torch.float32 if _plan(amax, bmax, k).parts else torch.float64
+    (in up to F32_PARTS parts of k) where that is exact, else float64."""
+    return torch.float32 if _f32_parts(amax, bmax, k) else torch.float64
 
 
 def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: bool = False) -> torch.Tensor:
@@ -109,33 +82,22 @@ def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: b
     (with `keep`, in the type of a product that ran as one: its integers are exact there too).
 
     Runs in float32 when every partial sum stays below 2**24, or as float32 products over parts of
-    k (or over b's two digits) that each do, added in float64 (the result is then float64); else in
-    float64 (below 2**53). Every way gives the same integers; which one runs is a matter of speed.
+    k that each do, added in float64 (the result is then float64); else in float64 (below 2**53).
     The bound is checked, not assumed: a product that could round is refused rather than silently
     inexact. A kept float32 result may only go through exact float32 operations (power-of-two
     scaling, round, clamp, comparisons) or be promoted to float64 by an operation with a float64 tensor.
     """
     k = a.shape[-1]
-    plan = _plan(amax, bmax, k, a.dim() == 2 and b.dim() == 2)
-    dtype = torch.float32 if plan.parts else torch.float64
+    parts = _f32_parts(amax, bmax, k)
+    dtype = torch.float32 if parts else torch.float64
     if a.dtype != dtype:  # (checked here: a no-op .to() still costs a dispatch, ~1 us, per operand)
         a = a.to(dtype)
     if b.dtype != dtype:
         b = b.to(dtype)
-    if plan.digit:  # b = hi * 2**s + lo: one product against both digits side by side
-        hi = torch.mul(b, 2.0**-plan.digit).round_()
-        n = b.shape[-1]
-        c = torch.matmul(a, torch.cat([hi, b - hi * 2.0**plan.digit], -1))
-        return c[..., :n].double().mul_(2.0**plan.digit).add_(c[..., n:])  # in float64: exact
-    if plan.parts <= 1:
+    if parts <= 1:
         c = torch.matmul(a, b)
         return c if keep else c.double()
-    size = -(-k // plan.parts)
-    if plan.batch:
-        whole = k // size * size  # a (M, k) and b (k, N) as (parts, M, size) and (parts, size, N)
-        c = torch.bmm(a[:, :whole].unflatten(1, (-1, size)).transpose(0, 1), b[:whole].unflatten(0, (-1, size)))
-        c = c.sum(0, dtype=torch.float64)
-        return c if whole == k else c.add_(torch.matmul(a[:, whole:], b[whole:]))
+    size = -(-k // parts)
     c = torch.matmul(a[..., :size], b[..., :size, :]).double()
     for j in range(size, k, size):
         c += torch.matmul(a[..., j : j + size], b[..., j : j + size, :])

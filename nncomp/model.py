@@ -29,13 +29,7 @@ W_MAX = 1023.0  # bound of every quantized weight
 ATT_FRAC = 16  # attention logits in 1/16 bit
 ATT_TOP = 10  # attention weights are integers up to 2**10
 ATT_RANGE = ATT_FRAC * (ATT_TOP + 1)  # weights this far below the maximum are zero
-# The network's gradients are rounded to 10-bit integers before each product: then its weight
-# gradients (sums over a block's 2,048 positions) run as float32 products in parts, and its input
-# gradients against the weights' two digits (exact.exact_mm), where 16 bits needed float64. Level 5,
-# encoder-side code lengths of bench/net_training_share.py's ten inputs, same run: 290,396 bytes at
-# 16 bits, 290,452 at 12, 290,720 at 10 (+0.11 %: text +0.03 %, obj2 and kennedy.xls +0.3 %), 292,188
-# at 8 (obj2 +2.3 %). The mixer keeps 16 (predictor.OUT_GRAD_BITS).
-GRAD_BITS = 10
+GRAD_BITS = 16  # gradients are rounded to 16-bit integers before each product
 NEG = -(2**40)  # logit of a masked key
 
 
@@ -331,21 +325,23 @@ class Transformer:
         gq, sc = quantize_grad(g, GRAD_BITS)
         return exact_mm(gq, b, 2.0**GRAD_BITS, bmax) * sc
 
-    def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, inputs: bool = True):
+    def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, sc: float | None = None,
+                 inputs: bool = True):
         """Back through the linear layer `name` with input x (..., in), given g (..., out) = dLoss/d(output):
         (weight gradient g^T @ x over all positions, g @ weight or None where `inputs` is False, as
-        nothing below learns), g rounded to integers once for both (in float32, their products' type)."""
-        g, sc = quantize_grad(g, GRAD_BITS)
-        g = g.float()  # |g| <= 2**GRAD_BITS: exact
+        nothing below learns), g rounded to integers once for both. With `sc`, g is already integers
+        of at most GRAD_BITS bits at scale sc."""
+        if sc is None:
+            g, sc = quantize_grad(g, GRAD_BITS)
         wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax) * sc
         return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX) * sc if inputs else None
 
     def backward(self, cache: dict, gq_out: torch.Tensor, sc_out: float, lowest: int = 0) -> dict[str, torch.Tensor]:
         """Gradients of the master weights, given dLoss/d(head output) = gq_out * sc_out: gq_out (L,T,256)
-        integers (quantize_grad's output, the mixer's: rounded to GRAD_BITS again here).
+        integers of at most GRAD_BITS bits (quantize_grad's output; the mixer learns from the same).
         Layers below `lowest`, and then the embedding, get none: the pass stops at layer `lowest`'s input."""
         grads = {}
-        wg, gx = self._through(gq_out * sc_out, cache["yf"], ACT_MAX, "head", inputs=lowest < self.cfg.n_layer)
+        wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
         grads["head"] = wg * 2.0**W_BITS
         if gx is None:  # the head alone learns
             return grads

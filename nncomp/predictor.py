@@ -14,7 +14,7 @@ from .context import N_LANE, ContextModel
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, lookup, quantize_grad
 from .match import N_LEN, N_MATCH_CTX, MatchModel
 from .mixer import LN2, Cells, Mixer
-from .model import ACT_BITS, W_BITS, ModelConfig, Transformer, adam_step
+from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
 from .record import DELTA_INIT, N_RECORD, RecordContext
 from .words import N_WORD, WordContext
 from .bitmap import MIN_ROW, N_BITMAP, BitmapContext
@@ -38,7 +38,6 @@ NET_LR_SCALE = (0.3, 1.0)
 # training every layer, 290,396 from layer 1 (text 219,996 -> 219,900, obj2 and kennedy.xls 70,244 ->
 # 70,496).
 PRIOR_LOWEST = 1
-OUT_GRAD_BITS = 16  # the gradient at the mixed logits, in integers of this many bits (model.GRAD_BITS)
 
 
 class BlockBuffers:
@@ -250,9 +249,9 @@ class Predictor:
             g = torch.div(freq, freq.sum(-1, keepdim=True), out=self.buffers.like("g", freq.shape, torch.float64))
             g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
             g *= valid.unsqueeze(-1).double() * (1.0 / n)
-            # rounded to integers once (in g's place): the mixer learns from these, the network from
-            # them rounded again (model.GRAD_BITS); sums of them are exact in any order
-            gq, sc = quantize_grad(g, OUT_GRAD_BITS, out=g)
+            # rounded to integers once (in g's place): network and mixer learn from the same ones, and
+            # sums of them are exact in any order
+            gq, sc = quantize_grad(g, GRAD_BITS, out=g)
             if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
                 self._learn_net(blk["cache"](), gq, sc)
             self._learn_mixer(gq, sc, blk)
