@@ -106,9 +106,10 @@ _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
 # Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about
 # as much at one lane as at ten (grammar.lsp, 3.7 KB, 0.8 KB/s; book1 13). Levels 3-5 give a frame
 # under 64 KB up to 16 lanes of 3 KiB where lanes of 4 KiB would be fewer. Level 5, the 13 eval files
-# under 60 KB, each on its own, sizes without headers, one process alternating: 86,872 -> 87,456 bytes
-# (+0.67 %), decoding 115.8 -> 94.8 s. One lane per 3 KiB for every frame was measured too: files of
-# 60-192 KB then paid 1-3 % (trans +3.1 %, progl +1.3 %), which this rule leaves alone.
+# under 60 KB in the full runs before and after (bench/compare.py): 87,808 -> 88,392 bytes (+0.67 %),
+# decoding 101.7 -> 80.2 s (the larger files, coded alike, decoded 7 % faster in the second run). One
+# lane per 3 KiB for every frame was measured too: files of 60-192 KB then paid 1-3 % (trans +3.1 %,
+# progl +1.3 %), which this rule leaves alone.
 _SHORT = dict(short_lane=3072, short_lanes=16)
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior,
