@@ -1,6 +1,7 @@
 """Round trips through the Python API, including streams of several frames and stored frames."""
 
 import os
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 import nncomp
 from nncomp import container
+from nncomp.config import level_config
 
 from .conftest import SAMPLE, TINY, eval_files
 
@@ -71,10 +73,6 @@ def test_incremental_api_matches_one_shot(tiny):
 
 
 def test_short_frames_get_more_lanes_but_never_fewer_bytes_each_than_short_lane():
-    from dataclasses import replace
-
-    from nncomp.config import level_config
-
     cfg = level_config(5)
     plain = replace(cfg, short_lane=0)
     prev = 0
