@@ -3,16 +3,25 @@ incremental objects behind them. The CLI, the tests and the benchmarks all go th
 
 from __future__ import annotations
 
-from . import prior
+import os
+from typing import Iterable, Iterator
+
+from . import container, prior
 from .codec import NO_PRIOR, Compressor, Decompressor, Progress
-from .config import DEFAULT_LEVEL, CodecConfig, level_config, level_model
+from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, level_config, level_model
 from .prior import Prior
 from .errors import CorruptError, NNCError, UnsupportedError
 
-def load_model(spec: str | Prior | None) -> Prior | None:
+ModelSpec = str | os.PathLike | Prior  # a built-in name, a .nncm path or a loaded prior
+
+def load_model(spec: ModelSpec | None) -> Prior | None:
     """A prior from a built-in name ('default'), a path to a .nncm file, or 'none' (random weights)."""
     if spec is None or isinstance(spec, Prior):
         return spec
+    if isinstance(spec, os.PathLike):
+        return Prior.load(spec)
+    if not isinstance(spec, str):
+        raise TypeError(f"model must be a name, a path or a Prior, not {type(spec).__name__}")
     if spec == NO_PRIOR:
         return None
     if spec in prior.BUILTIN:
@@ -21,6 +30,23 @@ def load_model(spec: str | Prior | None) -> Prior | None:
             raise UnsupportedError(f"built-in model {spec!r} is not installed")
         return p
     return Prior.load(spec)
+
+
+def _check_level(level: int) -> int:
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise TypeError(f"level must be an int, not {type(level).__name__}")
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {min(LEVELS)}..{max(LEVELS)}, not {level}")
+    return level
+
+
+def _as_bytes(data) -> bytes:
+    """The bytes of a bytes-like object; TypeError for anything else (ints and lists included), as lzma does."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        raise TypeError("a bytes-like object is required, not 'str'")
+    return memoryview(data).tobytes()  # memoryview raises TypeError for non-buffers
 
 
 def resolver(extra: list[Prior] = ()):
@@ -49,6 +75,7 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     .nncm path or a Prior. `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
     """
+    _check_level(level)
     cfg = config or level_config(level)
     cfg.validate()
     p = load_model(model if model is not None else (NO_PRIOR if config else level_model(level)))
@@ -57,24 +84,53 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame)
 
 
-def decompressor(*, models: list[Prior] = (), threads: int | None = None, progress: Progress | None = None) -> Decompressor:
-    return Decompressor(resolver(list(models)), threads=threads, progress=progress)
+def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,
+                 progress: Progress | None = None) -> Decompressor:
+    """An incremental Decompressor of one stream; `models` are custom priors (paths or Prior objects)
+    that headers may name besides the built-in ones."""
+    return Decompressor(resolver(_priors(models)), threads=threads, progress=progress)
 
 
-def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None,
+def _priors(models: Iterable[ModelSpec]) -> list[Prior]:
+    if isinstance(models, (str, os.PathLike, Prior)):
+        models = [models]
+    return [p for p in map(load_model, models) if p is not None]
+
+
+def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = (), threads: int | None = None,
+                    progress: Progress | None = None) -> Iterator[bytes]:
+    """Decoded bytes of one or more concatenated streams whose bytes come in `chunks`.
+
+    Raises CorruptError for empty input, input that ends inside a stream, and data after a stream
+    that does not start another one.
+    """
+    resolve = resolver(_priors(models))
+    d: Decompressor | None = None
+    started = False
+    for chunk in chunks:
+        while chunk:
+            if d is None:
+                if not container.MAGIC.startswith(bytes(chunk[: len(container.MAGIC)])) and started:
+                    raise CorruptError("trailing data after the end of the stream")
+                d, started = Decompressor(resolve, threads=threads, progress=progress), True
+            yield d.decompress(chunk)
+            chunk, d = (d.unused_data, None) if d.eof else (b"", d)
+    if d is not None or not started:
+        raise CorruptError("truncated input (the stream ends early)" if started else "empty input (not an .nnc stream)")
+
+
+def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None = None,
              config: CodecConfig | None = None, threads: int | None = None) -> bytes:
-    """Compress bytes into a complete .nnc stream."""
+    """Compress a bytes-like object into a complete .nnc stream."""
+    data = _as_bytes(data)
     c = compressor(level, model=model, config=config, threads=threads)
-    return c.compress(bytes(data)) + c.flush()
+    return c.compress(data) + c.flush()
 
 
-def decompress(data: bytes, *, models: list[Prior] = (), threads: int | None = None) -> bytes:
-    """Decompress a complete .nnc stream; raises CorruptError on damaged or truncated input."""
-    d = decompressor(models=models, threads=threads)
-    out = d.decompress(bytes(data))
-    if not d.eof:
-        raise CorruptError("truncated stream (no end record)")
-    return out
+def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | None = None) -> bytes:
+    """Decompress one or more concatenated .nnc streams; CorruptError on damaged or truncated input."""
+    return b"".join(iter_decompress([_as_bytes(data)], models=models, threads=threads))
 
 
-__all__ = ["compress", "decompress", "compressor", "decompressor", "NNCError", "CorruptError", "UnsupportedError"]
+__all__ = ["compress", "decompress", "compressor", "decompressor", "iter_decompress", "load_model",
+           "NNCError", "CorruptError", "UnsupportedError"]

@@ -163,7 +163,7 @@ class Compressor:
     def compress(self, data: bytes) -> bytes:
         if self._flushed:
             raise ValueError("compressor already flushed")
-        self._pending += data
+        self._pending += memoryview(data)  # bytes-like only: a list of ints is a TypeError, as in lzma
         out = [self._take_header()]
         while len(self._pending) >= self._cfg.frame_size:
             out.append(self._frame(bytes(self._pending[: self._cfg.frame_size])))
@@ -213,34 +213,46 @@ ModelResolver = Callable[[str], Prior | None]
 
 
 class Decompressor:
-    """Incremental decompressor: feed decompress() chunks; `eof` is True after the end record."""
+    """Incremental decompressor of one stream, in the manner of lzma.LZMADecompressor.
+
+    Feed decompress() chunks. `eof` turns True after the end record; bytes after it are kept in
+    `unused_data` (another stream may follow, as api.iter_decompress handles). `needs_input` is
+    False while decoded bytes are waiting because of an earlier max_length.
+    """
 
     def __init__(self, resolve_model: ModelResolver, *, threads=None, progress: Progress | None = None):
         self._resolve = resolve_model
         self._threads = threads
         self._progress = progress
         self._buf = bytearray()
+        self._out = bytearray()  # decoded but not yet returned (max_length)
         self._engine: Engine | None = None
         self._total = 0
         self._crc = 0
         self.eof = False
+        self.needs_input = True
+        self.unused_data = b""
         self.header: container.Header | None = None
 
-    def decompress(self, data: bytes) -> bytes:
-        if self.eof:
-            if data:
-                raise CorruptError("trailing data after the end of the stream")
-            return b""
-        self._buf += data
-        out = []
-        while not self.eof:
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        """Decoded bytes, at most max_length of them (all that the input allows when negative)."""
+        if self.eof and not self._out:
+            raise EOFError("already at the end of the stream")
+        self._buf += memoryview(data)
+        starved = False
+        while not self.eof and (max_length < 0 or len(self._out) < max_length):
             piece = self._step()
             if piece is None:
+                starved = True
                 break
-            out.append(piece)
+            self._out += piece
         if self.eof and self._buf:
-            raise CorruptError("trailing data after the end of the stream")
-        return b"".join(out)
+            self.unused_data, self._buf = bytes(self._buf), bytearray()
+        n = len(self._out) if max_length < 0 else min(max_length, len(self._out))
+        out = bytes(self._out[:n])
+        del self._out[:n]
+        self.needs_input = starved and not self._out
+        return out
 
     def _step(self) -> bytes | None:
         """Consume one header or frame from the buffer; None when more input is needed."""
