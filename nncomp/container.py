@@ -62,7 +62,7 @@ def build_header(cfg: CodecConfig, model_id: str, level: int, members: list[tupl
     else:
         d["codec"] = cfg.to_dict()
     if members is not None:
-        d["members"] = [[check_member_path(p), n] for p, n in members]
+        d["members"] = [[p, n] for p, n in check_members(members)]
     body = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
     if len(body) > MAX_HEADER_JSON:
         raise ValueError("too many archive members for one header")
@@ -70,11 +70,32 @@ def build_header(cfg: CodecConfig, model_id: str, level: int, members: list[tupl
 
 
 def check_member_path(path: str) -> str:
-    """A member path must stay inside the directory it is extracted to: relative, no '..', no oddities."""
+    """A member path must stay inside the directory it is extracted to: relative, no '..', no oddities,
+    and encodable as a file name (lone surrogates only as the undecodable bytes of os.fsdecode)."""
     if (not isinstance(path, str) or not 0 < len(path) <= 4096 or "\0" in path or "\\" in path
             or path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/"))):
         raise ValueError(f"unsafe member path {path!r}")
+    try:
+        path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise ValueError(f"member path {path!r} is not a valid file name") from None
     return path
+
+
+def check_members(members: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Safe paths, each restored to a place of its own: no repeats, no member inside another member."""
+    paths = [check_member_path(p) for p, _ in members]
+    seen: set[str] = set()
+    for p in paths:
+        if p in seen:
+            raise ValueError(f"member path {p!r} appears twice")
+        seen.add(p)
+    for p in paths:
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in seen:
+                raise ValueError(f"member {'/'.join(parts[:i])!r} is a file but {p!r} needs it as a directory")
+    return list(members)
 
 
 def header_length(prefix: bytes) -> int | None:
@@ -121,7 +142,8 @@ def parse_header(raw: bytes) -> Header:
                 if not (isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and isinstance(m[1], int)
                         and not isinstance(m[1], bool) and 0 <= m[1] < 2**62):
                     raise ValueError("bad member entry")
-                members.append((check_member_path(m[0]), m[1]))
+                members.append((m[0], m[1]))
+            members = check_members(members)
     except (ValueError, TypeError, KeyError, RecursionError) as e:
         raise CorruptError(f"invalid header: {e}") from None
     return Header(cfg, model, level, members)

@@ -1,9 +1,15 @@
 """Safe output files: written beside their target under a temporary name, renamed into place only when
-complete, removed on any failure (an exception, Ctrl-C, or SIGTERM turned into an exception)."""
+complete, removed on any failure (an exception, Ctrl-C, or SIGTERM turned into an exception).
+
+Only regular files are ever created or replaced: an output that already exists as a device or a FIFO
+(`-o /dev/null`) is written into, as zstd and gzip do, and a directory is refused.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +20,15 @@ def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def is_stream(path: str | Path) -> bool:
+    """True for an existing output that is neither a regular file nor a directory (a device, a FIFO)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 @contextmanager
@@ -33,8 +48,13 @@ def temporary_beside(path: Path) -> Iterator[tuple[BinaryIO, str]]:
 
 
 @contextmanager
-def atomic_output(path: Path, force: bool, exists_error) -> Iterator[BinaryIO]:
-    """A file that appears at `path` only if the body completes; refuses an existing path without force."""
+def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None = None) -> Iterator[BinaryIO]:
+    """A file that appears at `path` only if the body completes; refuses an existing path without force.
+
+    With `like`, the new file takes that file's permissions and times (as gzip, xz and zstd keep them).
+    """
+    if path.is_dir():
+        raise exists_error(f"{path} is a directory")
     if path.exists() and not force:
         raise exists_error(f"{path} already exists; use -f to overwrite")
     with temporary_beside(path) as (f, tmp):
@@ -42,4 +62,35 @@ def atomic_output(path: Path, force: bool, exists_error) -> Iterator[BinaryIO]:
         f.flush()
         os.fsync(f.fileno())
         f.close()
+        if like is not None:
+            shutil.copymode(like, tmp)
+            st = os.stat(like)
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.replace(tmp, path)
+    _sync_directory(path.parent)
+
+
+@contextmanager
+def open_output(path: Path, force: bool, exists_error, like: str | Path | None = None) -> Iterator[BinaryIO]:
+    """Where a named output goes: into a device or FIFO that exists (no -f needed, nothing replaced),
+    otherwise a regular file written atomically (atomic_output)."""
+    if is_stream(path):
+        with open(os.open(path, os.O_WRONLY), "wb") as f:
+            yield f
+    else:
+        with atomic_output(path, force, exists_error, like) as f:
+            yield f
+
+
+def _sync_directory(path: Path) -> None:
+    """Make a rename durable: the directory entry itself is flushed (not every filesystem allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import api
 from .config import DEFAULT_LEVEL
-from .container import check_member_path
+from .container import check_members
 from .errors import NNCError
 from .fileio import temporary_beside
 
@@ -37,7 +37,18 @@ def load_dataset(path: str | Path) -> tuple[str, list[Member]]:
     members = []
     for f in sorted(q for q in p.rglob("*") if q.is_file() and not q.is_symlink()):
         members.append((f"{base}/{f.relative_to(p).as_posix()}", f.read_bytes()))
+    if not members:
+        raise NNCError(f"{path}: the directory holds no regular files")
     return base, members
+
+
+def archive_entries(members: list[Member] | list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(path, size) of each member, checked as an archive header needs them (NNCError otherwise)."""
+    entries = [(p, d if isinstance(d, int) else len(d)) for p, d in members]
+    try:
+        return check_members(entries)
+    except ValueError as e:
+        raise NNCError(f"cannot make an archive: {e} (members are named by the last part of each path given)") from None
 
 
 @dataclass
@@ -155,7 +166,7 @@ def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEV
                   progress=None, groups: list[int] | None = None) -> tuple[int, list[int]]:
     """A solid archive of members in order; returns (archive size, the share of it of each group of
     consecutive bytes, `groups` giving their sizes; by default one group per member)."""
-    entries = [(check_member_path(p), len(d)) for p, d in members]
+    entries = archive_entries(members)
     frames: list = []
     c = api.compressor(level, threads=threads, progress=progress, members=entries,
                        on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
@@ -176,38 +187,68 @@ def extract(stream: Iterator[bytes], members: list[tuple[str, int]], dest: Path,
     """Write the decoded bytes of an archive stream as its members under dest, each atomically.
 
     Paths were checked when the header was parsed; here they are also resolved, and one that would
-    land outside dest (through a symlink already on disk, say) is refused.
+    land outside dest (through a symlink already on disk, say) is refused. Nothing is left behind
+    on failure: members are renamed into place only once the whole stream checks out, and the
+    directories made for them are removed again.
     """
-    dest = dest.resolve()
-    targets = []
-    for path, _ in members:
-        target = (dest / path).resolve()
+    try:
+        dest = dest.resolve()
+        targets = [(dest / path).resolve() for path, _ in members]
+    except (RuntimeError, OSError) as e:  # a symlink loop: RuntimeError before Python 3.13
+        raise NNCError(f"cannot resolve the output directory: {e}") from None
+    for (path, _), target in zip(members, targets):
         if dest not in target.parents:
             raise NNCError(f"member {path!r} would be written outside {dest}")
+        if target.is_dir():
+            raise NNCError(f"{target} is a directory")
         if target.exists() and not force:
             raise NNCError(f"{target} already exists; use -f to overwrite")
-        targets.append(target)
-    # Each member goes to a temporary file; all are renamed only once the whole stream checks out.
-    with ExitStack() as stack:
-        done: list[tuple[str, Path]] = []
-        buf = bytearray()
-        it = iter(stream)
-        for (path, size), target in zip(members, targets):
-            while len(buf) < size:
-                more = next(it, None)
-                if more is None:
-                    raise NNCError("archive ends before its last member")
+    made: list[Path] = []  # directories this extraction created, parents first
+    renamed: list[Path] = []  # new files only: an overwritten one (-f) cannot be given back
+    existed = {t for t in targets if t.exists()}
+    try:
+        with ExitStack() as stack:
+            done: list[tuple[str, Path]] = []
+            buf = bytearray()
+            it = iter(stream)
+            for (path, size), target in zip(members, targets):
+                while len(buf) < size:
+                    more = next(it, None)
+                    if more is None:
+                        raise NNCError("archive ends before its last member")
+                    buf += more
+                _make_dirs(target.parent, made)
+                f, tmp = stack.enter_context(temporary_beside(target))
+                f.write(buf[:size])
+                f.close()
+                done.append((tmp, target))
+                del buf[:size]
+            for more in it:
                 buf += more
-            target.parent.mkdir(parents=True, exist_ok=True)
-            f, tmp = stack.enter_context(temporary_beside(target))
-            f.write(buf[:size])
-            f.close()
-            done.append((tmp, target))
-            del buf[:size]
-        for more in it:
-            buf += more
-        if buf:
-            raise NNCError("archive holds more data than its members")
-        for tmp, target in done:
-            os.replace(tmp, target)
+            if buf:
+                raise NNCError("archive holds more data than its members")
+            for tmp, target in done:
+                os.replace(tmp, target)
+                if target not in existed:
+                    renamed.append(target)
+    except BaseException:
+        for target in renamed:
+            target.unlink(missing_ok=True)
+        for d in reversed(made):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
     return targets
+
+
+def _make_dirs(path: Path, made: list[Path]) -> None:
+    """mkdir -p that records each directory it creates."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir()
+        made.append(d)

@@ -28,7 +28,7 @@ from .model import ModelConfig, param_shapes
 MAGIC = b"NNCM"
 VERSION = 1
 MAX_JSON = 1 << 20
-MAX_BYTES = 1 << 30
+MAX_BYTES = 1 << 28  # the largest model validate() allows is about 150 MB of float32 weights
 SHAPE_FIELDS = ("d_model", "n_layer", "n_head", "d_mlp")
 
 
@@ -75,9 +75,12 @@ class Prior:
     @classmethod
     def load(cls, path: str | Path) -> "Prior":
         try:
-            raw = Path(path).read_bytes() if Path(path).stat().st_size <= MAX_BYTES else b""
+            with open(path, "rb") as f:
+                raw = f.read(MAX_BYTES + 1)  # bounded: a device such as /dev/zero has no size to check first
         except OSError as e:
             raise ModelFileError(f"cannot read model {path}: {e.strerror}") from None
+        if len(raw) > MAX_BYTES:
+            raise ModelFileError(f"invalid model file {path}: larger than {MAX_BYTES >> 20} MiB")
         return cls.parse(raw, str(path))
 
     @classmethod
@@ -117,7 +120,7 @@ class Prior:
             if "id" in meta and meta["id"] != prior.id:
                 raise ValueError("weights do not match the recorded hash")
             return prior
-        except (ValueError, KeyError, TypeError, struct.error, json.JSONDecodeError) as e:
+        except (ValueError, KeyError, TypeError, struct.error, RecursionError) as e:
             raise ModelFileError(f"invalid model file {name}: {e}") from None
 
 
