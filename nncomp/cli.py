@@ -1,41 +1,47 @@
-"""The nncomp command line, in the manner of zstd and xz: a thin layer over nncomp.api."""
+"""The nncomp command line, in the manner of zstd and xz: a thin layer over nncomp.api.
+
+Besides its subcommands it takes zstd's spelling (`nncomp -d`, `-t`, `-l`, `-1`..`-9`, and no
+subcommand at all to compress standard input to standard output), so it works as `tar -I nncomp`.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import signal
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, BinaryIO, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+from rich.text import Text
 
 from . import __version__, api, container, joint as jointlib
 from . import info as describe_stream
 from .config import DEFAULT_LEVEL
-from .errors import CorruptError, NNCError
-from .fileio import atomic_output
+from .errors import NNCError
+from .fileio import atomic_output, is_stream, open_output
 from .heap import keep_freed_memory
 
 SUFFIX = ".nnc"
 CHUNK = 1 << 20
-PROGRESS_MIN = 1 << 20  # show a progress bar for inputs larger than this (when stderr is a terminal)
+MAX_THREADS = 256  # as zstd caps -T: beyond the cores there is nothing to gain, and each thread costs a stack
 
 app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
+    add_completion=True,
     help="Lossless compression with a byte-level transformer that learns while it codes.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
+_closed_std: set[int] = set()  # standard descriptors the caller had closed (run() holds them on /dev/null)
 
 
 class Device(str, Enum):
@@ -53,12 +59,14 @@ OutOpt = Annotated[Optional[str], typer.Option("-o", "--output", help="Write to 
 StdoutOpt = Annotated[bool, typer.Option("-c", "--stdout", help="Write to standard output.")]
 ForceOpt = Annotated[bool, typer.Option("-f", "--force", help="Overwrite existing outputs; write to a terminal.")]
 KeepOpt = Annotated[bool, typer.Option("-k", "--keep", help="Keep input files (the default).")]
-RmOpt = Annotated[bool, typer.Option("--rm", help="Remove each input file once its output is complete.")]
+RmOpt = Annotated[bool, typer.Option("--rm", help="Remove each input file once its output file is complete (not with stdout).")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors.")]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print details (settings, speed).")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=1, help="CPU threads (output is the same for any).")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print details (settings, speed), also when writing to a pipe.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=0, max=MAX_THREADS,
+                                                   help="CPU threads, 0: one per core (output is the same for any).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
 PriorOpt = Annotated[Optional[str], typer.Option("--model", help="Custom prior (.nncm) that the input was compressed with.")]
+LevelOpt = Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")]
 
 
 def _version(value: bool) -> None:
@@ -71,8 +79,42 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
-    """nncomp: compress, decompress, test and inspect .nnc files."""
+    """nncomp: compress, decompress, test and inspect .nnc files.
+
+    Also spelled as zstd: `nncomp FILE`, `nncomp -d FILE.nnc`, `-t`, `-l` (list), `-1`..`-9`; with no
+    arguments it compresses standard input to standard output (`tar -I nncomp`).
+    """
     keep_freed_memory()  # this process is ours: blocks reuse memory already touched (heap.py)
+
+
+# -- printing -----------------------------------------------------------------------------------------
+def _show(text: str) -> str:
+    """Text safe to print: control characters and undecodable bytes escaped (names never reach the terminal raw)."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    o = ord(c)
+    if 0xDC80 <= o <= 0xDCFF:  # a byte os.fsdecode could not decode
+        return f"\\x{o - 0xDC00:02x}"
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def _say(text: str) -> None:
+    """One line on stderr, printed as it is (never read as rich markup)."""
+    err.print(Text(_show(text)), soft_wrap=True)
+
+
+def _fail(name: str, message: str) -> None:
+    err.print(Text(_show(f"nncomp: {name}: {message}"), style="red"), soft_wrap=True)
+
+
+def _message(e: Exception) -> str:
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+def _label(src: str) -> str:
+    return "stdin" if src == "-" else src
 
 
 # -- plumbing ---------------------------------------------------------------------------------------
@@ -90,10 +132,6 @@ def _terminate_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def _atomic_output(path: Path, force: bool):
-    return atomic_output(path, force, NNCError)
-
-
 def _chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
     while chunk := f.read(size):
         yield chunk
@@ -101,21 +139,15 @@ def _chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 
 @contextmanager
 def _progress(total: int | None, quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
-    if quiet or not err.is_terminal or (total is not None and total <= PROGRESS_MIN):
+    """A transient bar on a terminal (bytes, speed, time left), for any input: level 5 codes ~15 KB/s."""
+    if quiet or not err.is_terminal:
         yield None
         return
-    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    columns = [TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(_show(label), total=total)
         yield lambda n: bar.advance(task, n)
-
-
-def _fail(name: str, message: str) -> None:
-    err.print(f"[red]nncomp: {name}: {message}[/red]", markup=True, highlight=False, soft_wrap=True)
-
-
-def _message(e: Exception) -> str:
-    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
 @contextmanager
@@ -124,7 +156,7 @@ def _one_line_errors(name: str, interrupted: str) -> Iterator[None]:
     try:
         with _terminate_as_exception():
             yield
-    except (NNCError, OSError) as e:
+    except (NNCError, OSError, UnicodeError) as e:
         _fail(name, _message(e))
         raise typer.Exit(1)
     except (KeyboardInterrupt, Quit):
@@ -132,76 +164,125 @@ def _one_line_errors(name: str, interrupted: str) -> Iterator[None]:
         raise typer.Exit(130)
 
 
-def _plan(files: list[str] | None, output: str | None, to_stdout: bool, name_out: Callable[[Path], Path]):
-    """(input, output) pairs: '-' stands for standard input/output."""
-    files = files or ["-"]
-    if output and len(files) > 1 and output != "-":
-        raise NNCError("-o names one output, but several inputs were given")
-    for f in files:
-        if output:
-            yield f, output
-        elif to_stdout or f == "-":
-            yield f, "-"
-        else:
-            yield f, str(name_out(Path(f)))
-
-
-def _run(files, output, to_stdout, force, remove, quiet, name_out, work, verb: str) -> None:
-    """Apply work(src, dst, progress) to each input, zstd-style: report, continue, exit 1 on any failure."""
+def _each(items: list[str], action: Callable[[str], None], interrupted: str) -> None:
+    """Apply action to each input, zstd-style: a failure prints one line and the rest go on; exit 1 at the end."""
     failed = False
     with _terminate_as_exception():
-        try:
-            plan = list(_plan(files, output, to_stdout, name_out))
-        except NNCError as e:
-            _fail("error", str(e))
-            raise typer.Exit(1)
-        for src, dst in plan:
+        for item in items:
             try:
-                if src == "-" and sys.stdin.isatty() and not force:
-                    raise NNCError("refusing to read from a terminal (use a file, a pipe, or -f)")
-                if dst == "-" and sys.stdout.isatty() and not force and verb == "compress":
-                    raise NNCError("refusing to write compressed data to a terminal (use -o, a pipe, or -f)")
-                if src != "-":
-                    p = Path(src)
-                    if p.is_dir():
-                        raise NNCError("is a directory")
-                    if not p.exists():
-                        raise NNCError("no such file")
-                    if dst != "-" and Path(dst).exists() and p.resolve() == Path(dst).resolve():
-                        raise NNCError("input and output are the same file")
-                stats = _process(src, dst, force, quiet, work)
-                if remove and src != "-":
-                    os.unlink(src)
-                if not quiet and stats:
-                    _summary(src, dst, *stats, verb=verb)
-            except (NNCError, OSError) as e:
-                _fail(src if src != "-" else "stdin", _message(e))
+                action(item)
+            except (NNCError, OSError, UnicodeError) as e:
+                _fail(_label(item), _message(e))
                 failed = True
             except (KeyboardInterrupt, Quit):
-                _fail(src if src != "-" else "stdin", "interrupted; no output written")
+                _fail(_label(item), interrupted)
                 raise typer.Exit(130)
     if failed:
         raise typer.Exit(1)
 
 
-def _process(src: str, dst: str, force: bool, quiet: bool, work):
-    total = None if src == "-" else Path(src).stat().st_size
+def _threads(n: int | None) -> int | None:
+    return (os.cpu_count() or 1) if n == 0 else n
+
+
+def _stdin() -> BinaryIO:
+    if 0 in _closed_std or sys.stdin is None:
+        raise NNCError("standard input is closed")
+    return sys.stdin.buffer
+
+
+def _stdout() -> BinaryIO:
+    if 1 in _closed_std or sys.stdout is None:
+        raise NNCError("standard output is closed")
+    return sys.stdout.buffer
+
+
+@dataclass
+class _Job:
+    """How compress and decompress treat their inputs (the command's options)."""
+
+    output: str | None
+    to_stdout: bool
+    force: bool
+    remove: bool
+    quiet: bool
+    verbose: bool
+    verb: str  # "compress" or "decompress"
+    name_out: Callable[[Path], Path]
+    work: Callable  # work(fin, fout, progress) -> (bytes in, bytes out)
+
+
+def _open_input(src: str, force: bool = False):
+    """The input as a binary file: a named file, or standard input unless it is a terminal (without -f)."""
+    if src != "-":
+        return open(src, "rb")
+    stdin = _stdin()
+    if stdin.isatty() and not force:
+        raise NNCError("refusing to read from a terminal (use a file, a pipe, or -f)")
+    return nullcontext(stdin)
+
+
+def _check_input(src: str) -> None:
+    if src == "-":
+        return
+    if src == "":
+        raise NNCError("empty file name")
+    if os.path.isdir(src):
+        raise NNCError("is a directory")
+    if not os.path.exists(src):
+        raise NNCError("no such file")
+
+
+def _target(src: str, job: _Job) -> str:
+    """The output of one input: a path, or '-' for standard output."""
+    if job.output is not None:
+        return job.output
+    if job.to_stdout or src == "-":
+        return "-"
+    return str(job.name_out(Path(src)))
+
+
+def _convert(src: str, job: _Job) -> None:
+    """Compress or decompress one input into its output, safely; report it as zstd does."""
+    _check_input(src)
+    dst = _target(src, job)
+    to_stream = dst == "-" or is_stream(dst)
+    if dst == "-" and _stdout().isatty() and not job.force and job.verb == "compress":
+        raise NNCError("refusing to write compressed data to a terminal (use -o, a pipe, or -f)")
+    if dst != "-" and src != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
+        raise NNCError("input and output are the same file")
+    total = None if src == "-" or not os.path.isfile(src) else os.path.getsize(src)
     t0 = time.perf_counter()
-    fin = sys.stdin.buffer if src == "-" else open(src, "rb")
-    try:
-        with _progress(total, quiet, Path(src).name if src != "-" else "stdin") as prog:
+    with _open_input(src, job.force) as fin:
+        with _progress(total, job.quiet, _label(src)) as prog:
             if dst == "-":
-                n_in, n_out = work(fin, sys.stdout.buffer, prog)
-                sys.stdout.buffer.flush()
+                fout = _stdout()
+                n_in, n_out = job.work(fin, fout, prog)
+                fout.flush()
             else:
-                with _atomic_output(Path(dst), force) as fout:
-                    n_in, n_out = work(fin, fout, prog)
-                if src != "-":
-                    shutil.copymode(src, dst)
-    finally:
-        if fin is not sys.stdin.buffer:
-            fin.close()
-    return n_in, n_out, time.perf_counter() - t0
+                with _opened_output(dst, job.force, like=None if src == "-" else src) as fout:
+                    n_in, n_out = job.work(fin, fout, prog)
+    if job.remove and src != "-":
+        if to_stream:
+            if not job.quiet:
+                _say(f"nncomp: {src}: --rm ignored: the output is not a file")
+        else:
+            os.unlink(src)
+    if not job.quiet and (job.verbose or dst != "-"):
+        _summary(src, dst, n_in, n_out, time.perf_counter() - t0, job.verb)
+
+
+@contextmanager
+def _opened_output(dst: str, force: bool, like: str | None = None) -> Iterator[BinaryIO]:
+    """open_output, with a failure to create the output named as the output's (not the input's)."""
+    opener = open_output(Path(dst), force, NNCError, like)
+    try:
+        f = opener.__enter__()
+    except OSError as e:
+        raise NNCError(f"cannot write {dst}: {e.strerror or e}") from None
+    with ExitStack() as stack:
+        stack.push(opener)  # its __exit__ renames the output into place, or removes it on failure
+        yield f
 
 
 def _summary(src: str, dst: str, n_in: int, n_out: int, secs: float, verb: str) -> None:
@@ -209,10 +290,17 @@ def _summary(src: str, dst: str, n_in: int, n_out: int, secs: float, verb: str) 
     pct = 100.0 * packed / raw if raw else 0.0
     bpb = 8.0 * packed / raw if raw else 0.0
     speed = raw / secs / 1e3 if secs > 0 else 0.0
-    name = "stdin" if src == "-" else src
     target = "stdout" if dst == "-" else dst
-    line = f"{name} : {pct:6.2f}%  ({raw:,} <=> {packed:,} bytes, {bpb:.3f} bits/byte, {speed:.1f} KB/s) -> {target}"
-    err.print(line, soft_wrap=True)
+    _say(f"{_label(src)} : {pct:6.2f}%  ({raw:,} <=> {packed:,} bytes, {bpb:.3f} bits/byte, {speed:.1f} KB/s) -> {target}")
+
+
+def _check_outputs(files: list[str], output: str | None, archives_ok: bool = False) -> None:
+    if output == "":
+        _fail("error", "-o: empty file name")
+        raise typer.Exit(1)
+    if output is not None and output != "-" and len(files) > 1 and not archives_ok:
+        _fail("error", "-o names one output, but several inputs were given")
+        raise typer.Exit(1)
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -224,7 +312,7 @@ def compress(
     force: ForceOpt = False,
     keep: KeepOpt = True,
     rm: RmOpt = False,
-    level: Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")] = DEFAULT_LEVEL,
+    level: LevelOpt = DEFAULT_LEVEL,
     model: Annotated[Optional[str], typer.Option("--model", help="Prior to start from: 'default', 'none', or a .nncm file.")] = None,
     threads: ThreadsOpt = None,
     device: DeviceOpt = Device.cpu,
@@ -233,16 +321,18 @@ def compress(
 ) -> None:
     """Compress FILES to FILE.nnc (standard input to standard output)."""
     _check_device(device)
+    files = files or ["-"]
+    _check_outputs(files, output)
     try:
         prior = api.load_model(model if model is not None else api.level_model(level))
     except NNCError as e:
         _fail("error", str(e))
         raise typer.Exit(1)
     if verbose and not quiet:
-        err.print(f"level {level}, model {prior.id if prior else 'none'}", soft_wrap=True)
+        _say(f"level {level}, model {prior.id if prior else 'none'}")
 
     def work(fin, fout, prog):
-        c = api.compressor(level, model=prior or "none", threads=threads, progress=prog)
+        c = api.compressor(level, model=prior or "none", threads=_threads(threads), progress=prog)
         n_in = n_out = 0
         for chunk in _chunks(fin):
             n_in += len(chunk)
@@ -250,7 +340,8 @@ def compress(
         n_out += _write(fout, c.flush())
         return n_in, n_out
 
-    _run(files, output, stdout, force, rm, quiet, lambda p: p.with_name(p.name + SUFFIX), work, "compress")
+    job = _Job(output, stdout, force, rm, quiet, verbose, "compress", _add_suffix, work)
+    _each(files, lambda f: _convert(f, job), "interrupted; no output written")
 
 
 @app.command()
@@ -267,24 +358,36 @@ def decompress(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Decompress FILE.nnc to FILE (standard input to standard output); archives restore their members."""
+    """Decompress FILE.nnc to FILE (standard input to standard output).
+
+    An archive (from `nncomp joint -o`) restores its members beside it or under -o DIR; with -c or
+    -o - its members' contents go to standard output, one after another (as tar -xO does).
+    """
     _check_device(device)
+    files = files or ["-"]
+    to_stdout = stdout or output == "-"
+    _check_outputs(files, output, archives_ok=not to_stdout and all(_members(f) is not None for f in files))
     models = _user_models(model)
-    archives = [f for f in files or [] if f != "-" and _members(f) is not None]
-    if archives:
-        _extract_all(archives, output, force, quiet, threads, models)
-        files = [f for f in files if f not in archives]
-        if not files:
-            return
 
     def work(fin, fout, prog):
-        return _decode(fin, fout, threads, prog, models)
+        return _decode(fin, fout, _threads(threads), prog, models)
 
-    _run(files, output, stdout, force, rm, quiet, _strip_suffix, work, "decompress")
+    job = _Job(output, stdout, force, rm, quiet, verbose, "decompress", _strip_suffix, work)
+
+    def one(f: str) -> None:
+        members = None if to_stdout else _members(f)
+        if members is None:
+            _convert(f, job)
+        else:
+            _extract(f, members, job, _threads(threads), models)
+
+    _each(files, one, "interrupted; no output written")
 
 
 def _members(path: str) -> list[tuple[str, int]] | None:
-    """An archive's member list from its header; None for plain streams and unreadable files."""
+    """An archive's member list from its header; None for plain streams, pipes and unreadable files."""
+    if path == "-" or not os.path.isfile(path):  # reading a FIFO's header here would consume it
+        return None
     try:
         with open(path, "rb") as f:
             fixed = f.read(container.HEADER_FIXED)
@@ -302,93 +405,90 @@ def _user_models(path: str | None) -> list:
         raise typer.Exit(1)
 
 
-def _extract_all(archives: list[str], output: str | None, force: bool, quiet: bool, threads, models) -> None:
-    """Restore each archive's members under -o DIR, or beside the archive."""
-    failed = False
-    with _terminate_as_exception():
-        for a in archives:
-            try:
-                dest = Path(output) if output else Path(a).parent
-                if dest.exists() and not dest.is_dir():
-                    raise NNCError(f"{dest} is not a directory")
-                members = _members(a) or []
-                with open(a, "rb") as fin:
-                    d = api.decompressor(threads=threads, models=models)
-                    total = os.path.getsize(a)
-                    with _progress(total, quiet, Path(a).name) as prog:
-                        def chunks():
-                            for chunk in _chunks(fin, 1 << 16):
-                                if prog:
-                                    prog(len(chunk))
-                                yield d.decompress(chunk)
-                            if not d.eof:
-                                raise CorruptError("truncated input (the stream ends early)")
-                        written = jointlib.extract(chunks(), members, dest, force)
-                if not quiet:
-                    err.print(f"{a} : {len(written)} members restored under {dest}", soft_wrap=True)
-            except (NNCError, OSError) as e:
-                _fail(a, _message(e))
-                failed = True
-            except (KeyboardInterrupt, Quit):
-                _fail(a, "interrupted; no member written")
-                raise typer.Exit(130)
-    if failed:
-        raise typer.Exit(1)
+def _extract(archive: str, members: list[tuple[str, int]], job: _Job, threads, models) -> None:
+    """Restore an archive's members under -o DIR, or beside the archive; nothing is left on failure."""
+    dest = Path(job.output) if job.output else Path(archive).parent
+    if dest.exists() and not dest.is_dir():
+        raise NNCError(f"{dest} is not a directory")
+    t0 = time.perf_counter()
+    with open(archive, "rb") as fin:
+        with _progress(os.path.getsize(archive), job.quiet, archive) as prog:
+            def chunks():
+                for chunk in _chunks(fin, 1 << 16):
+                    if prog:
+                        prog(len(chunk))
+                    yield chunk
+            written = jointlib.extract(api.iter_decompress(chunks(), models=models, threads=threads), members, dest,
+                                       job.force)
+    if job.remove:
+        os.unlink(archive)
+    if not job.quiet:
+        size = sum(n for _, n in members)
+        _say(f"{archive} : {len(written)} member{'s' * (len(written) != 1)} ({size:,} bytes) restored under {dest}"
+             + (f" in {time.perf_counter() - t0:.1f} s" if job.verbose else ""))
 
 
 def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog, models=()) -> tuple[int, int]:
-    """Decode a whole stream from fin into fout (None: verify only); (bytes read, bytes decoded)."""
-    d = api.decompressor(threads=threads, progress=prog, models=models)
+    """Decode the streams in fin into fout (None: verify only); (bytes read, bytes decoded)."""
     n_in = n_out = 0
-    for chunk in _chunks(fin, 1 << 16):
-        n_in += len(chunk)
-        data = d.decompress(chunk)
+
+    def counted():
+        nonlocal n_in
+        for chunk in _chunks(fin, 1 << 16):
+            n_in += len(chunk)
+            yield chunk
+
+    for data in api.iter_decompress(counted(), models=models, threads=threads, progress=prog):
         n_out += _write(fout, data) if fout is not None else len(data)
-    if not d.eof:
-        raise CorruptError("truncated input (the stream ends early)")
     return n_in, n_out
 
 
 @app.command()
 def test(
-    files: Annotated[list[str], typer.Argument(help=".nnc files to verify.")],
+    files: Annotated[Optional[list[str]], typer.Argument(help=".nnc files to verify ('-' or none: standard input).")] = None,
     model: PriorOpt = None,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Decode FILES and verify their checksums without writing anything (like zstd -t)."""
     models = _user_models(model)
 
-    failed = False
-    for f in files:
-        try:
-            with open(f, "rb") if f != "-" else nullcontext(sys.stdin.buffer) as fin:
-                _decode(fin, None, threads, None, models)
-            if not quiet:
-                err.print(f"{f} : OK")
-        except (NNCError, OSError) as e:
-            _fail(f, _message(e))
-            failed = True
-    if failed:
-        raise typer.Exit(1)
+    def one(f: str) -> None:
+        total = None if f == "-" or not os.path.isfile(f) else os.path.getsize(f)
+        with _open_input(f) as fin, _progress(total, quiet, _label(f)) as prog:
+            _, n = _decode(fin, None, _threads(threads), prog, models)
+        if not quiet:
+            _say(f"{_label(f)} : OK" + (f" ({n:,} bytes)" if verbose else ""))
+
+    _each(files or ["-"], one, "interrupted")
 
 
 @app.command()
-def info(files: Annotated[list[str], typer.Argument(help=".nnc files to describe ('-': standard input).")]) -> None:
+def info(
+    files: Annotated[Optional[list[str]], typer.Argument(help=".nnc files to describe ('-' or none: standard input).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON on standard output.")] = False,
+) -> None:
     """Show what the headers and frames of FILES hold, like zstd -l."""
-    failed = False
-    for f in files:
-        try:
-            with nullcontext(sys.stdin.buffer) if f == "-" else open(f, "rb") as fin:
-                summary = describe_stream.describe(fin)
-            out.print(describe_stream.render(f, summary))
+    files = files or ["-"]
+    summaries: list[tuple[str, dict]] = []
+
+    def one(f: str) -> None:
+        with _open_input(f) as fin:
+            summary = describe_stream.describe(fin)
+        summaries.append((f, summary))
+        if not as_json:
+            out.print(describe_stream.render(_show(f), summary))
             if summary["members"] is not None:
-                out.print(describe_stream.render_members(summary))
-        except (NNCError, OSError) as e:
-            _fail(f, _message(e))
-            failed = True
-    if failed:
-        raise typer.Exit(1)
+                out.print(describe_stream.render_members(summary, _show))
+
+    try:
+        _each(files, one, "interrupted")
+    finally:
+        if as_json:
+            out.print_json(data=[describe_stream.to_json(f, s) for f, s in summaries])
+        elif len(summaries) > 1:
+            out.print(describe_stream.render_total(summaries))
 
 
 @app.command()
@@ -399,25 +499,32 @@ def joint(
     matrix: Annotated[bool, typer.Option("--matrix", help="Print pairwise normalized compression distances.")] = False,
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write the joint stream as a solid archive.")] = None,
     force: ForceOpt = False,
-    level: Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")] = DEFAULT_LEVEL,
+    level: LevelOpt = DEFAULT_LEVEL,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Compress datasets together: what the model learns from one makes the next cheaper."""
+    threads = _threads(threads)
     with _one_line_errors("joint", "interrupted; no output written"):
+        if output == "":
+            raise NNCError("-o: empty file name")
         datasets = [jointlib.load_dataset(p) for p in paths]
+        if output:  # before minutes of work: the output may be written, and every member gets a place of its own
+            if os.path.exists(output) and not force and not is_stream(output):
+                raise NNCError(f"{output} already exists; use -f to overwrite")
+            jointlib.archive_entries([m for _, ms in datasets for m in ms])
         total = sum(len(d) for _, ms in datasets for _, d in ms)
         if matrix:
             blobs = [(name, b"".join(d for _, d in ms)) for name, ms in datasets]
             n = len(blobs)
             with _progress(total * (n + 1), quiet or as_json, "matrix") as prog:
                 m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
-            out.print_json(data=m) if as_json else out.print(_matrix_table(m))
+            out.print_json(data=_stamped(m)) if as_json else out.print(_matrix_table(m))
             return
         want_report = report or as_json or output is None
         with _progress(total * (2 if want_report else 1), quiet or as_json, "joint") as prog:
             if output:
-                with _atomic_output(Path(output), force) as f:
+                with _opened_output(output, force) as f:
                     if want_report:
                         rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog, out=f)
                     else:
@@ -426,11 +533,16 @@ def joint(
             else:
                 rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog)
         if as_json:
-            out.print_json(data=rep.to_dict())
+            out.print_json(data=_stamped(rep.to_dict()))
         elif want_report:
             out.print(_report_table(rep))
         if output and not quiet:
-            err.print(f"wrote {output}", soft_wrap=True)
+            _say(f"wrote {output}")
+
+
+def _stamped(d: dict) -> dict:
+    """A JSON report with what made it: the stream format and nncomp's version."""
+    return {"format": container.VERSION, "nncomp": __version__, **d}
 
 
 def _report_table(rep) -> Table:
@@ -438,7 +550,7 @@ def _report_table(rep) -> Table:
     for col in ("dataset", "bytes", "alone", "in joint stream", "saving", "saving %"):
         t.add_column(col, justify="left" if col == "dataset" else "right")
     for d in rep.datasets:
-        t.add_row(d.name, f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}", f"{d.saving_pct:.2f}")
+        t.add_row(Text(_show(d.name)), f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}", f"{d.saving_pct:.2f}")
     t.add_section()
     t.add_row("total", f"{sum(d.size for d in rep.datasets):,}", f"{rep.separate_total:,}", f"{rep.joint_total:,}",
               f"{rep.saving:,}", f"{rep.saving_pct:.2f}")
@@ -449,9 +561,9 @@ def _matrix_table(m: dict) -> Table:
     t = Table(title=f"NCD(row, column), level {m['level']}", title_justify="left")
     t.add_column("")
     for name in m["names"]:
-        t.add_column(name, justify="right")
+        t.add_column(Text(_show(name)), justify="right")
     for name, row in zip(m["names"], m["ncd"]):
-        t.add_row(name, *[f"{v:.3f}" for v in row])
+        t.add_row(Text(_show(name)), *[f"{v:.3f}" for v in row])
     return t
 
 
@@ -475,14 +587,16 @@ def train(
     """Train a custom prior on INPUTS, as zstd --train trains a dictionary (a held-back part measures it)."""
     from . import train as trainlib
 
+    threads = _threads(threads)
     with _one_line_errors("train", "interrupted; no model written"):
         out_path = Path(output)
-        if out_path.exists() and not force:  # checked before the work, and again when writing
-            raise NNCError(f"{out_path} already exists; use -f to overwrite")
+        for path in (output, log):  # checked before the work, and again when writing
+            if path is not None and os.path.exists(path) and not force:
+                raise NNCError(f"{path} already exists; use -f to overwrite")
         init = api.load_model(model if model != "default" or api.level_model(level) != "none" else "none")
         files = trainlib.collect(inputs)
         total = budget or sum(len(d) for _, d in files)
-        logf = open(log, "w") if log else None
+        logf = open(log, "w" if force else "x") if log else None
         if logf:
             logf.write("bytes_seen\ttrain_bpb\tholdout_bpb\telapsed\n")
         try:
@@ -500,9 +614,11 @@ def train(
                 logf.close()
         _write_model(out_path, res.prior)
         if not quiet:
-            err.print(f"{output}: model {res.prior.id}, {out_path.stat().st_size:,} bytes, trained on {res.bytes_seen:,} bytes; "
-                      f"held-out {res.holdout_bytes:,} bytes: {res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte",
-                      soft_wrap=True)
+            _say(f"{output}: model {res.prior.id}, {out_path.stat().st_size:,} bytes, trained on {res.bytes_seen:,} bytes; "
+                 f"held-out {res.holdout_bytes:,} bytes: {res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte")
+            if res.holdout_bpb_after > res.holdout_bpb_before:
+                _say(f"nncomp: warning: {output} codes the held-out part worse than the model it started from "
+                     f"({res.holdout_bpb_before:.3f} -> {res.holdout_bpb_after:.3f} bits/byte); more data or --budget may help")
 
 
 def _write_model(path: Path, prior) -> None:
@@ -540,8 +656,14 @@ def _write(f: BinaryIO, data: bytes) -> int:
     return len(data)
 
 
+def _add_suffix(p: Path) -> Path:
+    if not p.name:
+        raise NNCError("is a directory")
+    return p.with_name(p.name + SUFFIX)
+
+
 def _strip_suffix(p: Path) -> Path:
-    if p.suffix != SUFFIX:
+    if p.suffix != SUFFIX or p.name == SUFFIX:
         raise NNCError(f"unknown suffix (expected {SUFFIX}); use -o to name the output")
     return p.with_suffix("")
 
@@ -557,15 +679,77 @@ def _check_device(device: Device) -> None:
         raise typer.Exit(1)
 
 
-def run() -> None:
-    """Console-script entry point: no tracebacks for broken pipes."""
+COMMANDS = {"compress", "decompress", "test", "info", "joint", "train", "models"}
+_MODES = {"-d": "decompress", "--decompress": "decompress", "--uncompress": "decompress", "-t": "test",
+          "--test": "test", "-l": "info", "--list": "info", "-z": "compress", "--compress": "compress"}
+_CLUSTER = re.compile(r"-[dtlzcfkqv1-9]{2,}")  # zstd's combined short flags, as in -dc or -9f
+
+
+def zstd_args(args: list[str]) -> list[str]:
+    """The subcommand form of a zstd-style command line (`-d FILE` -> `decompress FILE`, `-9` -> `--level 9`);
+    a line that starts with a subcommand, --help or --version is left as it is."""
+    if args and (args[0] in COMMANDS or args[0] in ("-h", "--help", "-V", "--version")
+                 or args[0].startswith(("--install-completion", "--show-completion"))):
+        return args
+    flags: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            flags += args[i:]
+            break
+        flags += [f"-{c}" for c in a[1:]] if _CLUSTER.fullmatch(a) else [a]
+    command, rest, level = "compress", [], None
+    for i, a in enumerate(flags):
+        if a == "--":
+            rest += flags[i:]
+            break
+        if a in _MODES:
+            command = _MODES[a]
+        elif re.fullmatch(r"-[1-9]", a):
+            level = a[1]
+        else:
+            rest.append(a)
+    if level is not None and command == "compress":
+        rest = ["--level", level, *rest]
+    return [command, *rest]
+
+
+def _hold_closed_std_streams() -> None:
+    """A descriptor 0-2 that the caller closed is held on /dev/null, so that no file opened later takes its
+    number (and receives what was meant for standard output); reading or writing '-' then says it is closed."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
+            _closed_std.add(fd)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")  # a name the terminal cannot encode is escaped, not fatal
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: zstd-style arguments, one-line usage errors, no tracebacks for broken pipes."""
+    _hold_closed_std_streams()
+    args = sys.argv[1:] if argv is None else argv
+    if not args and sys.stdin is not None and sys.stdin.isatty():
+        args = ["--help"]  # `nncomp` alone at a terminal: help, not a wait for typed input
     try:
-        app()
+        code = app(args=zstd_args(args), prog_name="nncomp", standalone_mode=False)
+    except typer.TyperException as e:  # Click's usage and parameter errors: one line, as zstd prints them
+        code = getattr(e, "exit_code", 1)
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        ctx = getattr(e, "ctx", None)
+        name = ctx.command.name if ctx is not None and ctx.command is not None else None
+        hint = f" (see 'nncomp {name} --help')" if name in COMMANDS else " (see 'nncomp --help')"
+        _fail("error", message + (hint if code == 2 else ""))
+    except typer.Abort:
+        code = 130
     except BrokenPipeError:
         try:
             sys.stdout = None  # type: ignore[assignment]
         finally:
             os._exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

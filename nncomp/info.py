@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+from typing import Callable
+
 from rich.table import Table
+from rich.text import Text
 
 from . import container
 from .errors import CorruptError
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def _read(f: BinaryIO, n: int) -> bytes:
@@ -52,9 +59,10 @@ def describe(f: BinaryIO) -> dict:
 
 
 def render(name: str, s: dict) -> Table:
+    """A table of one stream's settings and sizes; `name` is printed as it is (never read as markup)."""
     cfg = s["config"]
     m = cfg.model
-    t = Table(title=name, show_header=False, title_justify="left")
+    t = Table(title=Text(name), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     ratio = s["raw"] / s["packed"] if s["packed"] else 0.0
@@ -63,8 +71,8 @@ def render(name: str, s: dict) -> Table:
         ("format", f"nnc version {s['version']}"),
         ("level", str(s["level"])),
         ("model", s["model"]),
-        ("transformer", f"{m.n_layer} layers, d={m.d_model}, {m.n_head} heads, mlp {m.d_mlp}, block {m.block}, lr {m.lr}"
-                        + (f", learns every {m.learn_every} blocks" if m.learn_every > 1 else "")),
+        ("transformer", f"{_n(m.n_layer, 'layer')}, d={m.d_model}, {_n(m.n_head, 'head')}, mlp {m.d_mlp}, block {m.block}, "
+                        f"lr {m.lr}" + (f", learns every {m.learn_every} blocks" if m.learn_every > 1 else "")),
         ("context orders", ", ".join(map(str, cfg.orders)) + f" (2^{cfg.hash_bits} rows)"
                            + (", words" if cfg.words else "")),
         ("record contexts", (f"record length {', '.join(map(str, sorted(s['periods'])))}" if s["periods"] else "no records found")
@@ -72,22 +80,46 @@ def render(name: str, s: dict) -> Table:
         ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
-        ("frames", f"{s['frames']} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
+        ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
+        ("memory to decode", f"about {cfg.memory_estimate() / 2**20:,.0f} MiB (tables, weights, activations; plus Python and torch)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),
         ("ratio", f"{ratio:.3f}  ({bpb:.3f} bits/byte)"),
     ]
     if s["members"] is not None:
-        rows.insert(0, ("archive", f"{len(s['members'])} members"))
+        rows.insert(0, ("archive", _n(len(s["members"]), "member")))
     for k, v in rows:
         t.add_row(k, v)
     return t
 
 
-def render_members(s: dict) -> Table:
+def render_members(s: dict, show: Callable[[str], str] = str) -> Table:
+    """An archive's members; `show` makes each path safe to print (control characters escaped)."""
     t = Table(show_header=True, title_justify="left")
     t.add_column("member")
     t.add_column("bytes", justify="right")
     for path, size in s["members"]:
-        t.add_row(path, f"{size:,}")
+        t.add_row(Text(show(path)), f"{size:,}")
     return t
+
+
+def render_total(summaries: list[tuple[str, dict]]) -> Table:
+    """One line over several streams, as zstd -l ends its list."""
+    raw = sum(s["raw"] for _, s in summaries)
+    packed = sum(s["packed"] for _, s in summaries)
+    t = Table(show_header=False, box=None)
+    t.add_column(style="bold")
+    t.add_column()
+    bpb = f", {8.0 * packed / raw:.3f} bits/byte" if raw else ""
+    t.add_row("total", f"{_n(len(summaries), 'file')}: {packed:,} bytes compressed, {raw:,} original{bpb}")
+    return t
+
+
+def to_json(name: str, s: dict) -> dict:
+    """The description of one stream as plain JSON values."""
+    cfg = s["config"]
+    return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
+            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"],
+            "record_lengths": sorted(s["periods"]), "compressed": s["packed"], "original": s["raw"],
+            "decode_memory": cfg.memory_estimate(),
+            "members": None if s["members"] is None else [{"path": p, "size": n} for p, n in s["members"]]}
