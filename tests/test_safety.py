@@ -86,7 +86,7 @@ def test_fifo_output_receives_the_data(tmp_path, good):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
     reader.start()
     r = runner.invoke(cli.app, ["decompress", "-q", "-f", str(good), "-o", str(fifo)])
     reader.join(60)
