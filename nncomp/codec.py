@@ -15,7 +15,7 @@ import constriction
 import numpy as np
 import torch
 
-from . import container
+from . import container, longrange
 from .config import CodecConfig
 from .errors import CorruptError, UnsupportedError
 from .exact import configure_torch
@@ -157,6 +157,7 @@ class Compressor:
         self._crc = 0
         self._on_frame = on_frame  # (raw length, bytes written, per-byte code lengths or None if stored)
         self._header = container.build_header(cfg, prior.id if prior else NO_PRIOR, level, members)
+        self._finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
         self._flushed = False
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
 
@@ -197,15 +198,23 @@ class Compressor:
         fresh, self._new_dataset = self._new_dataset, False
         period = find_period(raw) if self._cfg.record else 0
         binary = looks_binary(raw)
-        payload, costs = self._engine.encode_frame(raw, with_costs=self._on_frame is not None, new_dataset=fresh,
-                                                   period=period, binary=binary)
+        refs, literals = self._finder.split(raw, period) if self._finder else ([], raw)
+        payload, costs = b"", None
+        if literals:  # the model codes (or, if stored, still learns from) the literals alone
+            payload, costs = self._engine.encode_frame(literals, with_costs=self._on_frame is not None,
+                                                       new_dataset=fresh, period=period, binary=binary)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
-        coded = len(payload) < len(raw)
-        frame = container.build_frame(*((container.CODED, raw, payload) if coded else (container.STORED, raw, raw)), fresh,
-                                      period, binary)
+        coded = 0 < len(payload) < len(literals)
+        body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
+        frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, fresh, period, binary,
+                                      bool(refs))
         if self._on_frame:
-            self._on_frame(len(raw), len(frame), costs if coded else None)
+            if refs:  # copies cost nothing but their share of the frame's references
+                bits = np.zeros(len(raw))
+                bits[longrange.literal_mask(refs, len(raw))] = costs if coded else 8.0
+                costs = bits
+            self._on_frame(len(raw), len(frame), costs if coded or refs else None)
         return frame
 
 
@@ -227,6 +236,7 @@ class Decompressor:
         self._buf = bytearray()
         self._out = bytearray()  # decoded but not yet returned (max_length)
         self._engine: Engine | None = None
+        self._joiner: longrange.Joiner | None = None
         self._total = 0
         self._crc = 0
         self.eof = False
@@ -264,6 +274,8 @@ class Decompressor:
             self.header = container.parse_header(bytes(buf[:n]))
             self._engine = Engine(self.header.config, self._resolve(self.header.model), self._threads)
             self._engine.progress = self._progress
+            if self.header.config.long_window:
+                self._joiner = longrange.Joiner(self.header.config.long_window)
             del buf[:n]
             return b""
         if not buf:
@@ -286,11 +298,23 @@ class Decompressor:
             return None
         payload = bytes(buf[head : head + f.pay_len])
         del buf[: head + f.pay_len]
+        refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
+        body = payload[used:]
+        n_lit = f.raw_len - sum(length for _, length, _ in refs)
+        if n_lit < 0:
+            raise CorruptError("long-range references longer than their frame")
         if f.kind == container.STORED:
-            self._engine.encode_frame(payload, code=False, new_dataset=f.new_dataset, period=f.period, binary=f.binary)
-            raw = payload
+            if len(body) != n_lit:
+                raise CorruptError("frame payload length out of range")
+            if body:
+                self._engine.encode_frame(body, code=False, new_dataset=f.new_dataset, period=f.period,
+                                          binary=f.binary)
+            literals = body
         else:
-            raw = self._engine.decode_frame(payload, f.raw_len, f.new_dataset, f.period, f.binary)
+            if not (n_lit and body and len(body) % 4 == 0):
+                raise CorruptError("frame payload length out of range")
+            literals = self._engine.decode_frame(body, n_lit, f.new_dataset, f.period, f.binary)
+        raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
         if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")
         self._total += len(raw)

@@ -15,6 +15,7 @@ from .words import N_WORD
 
 MAX_FRAME = 1 << 24  # largest frame a header may announce (bounds a decoder's memory)
 MAX_LANES = 256
+MAX_WINDOW = 1 << 30  # the long-range window a header may ask a decoder to keep
 MAX_MEMORY = 2 << 30  # settings whose working memory would exceed this are refused (a header is untrusted)
 
 
@@ -37,6 +38,8 @@ class CodecConfig:
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)
     short_lanes: int = 16
     frame_size: int = 1 << 20  # input is coded in frames of this many bytes (bounded memory)
+    long_window: int = 1 << 26  # repeats with a source this far back become references (longrange.py); 0: off
+    long_min: int = 256  # ... if at least this long: with a match model, shorter ones cost the coder less than a reference
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -47,7 +50,8 @@ class CodecConfig:
     def from_dict(cls, d: dict) -> "CodecConfig":
         if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):
             raise ValueError("codec settings do not match this version")
-        ints = {k: d[k] for k in ("hash_bits", "match_bits", "lanes", "min_lane", "short_lane", "short_lanes", "frame_size")}
+        ints = {k: d[k] for k in ("hash_bits", "match_bits", "lanes", "min_lane", "short_lane", "short_lanes", "frame_size",
+                                  "long_window", "long_min")}
         if any(not isinstance(v, int) or isinstance(v, bool) for v in ints.values()):
             raise ValueError("codec settings are not integers")
         orders = d["orders"]
@@ -72,6 +76,8 @@ class CodecConfig:
             and 0 <= self.short_lane <= MAX_FRAME
             and 1 <= self.short_lanes <= MAX_LANES
             and 1 <= self.frame_size <= MAX_FRAME
+            and 0 <= self.long_window <= MAX_WINDOW
+            and 64 <= self.long_min <= MAX_FRAME
         )
         if not ok:
             raise ValueError("codec settings out of range")
@@ -90,7 +96,7 @@ class CodecConfig:
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
         return (rows * 256 * 2 + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
                 + cells * 256 * (4 + len(self.orders) + extra + len(SPARSE) + N_BITMAP * self.bitmap) * 8
-                + m.n_layer * per_layer * 8 + self.frame_size * 24)
+                + m.n_layer * per_layer * 8 + self.frame_size * 24 + self.long_window)
 
     def lane_layout(self, n: int) -> tuple[int, int]:
         """(lanes, lane_length) for a frame of n > 0 bytes: every lane but the last is full."""
@@ -126,7 +132,7 @@ _SHORT = dict(short_lane=3072, short_lanes=16)
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=32, n_head=1, n_layer=1, d_mlp=32, lr=0.004, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
-               sparse=False, bitmap=False, halve=False, lane_ctx=False),
+               sparse=False, bitmap=False, halve=False, lane_ctx=False, long_min=64),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96, **_SHORT),
     4: replace(_BASE, lanes=80, **_SHORT),

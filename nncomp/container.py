@@ -2,8 +2,9 @@
 
     header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
              (the settings are a level's preset, named by a hash, or listed in full when customised)
-    frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary) | raw length u32 | payload length u32
-             | crc32(raw) u32 | record length u16 (0: none) | payload
+    frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary, +8 long-range references)
+             | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
+    payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
     end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
 
 All integers are big-endian. Parsing is strict: every length is checked against what the header
@@ -22,7 +23,7 @@ from .errors import CorruptError, UnsupportedError
 from .record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 12  # 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length); 4: mixer weight sets;
+VERSION = 13  # 13: long-range references (longrange.py); 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length); 4: mixer weight sets;
 # 5: the binary frame flag; 6: sparse contexts in binary frames; 7: the match model's context row; 8: a prior's network
 # starts text frames at mixing weight 0.7 (was 1) and half the weight's step; 9: mixing weights for contexts that have
 # seen one symbol only, a word-trigram context, pixel contexts in binary frames with records (bitmap.py); 10: lane
@@ -33,6 +34,7 @@ MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
 BINARY = 0x04  # flag on a frame's kind: binary data, coded with the mixing weights of binary frames
+LONG = 0x08  # flag on a frame's kind: the payload starts with long-range references
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 HEADER_FIXED = len(MAGIC) + 1 + 4
@@ -46,6 +48,7 @@ class FrameHead(NamedTuple):
     crc: int
     period: int  # record length the model uses in this frame (0: none)
     binary: bool = False  # coded with the weights of binary frames
+    long: bool = False  # the payload starts with long-range references
 
 
 class Header(NamedTuple):
@@ -150,8 +153,8 @@ def parse_header(raw: bytes) -> Header:
 
 
 def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False, period: int = 0,
-                binary: bool = False) -> bytes:
-    flags = (NEW_DATASET if new_dataset else 0) | (BINARY if binary else 0)
+                binary: bool = False, long: bool = False) -> bytes:
+    flags = (NEW_DATASET if new_dataset else 0) | (BINARY if binary else 0) | (LONG if long else 0)
     return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), period) + payload
 
 
@@ -162,17 +165,20 @@ def build_end(total: int, crc: int) -> bytes:
 def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
     """A frame head, checked against the settings."""
     kind, raw_len, pay_len, crc, period = FRAME_HEAD.unpack_from(buf)
-    new_dataset, binary = bool(kind & NEW_DATASET), bool(kind & BINARY)
-    kind &= ~(NEW_DATASET | BINARY)
+    new_dataset, binary, long = bool(kind & NEW_DATASET), bool(kind & BINARY), bool(kind & LONG)
+    kind &= ~(NEW_DATASET | BINARY | LONG)
     if kind not in (STORED, CODED):
         raise CorruptError(f"unknown frame kind {kind}")
     if not 0 < raw_len <= cfg.frame_size:
         raise CorruptError("frame length out of range")
-    if (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
+    if long:  # references and literals are checked against each other when they are read
+        if not cfg.long_window or not 4 <= pay_len <= 16 * raw_len + 4:
+            raise CorruptError("frame payload length out of range")
+    elif (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, new_dataset, raw_len, pay_len, crc, period, binary)
+    return FrameHead(kind, new_dataset, raw_len, pay_len, crc, period, binary, long)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

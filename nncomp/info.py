@@ -31,7 +31,7 @@ def describe(f: BinaryIO) -> dict:
     head = fixed + _read(f, n - len(fixed))
     header = container.parse_header(head)
     cfg = header.config
-    frames = stored = binary = raw = packed = 0
+    frames = stored = binary = long = raw = packed = 0
     periods: set[int] = set()  # record lengths the frames use
     packed += len(head)
     while True:
@@ -48,6 +48,7 @@ def describe(f: BinaryIO) -> dict:
         frames += 1
         stored += head.kind == container.STORED
         binary += head.binary
+        long += head.long
         if head.period:
             periods.add(head.period)
         raw += head.raw_len
@@ -55,7 +56,7 @@ def describe(f: BinaryIO) -> dict:
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,
-                stored=stored, binary=binary, periods=periods, raw=raw, packed=packed, members=header.members)
+                stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members)
 
 
 def render(name: str, s: dict) -> Table:
@@ -78,6 +79,8 @@ def render(name: str, s: dict) -> Table:
         ("record contexts", (f"record length {', '.join(map(str, sorted(s['periods'])))}" if s["periods"] else "no records found")
                             if cfg.record else "off"),
         ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
+        ("long-range", f"repeats of {cfg.long_min:,}+ bytes within {cfg.long_window >> 20:,} MiB as references "
+                       f"({_n(s['long'], 'frame')} with some)" if cfg.long_window else "off"),
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
@@ -119,7 +122,7 @@ def to_json(name: str, s: dict) -> dict:
     """The description of one stream as plain JSON values."""
     cfg = s["config"]
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
-            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"],
+            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "long_frames": s["long"],
             "record_lengths": sorted(s["periods"]), "compressed": s["packed"], "original": s["raw"],
             "decode_memory": cfg.memory_estimate(),
             "members": None if s["members"] is None else [{"path": p, "size": n} for p, n in s["members"]]}
