@@ -2,6 +2,7 @@
 
     python bench/longrange.py --levels 1,5,9            # repeated data: one copy against four, xz and zpaq beside
     python bench/longrange.py --corpus --levels 5       # Calgary+Canterbury with and without the stage
+    python bench/longrange.py --joint --levels 5        # joint of a directory and its copy with a few edits
 
 The corpus run compresses, with the stage on and off, only the files in which the stage finds a
 reference at the level's settings: a file with none is coded to the same bytes either way (the same
@@ -87,14 +88,47 @@ def corpus(levels: list[int]) -> None:
         print(f"  files with references: {off_total:,} -> {on_total:,} ({on_total - off_total:+,} bytes); every other file unchanged")
 
 
+def joint_copy(levels: list[int]) -> None:
+    """`nncomp joint` of Calgary's papers and a copy of them with three files edited: the copy should cost
+    about what its edits are worth."""
+    from nncomp.joint import joint_report, load_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = Path(tmp) / "papers", Path(tmp) / "papers-edited"
+        a.mkdir()
+        for f in sorted((EVAL / "calgary").glob("paper*")):
+            (a / f.name).write_bytes(f.read_bytes())
+        shutil.copytree(a, b)
+        for i, name in enumerate(("paper1", "paper3", "paper5")):  # an insertion, a deletion, a replacement
+            data = (b / name).read_bytes()
+            mid = len(data) // 2
+            edit = [data[:mid] + b"An inserted sentence of the edited copy.\n" + data[mid:],
+                    data[:mid] + data[mid + 500 :], data[:mid] + data[mid : mid + 200].upper() + data[mid + 200 :]][i]
+            (b / name).write_bytes(edit)
+        for lv in levels:
+            t = time.perf_counter()
+            rep = joint_report([load_dataset(a), load_dataset(b)], lv)
+            first, second = rep.datasets
+            print(f"level {lv}: {first.name} {first.size:,} bytes alone {first.alone:,}; {second.name} {second.size:,} bytes "
+                  f"alone {second.alone:,}, in the joint stream {second.joint:,}; joint total {rep.joint_total:,} against "
+                  f"{rep.separate_total:,} apart: saving {rep.saving:,} bytes ({rep.saving_pct:.2f} %), "
+                  f"{time.perf_counter() - t:.0f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default="1,5,9")
     ap.add_argument("--corpus", action="store_true", help="Calgary+Canterbury with and without the stage")
+    ap.add_argument("--joint", action="store_true", help="joint of a directory and its edited copy")
     ap.add_argument("--verify", action="store_true", help="decode every output of the repeated-data table")
     args = ap.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
-    corpus(levels) if args.corpus else repeated(levels, args.verify)
+    if args.corpus:
+        corpus(levels)
+    elif args.joint:
+        joint_copy(levels)
+    else:
+        repeated(levels, args.verify)
 
 
 if __name__ == "__main__":
