@@ -47,7 +47,8 @@ EXTREMES = [0, 1, 2**8 - 1, 2**16 - 1, 2**31 - 1, 2**32 - 1, 2**63 - 1, -1, 10**
 def originals(seed: int) -> list[bytes]:
     rng = random.Random(seed)
     text = (HERE.parent / "samples" / "sample.txt").read_bytes()
-    return [text[:3000], bytes(rng.randrange(256) for _ in range(1500)), b"", b"z"]
+    noise = bytes(rng.randrange(256) for _ in range(1500))
+    return [text[:3000], noise, b"", b"z", noise[:600] * 4]  # the last: frames with long-range references
 
 
 class Timeout(Exception):

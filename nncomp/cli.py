@@ -50,7 +50,8 @@ class Device(str, Enum):
 
 
 class Quit(Exception):
-    """Raised by the SIGTERM handler so that clean-up code runs."""
+    """Raised by the SIGTERM handler so that clean-up code runs; with a message, what an interrupted
+    input had already done."""
 
 
 # -- options shared by the commands -------------------------------------------------------------
@@ -174,8 +175,8 @@ def _each(items: list[str], action: Callable[[str], None], interrupted: str) -> 
             except (NNCError, OSError, UnicodeError) as e:
                 _fail(_label(item), _message(e))
                 failed = True
-            except (KeyboardInterrupt, Quit):
-                _fail(_label(item), interrupted)
+            except (KeyboardInterrupt, Quit) as e:
+                _fail(_label(item), str(e) if isinstance(e, Quit) and str(e) else interrupted)
                 raise typer.Exit(130)
     if failed:
         raise typer.Exit(1)
@@ -262,14 +263,17 @@ def _convert(src: str, job: _Job) -> None:
             else:
                 with _opened_output(dst, job.force, like=None if src == "-" else src) as fout:
                     n_in, n_out = job.work(fin, fout, prog)
-    if job.remove and src != "-":
-        if to_stream:
-            if not job.quiet:
-                _say(f"nncomp: {src}: --rm ignored: the output is not a file")
-        else:
-            os.unlink(src)
-    if not job.quiet and (job.verbose or dst != "-"):
-        _summary(src, dst, n_in, n_out, time.perf_counter() - t0, job.verb)
+    try:
+        if job.remove and src != "-":
+            if to_stream:
+                if not job.quiet:
+                    _say(f"nncomp: {src}: --rm ignored: the output is not a file")
+            else:
+                os.unlink(src)
+        if not job.quiet and (job.verbose or dst != "-"):
+            _summary(src, dst, n_in, n_out, time.perf_counter() - t0, job.verb)
+    except (KeyboardInterrupt, Quit):
+        raise Quit(f"interrupted after {'stdout' if dst == '-' else dst} was complete") from None
 
 
 @contextmanager

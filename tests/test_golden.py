@@ -1,0 +1,57 @@
+"""Golden streams: the coded bytes of a few inputs at levels 1, 2, 5 and 9, stored in tests/golden/.
+
+Today's encoder must write them byte for byte and today's decoder must restore them, so coded bytes
+change only on purpose. After a deliberate change, which bumps container.VERSION, write them anew:
+
+    .venv/bin/python tests/test_golden.py --write
+"""
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+LEVELS = (1, 2, 5, 9)
+
+
+def inputs() -> dict[str, bytes]:
+    """Small inputs of the kinds the predictor treats differently, made here so no corpus is needed."""
+    rng = random.Random(28)
+    text = (Path(__file__).resolve().parent.parent / "samples" / "sample.txt").read_bytes()[:1000]
+    source = b"".join(b"static int f%d(int x) { return x * %d + %d; }\n" % (i, i * 7 % 13, i) for i in range(20))
+    records = b"".join(b"ID%04d" % i + bytes([i % 7, 0, i * 3 % 256, 255]) + b"  " for i in range(80))  # 12-byte rows
+    bitmap = bytes(min(255, (x * 3 + y * 5) // 4) for y in range(16) for x in range(64))
+    noise = rng.randbytes(800)
+    return {"text": text, "source": source, "records": records, "bitmap": bitmap, "random": noise,
+            "repeated": noise[:400] * 3, "empty": b""}
+
+
+def path(name: str, level: int) -> Path:
+    return GOLDEN / f"{name}.l{level}.nnc"
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_streams_are_the_golden_ones(level):
+    import nncomp
+    from nncomp import container
+
+    for name, data in inputs().items():
+        golden = path(name, level).read_bytes()
+        assert golden[4] == container.VERSION, "format changed: write the golden streams anew (see this file)"
+        assert nncomp.compress(data, level) == golden, f"{name} at level {level}: coded bytes changed"
+        assert nncomp.decompress(golden) == data
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import nncomp
+
+    GOLDEN.mkdir(exist_ok=True)
+    for old in GOLDEN.glob("*.nnc"):
+        old.unlink()
+    for level in LEVELS:
+        for name, data in inputs().items():
+            path(name, level).write_bytes(nncomp.compress(data, level))
+    print(f"wrote {len(list(GOLDEN.glob('*.nnc')))} streams to {GOLDEN}")
