@@ -36,7 +36,10 @@ MAX_THREADS = 256  # as zstd caps -T: beyond the cores there is nothing to gain,
 
 app = typer.Typer(
     add_completion=True,
-    help="Lossless compression with a byte-level transformer that learns while it codes.",
+    help="Lossless compression with a byte-level transformer that learns while it codes.\n\n"
+    "zstd's spelling works too: `nncomp FILE` compresses, `-d` decompresses, `-t` tests, `-l` lists, "
+    "`-1`..`-9` set the level; with no arguments nncomp compresses standard input to standard output "
+    "(`tar -I nncomp`).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 err = Console(stderr=True, highlight=False)
@@ -80,11 +83,7 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
-    """nncomp: compress, decompress, test and inspect .nnc files.
-
-    Also spelled as zstd: `nncomp FILE`, `nncomp -d FILE.nnc`, `-t`, `-l` (list), `-1`..`-9`; with no
-    arguments it compresses standard input to standard output (`tar -I nncomp`).
-    """
+    """nncomp: compress, decompress, test and inspect .nnc files."""
     keep_freed_memory()  # this process is ours: blocks reuse memory already touched (heap.py)
 
 
