@@ -135,3 +135,47 @@ def test_long_flag_needs_a_window():
     cfg = replace(level_config(1), long_window=0)
     with pytest.raises(CorruptError):
         container.parse_frame_head(container.build_frame(container.STORED, b"abc", b"\0\0\0\0abc", long=True), cfg)
+
+
+# -- the stage alone, on many random inputs ----------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def repetitive(draw):
+    """Bytes made of fresh stretches, copies of earlier stretches (overlapping too) and runs."""
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    out = bytearray(rng.randbytes(draw(st.integers(0, 400))))
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["fresh", "copy", "run", "overlap"]))
+        n = draw(st.integers(1, 3000))
+        if kind == "fresh" or not out:
+            out += rng.randbytes(n)
+        elif kind == "copy":
+            src = draw(st.integers(0, len(out) - 1))
+            out += out[src : src + n]
+        elif kind == "run":
+            out += bytes([rng.randrange(256)]) * n
+        else:
+            period = out[-draw(st.integers(1, min(300, len(out)))) :]
+            out += (period * (n // len(period) + 1))[:n]
+    return bytes(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=repetitive(), cuts=st.lists(st.integers(1, 5000), max_size=6), align=st.sampled_from([0, 0, 12, 216]),
+       window=st.sampled_from([1 << 20, 3000]), min_len=st.sampled_from([64, 256]))
+def test_any_input_joins_back_exactly(data, cuts, align, window, min_len):
+    chunks, pos = [], 0
+    for c in cuts + [len(data)]:
+        chunks.append(data[pos : pos + c])
+        pos += c
+    chunks = [c for c in chunks if c]
+    finder, joiner = longrange.Finder(window, min_len), longrange.Joiner(window)
+    for chunk in chunks:
+        refs, literals = finder.split(chunk, align)
+        for _, length, distance in refs:
+            assert length >= min_len and (not align or length % align == 0) and distance > 0
+        packed = longrange.pack(refs)
+        assert longrange.unpack(packed, len(chunk)) == (refs, len(packed))
+        assert joiner.join(refs, literals, len(chunk)) == chunk
