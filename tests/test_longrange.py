@@ -7,6 +7,7 @@ import zlib
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import nncomp
 from nncomp import CorruptError, container, longrange
@@ -138,9 +139,6 @@ def test_long_flag_needs_a_window():
 
 
 # -- the stage alone, on many random inputs ----------------------------------------------------------------
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-
 @st.composite
 def repetitive(draw):
     """Bytes made of fresh stretches, copies of earlier stretches (overlapping too) and runs."""
