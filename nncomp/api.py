@@ -32,21 +32,11 @@ def load_model(spec: ModelSpec | None) -> Prior | None:
     return Prior.load(spec)
 
 
-def _check_level(level: int) -> int:
+def _check_level(level: int) -> None:
     if not isinstance(level, int) or isinstance(level, bool):
         raise TypeError(f"level must be an int, not {type(level).__name__}")
     if level not in LEVELS:
         raise ValueError(f"level must be one of {min(LEVELS)}..{max(LEVELS)}, not {level}")
-    return level
-
-
-def _as_bytes(data) -> bytes:
-    """The bytes of a bytes-like object; TypeError for anything else (ints and lists included), as lzma does."""
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    return memoryview(data).tobytes()  # memoryview raises TypeError for non-buffers
 
 
 def resolver(extra: list[Prior] = ()):
@@ -121,15 +111,14 @@ def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = ()
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None = None,
              config: CodecConfig | None = None, threads: int | None = None) -> bytes:
-    """Compress a bytes-like object into a complete .nnc stream."""
-    data = _as_bytes(data)
+    """Compress a bytes-like object into a complete .nnc stream (TypeError for anything else, as lzma)."""
     c = compressor(level, model=model, config=config, threads=threads)
     return c.compress(data) + c.flush()
 
 
 def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | None = None) -> bytes:
     """Decompress one or more concatenated .nnc streams; CorruptError on damaged or truncated input."""
-    return b"".join(iter_decompress([_as_bytes(data)], models=models, threads=threads))
+    return b"".join(iter_decompress([memoryview(data).cast("B")], models=models, threads=threads))
 
 
 __all__ = ["compress", "decompress", "compressor", "decompressor", "iter_decompress", "load_model",

@@ -369,7 +369,8 @@ def decompress(
     _check_device(device)
     files = files or ["-"]
     to_stdout = stdout or output == "-"
-    _check_outputs(files, output, archives_ok=not to_stdout and all(_members(f) is not None for f in files))
+    members = {f: None if to_stdout else _members(f) for f in files}  # archives restore members, unless to stdout
+    _check_outputs(files, output, archives_ok=not to_stdout and all(m is not None for m in members.values()))
     models = _user_models(model)
 
     def work(fin, fout, prog):
@@ -378,11 +379,10 @@ def decompress(
     job = _Job(output, stdout, force, rm, quiet, verbose, "decompress", _strip_suffix, work)
 
     def one(f: str) -> None:
-        members = None if to_stdout else _members(f)
-        if members is None:
+        if members[f] is None:
             _convert(f, job)
         else:
-            _extract(f, members, job, _threads(threads), models)
+            _extract(f, members[f], job, _threads(threads), models)
 
     _each(files, one, "interrupted; no output written")
 

@@ -42,11 +42,10 @@ def load_dataset(path: str | Path) -> tuple[str, list[Member]]:
     return base, members
 
 
-def archive_entries(members: list[Member] | list[tuple[str, int]]) -> list[tuple[str, int]]:
+def archive_entries(members: list[Member]) -> list[tuple[str, int]]:
     """(path, size) of each member, checked as an archive header needs them (NNCError otherwise)."""
-    entries = [(p, d if isinstance(d, int) else len(d)) for p, d in members]
     try:
-        return check_members(entries)
+        return check_members([(p, len(d)) for p, d in members])
     except ValueError as e:
         raise NNCError(f"cannot make an archive: {e} (members are named by the last part of each path given)") from None
 
