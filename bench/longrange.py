@@ -3,6 +3,7 @@
     python bench/longrange.py --levels 1,5,9            # repeated data: one copy against four, xz and zpaq beside
     python bench/longrange.py --corpus --levels 5       # Calgary+Canterbury with and without the stage
     python bench/longrange.py --joint --levels 5        # joint of a directory and its copy with a few edits
+    python bench/longrange.py --corpus --levels 5 FILE...  # the same comparison on other files
 
 The corpus run compresses, with the stage on and off, only the files in which the stage finds a
 reference at the level's settings: a file with none is coded to the same bytes either way (the same
@@ -68,8 +69,8 @@ def repeated(levels: list[int], verify: bool) -> None:
               flush=True)
 
 
-def corpus(levels: list[int]) -> None:
-    files = sorted(p for d in ("calgary", "canterbury") for p in (EVAL / d).iterdir())
+def corpus(levels: list[int], files: list[Path]) -> None:
+    files = files or sorted(p for d in ("calgary", "canterbury") for p in (EVAL / d).iterdir())
     for lv in levels:
         cfg = level_config(lv)
         on_total = off_total = 0
@@ -121,10 +122,11 @@ def main() -> None:
     ap.add_argument("--corpus", action="store_true", help="Calgary+Canterbury with and without the stage")
     ap.add_argument("--joint", action="store_true", help="joint of a directory and its edited copy")
     ap.add_argument("--verify", action="store_true", help="decode every output of the repeated-data table")
+    ap.add_argument("files", nargs="*", type=Path, help="with --corpus: these files instead of Calgary+Canterbury")
     args = ap.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     if args.corpus:
-        corpus(levels)
+        corpus(levels, args.files)
     elif args.joint:
         joint_copy(levels)
     else:
