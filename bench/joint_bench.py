@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from nncomp.joint import joint_report, ncd_matrix  # noqa: E402
+from nncomp.tools.joint import joint_report, ncd_matrix  # noqa: E402
 
 CALGARY = HERE.parent.parent / "shared" / "corpus" / "eval" / "calgary"
 PAIRS = [("book1", "book2"), ("paper1", "paper2"), ("progc", "progp"), ("obj1", "obj2"), ("book2", "progc")]

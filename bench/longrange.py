@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import nncomp  # noqa: E402
 from nncomp import api, container, longrange  # noqa: E402
 from nncomp.config import level_config  # noqa: E402
-from nncomp.record import find_period  # noqa: E402
+from nncomp.contexts.record import find_period  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "corpus" / "eval"
 
@@ -92,7 +92,7 @@ def corpus(levels: list[int], files: list[Path]) -> None:
 def joint_copy(levels: list[int]) -> None:
     """`nncomp joint` of Calgary's papers and a copy of them with three files edited: the copy should cost
     about what its edits are worth."""
-    from nncomp.joint import joint_report, load_dataset
+    from nncomp.tools.joint import joint_report, load_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         a, b = Path(tmp) / "papers", Path(tmp) / "papers-edited"

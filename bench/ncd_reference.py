@@ -16,7 +16,6 @@ import bz2
 import json
 import lzma
 import zlib
-from pathlib import Path
 
 from joint_bench import CALGARY, HERE, NCD_FILES
 

@@ -10,7 +10,7 @@ from . import container, prior
 from .codec import NO_PRIOR, Compressor, Decompressor, Progress
 from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, level_config, level_model
 from .prior import Prior
-from .errors import CorruptError, NNCError, UnsupportedError
+from .errors import TRUNCATED, CorruptError, NNCError, UnsupportedError
 
 ModelSpec = str | os.PathLike | Prior  # a built-in name, a .nncm path or a loaded prior
 
@@ -106,7 +106,7 @@ def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = ()
             yield d.decompress(chunk)
             chunk, d = (d.unused_data, None) if d.eof else (b"", d)
     if d is not None or not started:
-        raise CorruptError("truncated input (the stream ends early)" if started else "empty input (not an .nnc stream)")
+        raise CorruptError(TRUNCATED if started else "empty input (not an .nnc stream)")
 
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None = None,

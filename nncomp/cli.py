@@ -23,8 +23,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, api, container, joint as jointlib
-from . import info as describe_stream
+from . import __version__, api, container
+from .tools import joint as jointlib
+from .tools import info as describe_stream
 from .config import DEFAULT_LEVEL
 from .errors import NNCError
 from .fileio import atomic_output, is_stream, open_output
@@ -139,7 +140,7 @@ def _chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 
 @contextmanager
 def _progress(total: int | None, quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A transient bar on a terminal (bytes, speed, time left), for any input: level 5 codes ~15 KB/s."""
+    """A transient bar on a terminal (bytes, speed, time left), for any input: coding is slow enough to need it."""
     if quiet or not err.is_terminal:
         yield None
         return
@@ -393,9 +394,7 @@ def _members(path: str) -> list[tuple[str, int]] | None:
         return None
     try:
         with open(path, "rb") as f:
-            fixed = f.read(container.HEADER_FIXED)
-            n = container.header_length(fixed)
-            return container.parse_header(fixed + f.read(n - len(fixed))).members if n else None
+            return container.read_header(f)[0].members
     except (NNCError, OSError):
         return None
 
@@ -588,7 +587,7 @@ def train(
     quiet: QuietOpt = False,
 ) -> None:
     """Train a custom prior on INPUTS, as zstd --train trains a dictionary (a held-back part measures it)."""
-    from . import train as trainlib
+    from .tools import train as trainlib
 
     threads = _threads(threads)
     with _one_line_errors("train", "interrupted; no model written"):

@@ -18,10 +18,11 @@ import torch
 from . import container, longrange
 from .config import CodecConfig
 from .errors import CorruptError, UnsupportedError
+from .contexts import Frame
+from .contexts.record import find_period
 from .exact import configure_torch
-from .predictor import Predictor
+from .predictor import Policy, Predictor
 from .prior import Prior
-from .record import find_period
 
 NO_PRIOR = "none"  # header model id of a stream that starts from seeded random weights
 
@@ -36,7 +37,7 @@ _CONTROL[[*range(9), 11, 12, *range(14, 32), 127]] = True  # control bytes other
 
 def looks_binary(raw: bytes) -> bool:
     """The encoder's choice of a frame's binary flag: more than 1/8 control bytes. Object code, tables
-    and bitmaps of the eval set have 27-91 %, text none (trans, a terminal session, 9 %)."""
+    and bitmaps have far more, text almost none (a terminal session with its escape codes, a few)."""
     return len(raw) > 0 and 8 * int(_CONTROL[np.frombuffer(raw, dtype=np.uint8)].sum()) > len(raw)
 
 
@@ -56,22 +57,20 @@ class Engine:
     """The predictor plus the lane bookkeeping shared by both directions.
 
     Its methods run in torch.inference_mode: nothing here uses autograd, and skipping its bookkeeping
-    on the thousands of small operations per block is free speed (book2[:60000], level 5, alternating
-    processes: decompression medians 4.41 -> 5.27 KB/s, same bytes). The state they create is then
+    on the thousands of small operations per block is free speed. The state they create is then
     inference tensors, changed in place only inside inference mode (hence clear_counts).
     """
 
     @torch.inference_mode()
-    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None):
+    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None,
+                 policy: Policy = Policy()):
         configure_torch()
         if threads:
             torch.set_num_threads(threads)
         self.cfg = cfg
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
-        self.pred = Predictor(cfg.model, cfg.orders, cfg.hash_bits, *((prior.params, prior.alpha) if prior else (None, None)),
-                              match_bits=cfg.match_bits, record=cfg.record, words=cfg.words, sparse=cfg.sparse,
-                              halve=cfg.halve, bitmap=cfg.bitmap, lane_ctx=cfg.lane_ctx)
+        self.pred = Predictor(cfg, prior, policy)
         self.progress: Progress | None = None
 
     @torch.inference_mode()
@@ -84,19 +83,17 @@ class Engine:
             self.progress(n)
 
     @torch.inference_mode()
-    def encode_frame(self, data: bytes, code: bool = True, with_costs: bool = False,
-                     new_dataset: bool = False, period: int = 0, binary: bool = False) -> tuple[bytes, np.ndarray | None]:
+    def encode_frame(self, data: bytes, frame: Frame = Frame(), code: bool = True,
+                     with_costs: bool = False) -> tuple[bytes, np.ndarray | None]:
         """Learn from a frame; (its range-coded payload or b"" when code is False, per-byte code lengths).
 
         With `with_costs`, each byte's model code length in bits comes back too (for reports only).
-        `new_dataset` ages the count statistics first (the frame's new-dataset flag); `period` is the
-        frame's record length (0: none); `binary` its binary flag (looks_binary).
         """
         valid, length = _lanes(self.cfg, len(data))
         x = torch.zeros(valid.numel(), dtype=torch.int64)
         x[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
         x = x.view(valid.shape)
-        self.pred.start_frame(valid.shape[0], length, new_dataset, period, binary)
+        self.pred.start_frame(valid.shape[0], length, frame)
         enc = constriction.stream.queue.RangeEncoder() if code else None
         costs = []
         for b0 in range(0, length, self.cfg.model.block):
@@ -113,11 +110,10 @@ class Engine:
         return payload, torch.cat(costs, 1).reshape(-1)[: len(data)].numpy() if with_costs else None
 
     @torch.inference_mode()
-    def decode_frame(self, payload: bytes, n: int, new_dataset: bool = False, period: int = 0,
-                     binary: bool = False) -> bytes:
+    def decode_frame(self, payload: bytes, n: int, frame: Frame = Frame()) -> bytes:
         valid, length = _lanes(self.cfg, n)
         lanes = valid.shape[0]
-        self.pred.start_frame(lanes, length, new_dataset, period, binary)
+        self.pred.start_frame(lanes, length, frame)
         try:
             dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
         except Exception as e:  # constriction rejects some malformed word streams outright
@@ -195,20 +191,17 @@ class Compressor:
         return h
 
     def _frame(self, raw: bytes) -> bytes:
-        fresh, self._new_dataset = self._new_dataset, False
-        period = find_period(raw) if self._cfg.record else 0
-        binary = looks_binary(raw)
-        refs, literals = self._finder.split(raw, period) if self._finder else ([], raw)
+        kind = Frame(self._new_dataset, find_period(raw) if self._cfg.record else 0, looks_binary(raw))
+        self._new_dataset = False
+        refs, literals = self._finder.split(raw, kind.period) if self._finder else ([], raw)
         payload, costs = b"", None
         if literals:  # the model codes (or, if stored, still learns from) the literals alone
-            payload, costs = self._engine.encode_frame(literals, with_costs=self._on_frame is not None,
-                                                       new_dataset=fresh, period=period, binary=binary)
+            payload, costs = self._engine.encode_frame(literals, kind, with_costs=self._on_frame is not None)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
         coded = 0 < len(payload) < len(literals)
         body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
-        frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, fresh, period, binary,
-                                      bool(refs))
+        frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs))
         if self._on_frame:
             if refs:  # copies cost nothing but their share of the frame's references
                 bits = np.zeros(len(raw))
@@ -307,13 +300,12 @@ class Decompressor:
             if len(body) != n_lit:
                 raise CorruptError("frame payload length out of range")
             if body:
-                self._engine.encode_frame(body, code=False, new_dataset=f.new_dataset, period=f.period,
-                                          binary=f.binary)
+                self._engine.encode_frame(body, f.frame, code=False)
             literals = body
         else:
             if not (n_lit and body and len(body) % 4 == 0):
                 raise CorruptError("frame payload length out of range")
-            literals = self._engine.decode_frame(body, n_lit, f.new_dataset, f.period, f.binary)
+            literals = self._engine.decode_frame(body, n_lit, f.frame)
         raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
         if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")

@@ -6,12 +6,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 
+from .contexts.bitmap import CONTEXTS as BITMAP_CONTEXTS
+from .contexts.counts import table_sizes
+from .contexts.layout import RowLayout
 from .model import ModelConfig
-from .context import N_LANE, SPARSE, SPARSE_ROWS
-from .match import N_MATCH_CTX
-from .bitmap import CONTEXTS as BITMAP_CONTEXTS, N_BITMAP
-from .record import N_RECORD
-from .words import N_WORD
 
 MAX_FRAME = 1 << 24  # largest frame a header may announce (bounds a decoder's memory)
 MAX_LANES = 256
@@ -31,7 +29,7 @@ class CodecConfig:
     words: bool = True  # word contexts (words.py)
     sparse: bool = True  # binary frames get sparse contexts (context.SPARSE)
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
-    lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (context.LANE_ORDERS)
+    lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
@@ -86,16 +84,14 @@ class CodecConfig:
 
     def memory_estimate(self) -> int:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
-        m = self.model
-        extra = (N_RECORD * self.record + N_WORD * self.words + N_LANE * self.lane_ctx
-                 + N_MATCH_CTX * bool(self.match_bits))
-        rows = sum(min(256**k, 2**self.hash_bits) for k in self.orders) + (extra << self.hash_bits)
-        rows += SPARSE_ROWS * self.sparse + (BITMAP_CONTEXTS * 2 // 256 + 1) * self.bitmap
+        m, layout = self.model, RowLayout.of(self)
+        rows = sum(table_sizes(self.orders, self.hash_bits, layout.hashed, self.sparse))
+        rows += (BITMAP_CONTEXTS * 2 // 256 + 1) * bool(layout.bitmap)  # in 256 x int16 table rows
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
         return (rows * 256 * 2 + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
-                + cells * 256 * (4 + len(self.orders) + extra + len(SPARSE) + N_BITMAP * self.bitmap) * 8
+                + cells * 256 * (4 + layout.rows) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24 + self.long_window)
 
     def lane_layout(self, n: int) -> tuple[int, int]:
@@ -106,29 +102,17 @@ class CodecConfig:
         return -(-n // length), length
 
 
-# Adapting a prior wants a smaller step than learning from scratch. 2**17 rows per hashed context
-# (512 MiB of counts in all): book1+news 307,991 -> 306,306 bytes against 2**16, same run.
+# Adapting a prior wants a smaller step than learning from scratch, and larger tables pay at every
+# level but the first.
 _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
-# Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about
-# as much at one lane as at ten (grammar.lsp, 3.7 KB, 0.8 KB/s; book1 13). Levels 3-5 give a frame
-# under 64 KB up to 16 lanes of 3 KiB where lanes of 4 KiB would be fewer. Level 5, the 13 eval files
-# under 60 KB in the full runs before and after (bench/compare.py): 87,808 -> 88,392 bytes (+0.67 %),
-# decoding 101.7 -> 80.2 s (the larger files, coded alike, decoded 7 % faster in the second run). One
-# lane per 3 KiB for every frame was measured too: files of 60-192 KB then paid 1-3 % (trans +3.1 %,
-# progl +1.3 %), which this rule leaves alone.
+# Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about as
+# much at one lane as at ten. Levels 3-5 give a frame under 64 KB up to 16 lanes of 3 KiB.
 _SHORT = dict(short_lane=3072, short_lanes=16)
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior,
-# match model, word or sparse contexts, with 256 lanes, whose network trains on every eighth block (book1,
-# format 3, same run: 212,360 bytes at 50-64 / 37-40 KB/s with 128 lanes, every other block and
-# words; 228,133 bytes at 76-82 / 57-64 KB/s with every fourth block. Format 4, same run, two rounds:
-# every fourth block 224,293 bytes at 55.8 / 54.4 KB/s decompressing, every eighth 225,029 at 61.5 / 57.0).
-# Without a prior the network adds little beside the counts, so level 1's is the smallest that still
-# attends: one head, d_model 32 (format 10 had 4 heads, d_model 64, d_mlp 128 at lr 0.002; the shape
-# alone cost 0.2 %, and the doubled step size, which the mixer's steps follow, more than won it back).
-# Encoder-side sizes, same run: book1[:300000], paper1, progc, news[:200000], cp.html, obj2 289,582 ->
-# 287,390 bytes; six files of the training corpus 247,514 -> 245,798. Decoding, interleaved in one
-# process, four rounds each, medians: book1[:300000] 54.5 -> 71.8 KB/s, paper1 28.0 -> 34.0.
+# match model, word or sparse contexts, with 256 lanes, whose network trains on every eighth block:
+# without a prior the network adds little beside the counts, so level 1's is the smallest that still
+# attends.
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=32, n_head=1, n_layer=1, d_mlp=32, lr=0.004, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,

@@ -13,23 +13,19 @@ allows before anything is allocated, and any inconsistency raises CorruptError.
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from .config import LEVELS, CodecConfig, level_config, preset_tag
-from .errors import CorruptError, UnsupportedError
-from .record import MAX_PERIOD
+from .errors import TRUNCATED, CorruptError, UnsupportedError
+from .contexts import Frame
+from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 13  # 13: long-range references (longrange.py); 2: the new-dataset frame flag, learn_every; 3: record contexts (the frame's record length); 4: mixer weight sets;
-# 5: the binary frame flag; 6: sparse contexts in binary frames; 7: the match model's context row; 8: a prior's network
-# starts text frames at mixing weight 0.7 (was 1) and half the weight's step; 9: mixing weights for contexts that have
-# seen one symbol only, a word-trigram context, pixel contexts in binary frames with records (bitmap.py); 10: lane
-# contexts (context.LANE_ORDERS), in text frames the match model looks in the lane's own past first; 11: from a prior,
-# the online step leaves the embedding and the lowest layer at the prior's weights (predictor.PRIOR_LOWEST); 12: frames
-# under 64 KiB in up to 16 lanes of 3 KiB at levels 3-5 (CodecConfig.short_lane)
+VERSION = 13  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
@@ -42,12 +38,10 @@ HEADER_FIXED = len(MAGIC) + 1 + 4
 
 class FrameHead(NamedTuple):
     kind: int  # STORED or CODED
-    new_dataset: bool
+    frame: Frame  # what the model is told about the frame: new dataset, record length, binary
     raw_len: int
     pay_len: int
     crc: int
-    period: int  # record length the model uses in this frame (0: none)
-    binary: bool = False  # coded with the weights of binary frames
     long: bool = False  # the payload starts with long-range references
 
 
@@ -61,7 +55,7 @@ class Header(NamedTuple):
 def build_header(cfg: CodecConfig, model_id: str, level: int, members: list[tuple[str, int]] | None = None) -> bytes:
     d = {"model": model_id, "level": level}
     if level in LEVELS and cfg == level_config(level):
-        d["preset"] = preset_tag(level)  # 30 bytes instead of 300: a tenth of a small file's output
+        d["preset"] = preset_tag(level)  # a short name instead of the full settings: small files stay small
     else:
         d["codec"] = cfg.to_dict()
     if members is not None:
@@ -117,6 +111,16 @@ def header_length(prefix: bytes) -> int | None:
     return HEADER_FIXED + n + 4
 
 
+def read_header(f: BinaryIO) -> tuple[Header, bytes]:
+    """The header at the start of the binary file f, and its bytes."""
+    fixed = f.read(HEADER_FIXED)
+    n = header_length(fixed)
+    raw = fixed + f.read(n - len(fixed)) if n else fixed
+    if n is None or len(raw) != n:
+        raise CorruptError(TRUNCATED)
+    return parse_header(raw), raw
+
+
 def parse_header(raw: bytes) -> Header:
     """The settings of a complete header as measured by header_length()."""
     body, (crc,) = raw[HEADER_FIXED:-4], struct.unpack(">I", raw[-4:])
@@ -152,10 +156,9 @@ def parse_header(raw: bytes) -> Header:
     return Header(cfg, model, level, members)
 
 
-def build_frame(kind: int, raw: bytes, payload: bytes, new_dataset: bool = False, period: int = 0,
-                binary: bool = False, long: bool = False) -> bytes:
-    flags = (NEW_DATASET if new_dataset else 0) | (BINARY if binary else 0) | (LONG if long else 0)
-    return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), period) + payload
+def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), long: bool = False) -> bytes:
+    flags = (NEW_DATASET if frame.new_dataset else 0) | (BINARY if frame.binary else 0) | (LONG if long else 0)
+    return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), frame.period) + payload
 
 
 def build_end(total: int, crc: int) -> bytes:
@@ -178,14 +181,13 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("frame payload length out of range")
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, new_dataset, raw_len, pay_len, crc, period, binary, long)
+    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:
     """(offset, head) of every frame of a complete, well-formed stream (for tests and tools)."""
-    pos = header_length(stream[:HEADER_FIXED])
-    cfg = parse_header(stream[:pos]).config
-    out = []
+    header, raw = read_header(io.BytesIO(stream))
+    pos, cfg, out = len(raw), header.config, []
     while stream[pos] != END:
         head = parse_frame_head(stream[pos : pos + FRAME_HEAD.size], cfg)
         out.append((pos, head))

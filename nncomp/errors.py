@@ -9,5 +9,8 @@ class CorruptError(NNCError):
     """The input is not a valid .nnc stream: bad magic, truncated, damaged or checksum mismatch."""
 
 
+TRUNCATED = "truncated input (the stream ends early)"
+
+
 class UnsupportedError(NNCError):
     """A valid stream that this version cannot decode (newer format, unknown model)."""

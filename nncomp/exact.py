@@ -53,7 +53,7 @@ def configure_torch() -> None:
 
 # A product whose float32 partial sums could pass 2**24 runs as up to this many float32 products over
 # consecutive parts of its k terms, each exact, added in float64 (exact: below 2**26), which is faster
-# than one float64 product: level 5's MLP output, (64, 256) x (256, 128), 94 -> 64 us per step.
+# than one float64 product.
 F32_PARTS = 4
 
 
@@ -106,10 +106,9 @@ def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: b
 
 def lookup(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """table[idx] (rows of `table` picked by the integer tensor idx): the same values as advanced
-    indexing, through index_select, which is 2-8x faster on the CPU for the coder's tables (level 1's
-    count scores, (4, 256, 256) lookups: 210 us -> 90 us). Small lookups in a 1-D table go through
-    take, one operation where index_select needs two views around it (a decoding step makes dozens:
-    (16, 1) indices 4.9 -> 1.3 us; from about 16K indices take is the slower, 13 -> 24 us)."""
+    indexing, through index_select, which is several times faster on the CPU for the coder's tables.
+    Small lookups in a 1-D table go through take, one operation where index_select needs two views
+    around it (a decoding step makes dozens; from about 16K indices take is the slower)."""
     if idx.dim() == 1:
         return table.index_select(0, idx)
     if table.dim() == 1 and idx.numel() <= 1024 and idx.dtype == torch.int64:  # (take wants int64)

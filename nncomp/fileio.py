@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 
+def regular_files(directory: Path) -> list[Path]:
+    """The regular files under a directory, in sorted path order; symlinks are skipped, not followed."""
+    return sorted(f for f in directory.rglob("*") if f.is_file() and not f.is_symlink())
+
+
 def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)

@@ -2,13 +2,8 @@
 
 A block of coding allocates and frees tensors of 2-64 MB (scores, gradients, the backward pass's
 attention terms). glibc serves blocks this large with fresh mmap()s and hands them back on free, so
-every block touches its memory anew and pays a page fault per 4 KiB, which is dear in a VM: on this
-project's two-core one, a fresh 16 MB product took 1.9 ms against 0.85 ms into memory already
-touched. Keeping freed memory in the process lets the next block reuse it. Level 1, book1[:300000]
-encoded and then decoded in one process, three pairs of runs alternating: 840,000-1,006,000 page
-faults without, 275,000-279,000 with (the peak resident set the same, 1.18-1.24 GB); encoding 5.71,
-4.86, 4.80 s -> 5.13, 4.27, 3.63 s; the network's backward passes while decoding 0.75, 0.61, 0.71 s
--> 0.71, 0.48, 0.43 s.
+every block touches its memory anew and pays a page fault per 4 KiB, which is dear in a VM.
+Keeping freed memory in the process lets the next block reuse it.
 
 The price is that a process keeps its peak memory until it exits, which suits a command-line run
 (bench/rss.py measures it) but not a library inside a long-lived program, so only `nncomp` itself and

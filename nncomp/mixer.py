@@ -14,10 +14,6 @@ The weights are chosen per position by two small contexts, both known to encoder
     match know the answer, the short orders and the transformer should count for less;
   * `pair`: the classes (letter, digit, space, punctuation, ...) of the last two bytes, whose weights
     delta start at 0 and are added to alpha.
-Measured (encoder-side code lengths at level 5, 2**16-row tables) on paper2+progl+obj2: 113,634
-bytes before, 112,760 with the weight sets alone, 109,029 with all three; book1 207,024 -> 205,660;
-obj2 77,902 -> 73,955 (74,855 with the transformer's logits left out altogether: the text-trained
-prior misled it while its weight was fixed at 1).
 
 Every weight is used as an integer (2**-ALPHA_BITS units) and learned from exact integer gradient
 sums with element-wise Adam, so both sides hold the same weights after every block. Four kinds of
@@ -32,43 +28,27 @@ from typing import NamedTuple
 
 import torch
 
-from .context import N_BUCKETS, TOTAL_BUCKETS
+from .contexts.counts import N_BUCKETS, TOTAL_BUCKETS
+from .contexts.layout import RowLayout
 from .exact import LOGIT_FRAC, lookup
 from .model import ModelConfig, adam_step
 
 ALPHA_BITS = 8  # weights are integers at 2**-8
-ALPHA_INIT = 0.25  # weight of a context row a prior does not cover
 ALPHA_LR_SCALE = 5.0  # the mixer has few weights and must move faster than the network
 GAMMA_LR_SCALE = 50.0  # ... the transformer's weight faster still: a frame has only a few hundred blocks
 # Weight sets per kind of frame (Predictor.mix): 2 * binary + records. Text frames start from the
 # prior: its network at weight PRIOR_GAMMA and its context weights, learned beside that network.
 # Binary frames start without the network (weight 0; it grows where the network helps) and with every
-# context row at ALPHA_INIT: a prior trained on text is confidently wrong on object code, and beside a
-# good network its low orders have weight near 0. obj2 (level 5): 80,497 bytes from the prior's start, 71,153 so.
-# Sparse context rows (binary frames only) start at 0 in binary frames with records, where they are
-# the last rows: there the record contexts already describe the structure and the sparse rows mostly
-# add noise until learned (kennedy.xls, first 300,000 bytes: 8,449 bytes without them, 9,435 starting at 0.25,
-# 8,447 at 0; pic 15,089 / 15,673 / 15,067; but geo, 4-byte records: 49,352 / 47,600 / 47,860).
-# So do the lane contexts (context.LANE_ORDERS): there the record contexts already see each lane's own
-# bytes. obj2, geo, pic[:200000], kennedy.xls[:300000], sum, obj1 (level 5, encoder side, same run,
-# with binary frames matching anywhere, match.py) 150,076 bytes at 0.25, 149,780 at 0; kennedy.xls
-# 16,869 -> 16,681.
+# context row at its layout's start (contexts/layout.py): a prior trained on text is confidently
+# wrong on object code, and beside a good network its low orders have weight near 0.
 N_MIX = 4
 TEXT_MIXES = 2  # sets 0 and 1 (binary = 0) start from the prior
-BINARY_RECORDS = 3  # the set of binary frames with records
 GAMMA_INIT = (1.0, 1.0, 0.0, 0.0)  # the transformer's weight at the start of each kind of frame
-# A prior's network starts text frames at weight 0.7, not 1, and its weight moves at half the step:
-# learned from the prior's start on the training corpus, it settled mostly at 0.4-0.8 in the weight
-# sets most positions use (four trials), and the fixed 1 made every file start overconfident in the
-# network. Level 5, encoder-side code lengths, same run: paper2, progl, paper1, progc, news[:100000],
-# book2[:150000], alice29.txt[:100000] 141,590 bytes -> 141,133 at 0.7, 141,050 with the half step
-# (0.8: 141,233; 0.55: 141,226); five files of the training corpus 81,246 -> 81,062. Without a prior
-# (level 1) the network starts at 1 with full steps (0.7 and half steps cost it 0.14 %), as do binary
-# frames (a half step there cost 0.1 %).
+# A prior's network starts text frames below 1 and its weight moves at half the step: learned from
+# the prior's start, it settles well below 1, and a fixed 1 makes every file start
+# overconfident in the network. Without a prior (level 1) the network starts at 1 with full steps.
 PRIOR_GAMMA = 0.7
 PRIOR_GAMMA_LR = 0.5
-BITMAP_INIT = 0.25  # start weight of the pixel rows (bitmap.py), whose scores are log-probabilities:
-# pic[:200000] 13,301 bytes at 0.25, 13,393 at 0.5, 13,548 at 0 (level 5, encoder side, same run)
 ALPHA_MAX = 2**14
 GAMMA_MAX = 2**10
 LN2 = 0.6931471805599453
@@ -112,13 +92,10 @@ class Cells(NamedTuple):
 
 
 class Mixer:
-    def __init__(self, rows: int, n_orders: int, prior_alpha: torch.Tensor | None = None, n_sparse: int = 0,
-                 n_bitmap: int = 0, lane_rows: slice = slice(0)):
-        self.rows, self.n_orders = rows, n_orders
-        self.alpha = torch.full((N_MIX, N_SETS, rows, N_BUCKETS), ALPHA_INIT, dtype=torch.float64)
-        self.alpha[BINARY_RECORDS, :, rows - n_bitmap - n_sparse : rows - n_bitmap] = 0.0
-        self.alpha[BINARY_RECORDS, :, lane_rows] = 0.0
-        self.alpha[BINARY_RECORDS, :, rows - n_bitmap :] = BITMAP_INIT
+    def __init__(self, layout: RowLayout, prior_alpha: torch.Tensor | None = None, learn_gamma: bool = True):
+        self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
+        start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
+        self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
         self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.gamma_lr = [GAMMA_LR_SCALE] * N_MIX
@@ -133,7 +110,7 @@ class Mixer:
         self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
         self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
-        self.learn_gamma = True  # training a prior holds it at its start (train.py)
+        self.learn_gamma = learn_gamma  # training a prior holds it at its start (train.py)
         self._quantize()
 
     def weights(self) -> dict[str, torch.Tensor]:
@@ -148,11 +125,7 @@ class Mixer:
     def prior_alpha(self) -> torch.Tensor:
         """Order rows of the weights of frames without records, averaged over the sets by use, in the
         buckets of contexts that have seen more than one symbol (what a prior stores; it initializes
-        every set, both kinds of bucket). Format 8's default prior, trained before the one-symbol
-        buckets existed, starts them so: retrained with them (scripts/train_default_prior.sh stage 2
-        on format 9, storing both kinds), it did worse: held-out 1.9901 bits/byte against 1.9794;
-        paper2, progl, paper1, progc, news[:100000], book2[:150000], alice29.txt[:100000] 140,900
-        bytes against 140,462; five files of the training corpus 81,360 against 80,782."""
+        every set, both kinds of bucket: storing both kinds did worse, docs/decisions.md)."""
         w = self.uses.double() / max(1, int(self.uses.sum()))
         return (self.alpha[0, :, : self.n_orders, :TOTAL_BUCKETS] * w.view(-1, 1, 1)).sum(0)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
@@ -117,6 +117,51 @@ def init_params(cfg: ModelConfig) -> dict[str, torch.Tensor]:
     return params
 
 
+@dataclass
+class LayerCache:
+    """One layer's activations over a block, as backward() needs them: (L, T, ...), or (L, H, T, ...)
+    for the attention weights p and their sums tot."""
+
+    y1: torch.Tensor  # attention's input, normed, and the norm's factor r1
+    r1: torch.Tensor
+    qkv: torch.Tensor
+    p: torch.Tensor
+    tot: torch.Tensor
+    o: torch.Tensor  # attention's output, before the projection
+    y2: torch.Tensor  # the MLP's input, normed, and the norm's factor r2
+    r2: torch.Tensor
+    h: torch.Tensor  # the MLP's hidden layer
+
+    @staticmethod
+    def cat(steps: list["LayerCache"]) -> "LayerCache":
+        """The block's cache from its steps' caches, one position each, along the time axis."""
+        return LayerCache(**{f.name: torch.cat([getattr(s, f.name) for s in steps], 2 if f.name in ("p", "tot") else 1)
+                             for f in fields(LayerCache)})
+
+
+@dataclass
+class Cache:
+    """The forward pass over a block: what backward() needs, and the next block's attention memory."""
+
+    tok: torch.Tensor  # (L, T) inputs
+    layers: list[LayerCache | None]  # None for layers below the lowest that learns (decoder only)
+    yf: torch.Tensor  # the head's input, normed, and the norm's factor rf
+    rf: torch.Tensor
+    kv: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # per layer: keys, values seen
+    mem: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # per layer: this block's own
+
+
+@dataclass
+class StepState:
+    """The decoder's key and value buffers while it steps through a block, and each step's cache."""
+
+    steps: int
+    tm: int  # memory positions before the block
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (L, H, tm + steps, hd) buffers
+    t: int = 0
+    caches: list[Cache] = field(default_factory=list)
+
+
 class Transformer:
     """Byte transformer: embed -> n_layer x (norm, attention, norm, MLP) -> norm -> head."""
 
@@ -214,7 +259,7 @@ class Transformer:
         return torch.mul(o, self.out_scale).floor_(), y, r
 
     # -- forward -----------------------------------------------------------------------------
-    def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, dict]:
+    def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, Cache]:
         """The layer stack on inputs tok (L,T); keys(i, k, v) -> (k_all, v_all, bias) supplies attention keys.
 
         Returns (z, cache): z (L,T,256) integer logits in 1/LOGIT_FRAC bit (float64), cache the activations backward() needs.
@@ -232,14 +277,14 @@ class Transformer:
             y2, r2 = self._norm(x)
             h = self._linear(y2, names["fc1"], 0.0, ACT_MAX)
             x = torch.add(x, self._linear(h, names["fc2"], -RES_MAX, RES_MAX)).clamp_(-RES_MAX, RES_MAX)
-            layers.append(dict(y1=y1, r1=r1, qkv=qkv, p=p, tot=tot, o=o, y2=y2, r2=r2, h=h))
+            layers.append(LayerCache(y1, r1, qkv, p, tot, o, y2, r2, h))
         z, yf, rf = self._head(x)
-        return z, {"tok": tok, "layers": layers, "yf": yf, "rf": rf}
+        return z, Cache(tok, layers, yf, rf)
 
     def forward(self, tok: torch.Tensor, mem: list | None):
         """Batched forward of a block. tok (L,T) int64 inputs; mem: per layer (k, v) of the last block.
 
-        Returns (z, cache); cache also holds every layer's keys and values, and this block's ('mem').
+        Returns (z, cache); cache also holds every layer's keys and values, and this block's (mem).
         """
         kv, new_mem = [], []
 
@@ -252,71 +297,58 @@ class Transformer:
             return (*kv[-1], self._bias(0, k.shape[2], mk.shape[2], mk.shape[2] + k.shape[2]))
 
         z, cache = self._layers(tok, keys)
-        cache.update(kv=kv, mem=new_mem)
+        cache.kv, cache.mem = kv, new_mem
         return z, cache
 
-    def start_steps(self, mem: list | None, lanes: int, steps: int) -> dict:
+    def start_steps(self, mem: list | None, lanes: int, steps: int) -> StepState:
         """Key/value buffers for decoding `steps` positions one at a time after memory `mem`."""
         c = self.cfg
-        state = {"t": 0, "steps": steps, "kv": [], "tok": [], "caches": []}
+        tm = mem[0][0].shape[2] if mem else 0
+        state = StepState(steps, tm, [])
         for i in range(c.n_layer):
-            tm = mem[i][0].shape[2] if mem else 0
             # float32 holds these integers (|k|, |v| <= ACT_MAX) exactly and is the type attention's
             # products run in, so no step converts the whole buffer again
             kb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float32)
             vb = torch.zeros_like(kb)
             if tm:
                 kb[:, :, :tm], vb[:, :, :tm] = mem[i]
-            state["kv"].append((kb, vb))
-        state["tm"] = tm if c.n_layer else 0
+            state.kv.append((kb, vb))
         return state
 
-    def step(self, tok: torch.Tensor, state: dict) -> torch.Tensor:
+    def step(self, tok: torch.Tensor, state: StepState) -> torch.Tensor:
         """Logits (L,256) for the next position, given its input byte tok (L,). Same integers as forward().
 
         Attends over the whole key buffer with the causal mask, so each step's activations are the
         corresponding rows of forward()'s; finish_steps() stacks them into forward()'s cache.
         """
-        t, tm = state["t"], state["tm"]
-        bias = self._bias(t, t + 1, tm, tm + state["steps"])
+        t, tm = state.t, state.tm
+        bias = self._bias(t, t + 1, tm, tm + state.steps)
 
         def keys(i, k, v):
-            kb, vb = state["kv"][i]
+            kb, vb = state.kv[i]
             kb.narrow(2, tm + t, 1).copy_(k)
             vb.narrow(2, tm + t, 1).copy_(v)
             return kb, vb, bias
 
         z, cache = self._layers(tok.unsqueeze(1), keys)
-        state["t"] = t + 1
-        state["caches"].append(cache)
+        state.t = t + 1
+        state.caches.append(cache)
         return z[:, 0]
 
     @staticmethod
-    def steps_mem(state: dict) -> list:
-        """The keys and values of the block decoded by step(): the next block's memory (forward()'s 'mem')."""
-        if state["t"] != state["steps"]:
+    def steps_mem(state: StepState) -> list:
+        """The keys and values of the block decoded by step(): the next block's memory (forward()'s mem)."""
+        if state.t != state.steps:
             raise ValueError("block not fully decoded")
-        tm = state["tm"]
-        return [(kb[:, :, tm:], vb[:, :, tm:]) for kb, vb in state["kv"]]
+        return [(kb[:, :, state.tm :], vb[:, :, state.tm :]) for kb, vb in state.kv]
 
-    def finish_steps(self, state: dict, lowest: int = 0) -> dict:
+    def finish_steps(self, state: StepState, lowest: int = 0) -> Cache:
         """forward()'s cache for the block decoded by step(), from the steps' own activations (None for
         the layers below `lowest`, which backward() does not reach)."""
-        cs = state["caches"]
-        mem = self.steps_mem(state)
-        layers = [None] * lowest
-        for i in range(lowest, self.cfg.n_layer):
-            lcs = [c["layers"][i] for c in cs]
-            layer = {k: torch.cat([lc[k] for lc in lcs], 2 if k in ("p", "tot") else 1) for k in lcs[0]}
-            layers.append(layer)
-        return {
-            "tok": torch.cat([c["tok"] for c in cs], 1),
-            "layers": layers,
-            "yf": torch.cat([c["yf"] for c in cs], 1),
-            "rf": torch.cat([c["rf"] for c in cs], 1),
-            "kv": state["kv"],
-            "mem": mem,
-        }
+        cs = state.caches
+        layers = [None] * lowest + [LayerCache.cat([c.layers[i] for c in cs]) for i in range(lowest, self.cfg.n_layer)]
+        return Cache(torch.cat([c.tok for c in cs], 1), layers, torch.cat([c.yf for c in cs], 1),
+                     torch.cat([c.rf for c in cs], 1), state.kv, self.steps_mem(state))
 
     # -- backward and update -----------------------------------------------------------------
     @staticmethod
@@ -336,35 +368,35 @@ class Transformer:
         wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax) * sc
         return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX) * sc if inputs else None
 
-    def backward(self, cache: dict, gq_out: torch.Tensor, sc_out: float, lowest: int = 0) -> dict[str, torch.Tensor]:
+    def backward(self, cache: Cache, gq_out: torch.Tensor, sc_out: float, lowest: int = 0) -> dict[str, torch.Tensor]:
         """Gradients of the master weights, given dLoss/d(head output) = gq_out * sc_out: gq_out (L,T,256)
         integers of at most GRAD_BITS bits (quantize_grad's output; the mixer learns from the same).
         Layers below `lowest`, and then the embedding, get none: the pass stops at layer `lowest`'s input."""
         grads = {}
-        wg, gx = self._through(gq_out, cache["yf"], ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
+        wg, gx = self._through(gq_out, cache.yf, ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
         grads["head"] = wg * 2.0**W_BITS
         if gx is None:  # the head alone learns
             return grads
-        gx = gx * cache["rf"]
+        gx = gx * cache.rf
         for i in reversed(range(lowest, self.cfg.n_layer)):
-            lc, names = cache["layers"][i], self.names[i]
+            lc, names = cache.layers[i], self.names[i]
             # MLP: x += fc2(relu(fc1(norm(x))))
-            grads[names["fc2"]], gh = self._through(gx, lc["h"], ACT_MAX, names["fc2"])
-            gh = gh * 2.0**-W_BITS * ((lc["h"] > 0) & (lc["h"] < ACT_MAX))
-            grads[names["fc1"]], gy = self._through(gh, lc["y2"], ACT_MAX, names["fc1"])
-            gx = gx + gy * (2.0**-W_BITS) * lc["r2"]
+            grads[names["fc2"]], gh = self._through(gx, lc.h, ACT_MAX, names["fc2"])
+            gh = gh * 2.0**-W_BITS * ((lc.h > 0) & (lc.h < ACT_MAX))
+            grads[names["fc1"]], gy = self._through(gh, lc.y2, ACT_MAX, names["fc1"])
+            gx = gx + gy * (2.0**-W_BITS) * lc.r2
             # attention: x += proj(attend(qkv(norm(x))))
-            grads[names["proj"]], go = self._through(gx, lc["o"], ACT_MAX, names["proj"])
-            gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache["kv"][i])
-            gqkv = gqkv * (lc["qkv"].abs() < ACT_MAX)
+            grads[names["proj"]], go = self._through(gx, lc.o, ACT_MAX, names["proj"])
+            gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache.kv[i])
+            gqkv = gqkv * (lc.qkv.abs() < ACT_MAX)
             below_learns = i > lowest or lowest == 0  # a lower layer, or the embedding
-            grads[names["qkv"]], gy = self._through(gqkv, lc["y1"], ACT_MAX, names["qkv"], inputs=below_learns)
+            grads[names["qkv"]], gy = self._through(gqkv, lc.y1, ACT_MAX, names["qkv"], inputs=below_learns)
             if not below_learns:
                 return grads
-            gx = gx + gy * (2.0**-W_BITS) * lc["r1"]
+            gx = gx + gy * (2.0**-W_BITS) * lc.r1
         gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
         gemb = torch.zeros_like(self.params["emb"])
-        gemb.index_add_(0, cache["tok"].reshape(-1), gq)  # integers: exact in any order
+        gemb.index_add_(0, cache.tok.reshape(-1), gq)  # integers: exact in any order
         grads["emb"] = gemb * (sc * 2.0**ACT_BITS)
         return grads
 
@@ -372,12 +404,12 @@ class Transformer:
         L, T, _ = g.shape
         return g.view(L, T, self.cfg.n_head, self.hd).permute(0, 2, 1, 3)
 
-    def _attend_backward(self, go: torch.Tensor, lc: dict, k_all: torch.Tensor, v_all: torch.Tensor) -> torch.Tensor:
+    def _attend_backward(self, go: torch.Tensor, lc: LayerCache, k_all: torch.Tensor, v_all: torch.Tensor) -> torch.Tensor:
         """go (L,H,T,hd) = dLoss/d(attention output) -> dLoss/d(qkv) for this block (L,T,3d)."""
-        p, tot = lc["p"], lc["tot"]
+        p, tot = lc.p, lc.tot
         T = go.shape[2]
         tm = k_all.shape[2] - T
-        q, _, _ = self._split(lc["qkv"])
+        q, _, _ = self._split(lc.qkv)
         # out = (p @ v) / tot: values get p^T @ (go / tot); keys and queries go through the softmax.
         gt_int, sct = quantize_grad(go / tot, GRAD_BITS)
         gv = exact_mm(p[..., tm:].transpose(-1, -2), gt_int, 2.0**ATT_TOP, 2.0**GRAD_BITS) * sct

@@ -1,4 +1,4 @@
-"""Next-byte predictor: the transformer's logits mixed with order-n statistics, learning online.
+"""Next-byte predictor: the transformer's logits mixed with the context sources, learning online.
 
 The encoder asks for a whole block of distributions at once (`predict_block`); the decoder asks one
 position at a time (`predict_step` then `push`). Both end the block with `learn()`, the same training
@@ -8,46 +8,91 @@ frequencies (never zero) for the range coder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Callable
+
 import torch
 
-from .context import N_LANE, ContextModel
+from .config import CodecConfig
+from .contexts import Frame, Guess
+from .contexts.bitmap import BitmapContext
+from .contexts.counts import ContextModel
+from .contexts.lanes import LaneContext
+from .contexts.layout import GROUPS, RowLayout
+from .contexts.match import BONUS_INIT as MATCH_BONUS, MatchModel
+from .contexts.record import BONUS_INIT as RECORD_BONUS, RecordContext
+from .contexts.words import WordContext
 from .exact import EXP_BITS, LOGIT_FRAC, exp2_table, lookup, quantize_grad
-from .match import N_LEN, N_MATCH_CTX, MatchModel
 from .mixer import LN2, Cells, Mixer
-from .model import ACT_BITS, GRAD_BITS, W_BITS, ModelConfig, Transformer, adam_step
-from .record import DELTA_INIT, N_RECORD, RecordContext
-from .words import N_WORD, WordContext
-from .bitmap import MIN_ROW, N_BITMAP, BitmapContext
+from .model import ACT_BITS, GRAD_BITS, W_BITS, Cache, Transformer, adam_step
+from .prior import Prior
 
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
-MATCH_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus per match-length bucket
-BONUS_INIT = MATCH_INIT + DELTA_INIT  # one bonus vector: match buckets, then the record guess's (from N_LEN)
-MATCH_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
-MATCH_MIN, MATCH_MAX = -8.0, 24.0
-# The network's step size, times the level's lr, in text and binary frames when it starts from a prior
-# (from random weights: 1.0). A pretrained prior knows text and loses from large steps; on binary data
-# it has to learn (level 5, encoder-side code lengths,
-# same run: paper2 / progl / obj2 at 1.0: 20,424 / 12,447 / 71,153 bytes; at 0.3: 19,585 / 12,250 /
-# 71,718; at 0.1: 19,531 / 12,471 / 72,273).
+BONUS_INIT = MATCH_BONUS + RECORD_BONUS  # one bonus vector: the match model's buckets, then the record guess's
+BONUS_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
+BONUS_MIN, BONUS_MAX = -8.0, 24.0
+# The network's step size, times the level's lr, in text and binary frames when it starts from a
+# prior (from random weights: 1.0): a pretrained prior knows text and loses from large steps; on
+# binary data it has to learn.
 NET_LR_SCALE = (0.3, 1.0)
-# From a prior, the online step trains the layers from PRIOR_LOWEST up and the head: the embedding and
-# the layers below keep the prior's weights and the backward pass (a third of level 5's decoding time
-# when it went through every layer) stops above them. What the corpus taught the lowest layer serves
-# every file: adapting it online helps long text a little and hurts short text a little. Level 5,
-# encoder-side code lengths without headers (bench/net_training_share.py's ten inputs): 290,240 bytes
-# training every layer, 290,396 from layer 1 (text 219,996 -> 219,900, obj2 and kennedy.xls 70,244 ->
-# 70,496).
+# From a prior, the online step trains the layers from PRIOR_LOWEST up and the head: what the corpus
+# taught the embedding and the lowest layer serves every file, and the backward pass stops above them.
 PRIOR_LOWEST = 1
 
 
-class BlockBuffers:
-    """Per-position tensors of a block, written into buffers reused from block to block.
+@dataclass(frozen=True)
+class Policy:
+    """What the online training step changes. Coding uses the default; training a prior another."""
 
-    Stacking a block's positions into a fresh tensor costs page faults on every block: level 1's count
-    scores, (4, 256, 32, 256) float64, take 18.8 ms to stack and 3.1 ms to copy into a buffer already
-    touched (one run, two threads). A buffer's contents are read by learn() before the next block writes.
-    learn() also takes its largest scratch tensors from here (`like`).
-    """
+    net: bool = True  # the network's weights learn (False: a prior's mixer is trained alone)
+    gamma: bool = True  # the transformer's mixing weight learns (training a prior holds it at its start)
+    lowest: int | None = None  # lowest layer the network's step trains; None: PRIOR_LOWEST from a prior, else 0
+
+
+@dataclass
+class Position:
+    """What the context step of one position produced."""
+
+    zc: torch.Tensor  # (L, 256) the context rows' logits, bonuses included
+    f: torch.Tensor  # (K, L, 256) each row's scores
+    cells: Cells  # where each row's weights come from
+    guesses: list[Guess]  # the guessing sources' guesses
+    rows: torch.Tensor  # (count rows, L) the count table rows the coded byte is counted in
+    buckets: torch.Tensor  # (count rows, L) their confidence buckets
+
+
+@dataclass
+class Block:
+    """A coded block as learn() needs it: the same integers on both sides. Tensors are (L, T, ...)."""
+
+    x: torch.Tensor
+    valid: torch.Tensor
+    freq: torch.Tensor  # the distributions coded with
+    zh: torch.Tensor  # the transformer's logits
+    f: torch.Tensor  # (K, L, T, 256) row scores
+    cells: Cells
+    guesses: list[Guess]  # per guessing source, (L, T) each
+    mem: list  # the attention memory the next block starts from
+    cache: Callable[[], Cache]  # the network's forward cache, made only if the network learns on this block
+
+
+@dataclass
+class Steps:
+    """The decoder's block under way, position by position."""
+
+    total: int
+    x: list[torch.Tensor] = field(default_factory=list)
+    valid: list[torch.Tensor] = field(default_factory=list)
+    cells: list[Cells] = field(default_factory=list)
+    guesses: list[list[Guess]] = field(default_factory=list)
+    last: Position | None = None  # the position predicted last, whose byte push() counts
+
+
+class BlockBuffers:
+    """Per-position tensors of a block, written into buffers reused from block to block: stacking
+    a block's positions into fresh tensors costs page faults on every block. A buffer's contents are
+    read by learn() before the next block writes. learn() also takes its largest scratch tensors
+    from here (`like`)."""
 
     def __init__(self):
         self.bufs: dict[str, torch.Tensor] = {}
@@ -69,30 +114,27 @@ class BlockBuffers:
 
 
 class Predictor:
-    """Transformer + context statistics + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
+    """Transformer + context sources + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
 
-    def __init__(self, cfg: ModelConfig, orders: tuple[int, ...], hash_bits: int, params=None, alpha=None,
-                 match_bits: int = 0, record: bool = False, words: bool = False, sparse: bool = False,
-                 halve: bool = False, bitmap: bool = False, lane_ctx: bool = False):
-        self.net = Transformer(cfg, params)
-        self.net_lr = NET_LR_SCALE if params is not None else (1.0, 1.0)
-        self.net_lowest = min(PRIOR_LOWEST, cfg.n_layer) if params is not None else 0  # train.py trains all
-        # rows: orders, words, lane contexts, match, records (frames with records), sparse contexts
-        # (binary frames), pixel contexts (bitmaps)
-        extra = N_WORD * words + N_LANE * lane_ctx + N_MATCH_CTX * bool(match_bits) + N_RECORD * record
-        self.ctx = ContextModel(orders, hash_bits, extra=extra, sparse=sparse, halve=halve)
-        self.words = WordContext() if words else None
-        self.lane_ctx = lane_ctx
-        self.rec = RecordContext() if record else None
-        self.match = MatchModel(match_bits) if match_bits else None
-        self.bitmap = BitmapContext() if bitmap and record else None
+    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, policy: Policy = Policy()):
+        self.net = Transformer(cfg.model, prior.params if prior else None)
+        self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
+        lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
+        self.net_lowest = min(lowest, cfg.model.n_layer)
+        self.policy = policy
+        self.layout = RowLayout.of(cfg)
+        self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed, sparse=cfg.sparse, halve=cfg.halve)
+        self.match = MatchModel(cfg.match_bits) if self.layout.match else None
+        self.rec = RecordContext() if self.layout.record else None
+        self.bitmap = BitmapContext() if self.layout.bitmap else None
+        by_group = {"words": WordContext() if self.layout.words else None,
+                    "lane": LaneContext() if self.layout.lane else None, "match": self.match, "record": self.rec}
+        self.sources = [by_group[g] for g in GROUPS if by_group.get(g)]  # in the layout's order of rows
+        self.guessers = [s for s in (self.match, self.rec) if s]  # in the bonus vector's order
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
-        n_bitmap = N_BITMAP * bool(self.bitmap)
-        lane_rows = slice(len(orders) + N_WORD * words, len(orders) + N_WORD * words + N_LANE * lane_ctx)
-        self.mixer = Mixer(len(self.ctx.offsets) + n_bitmap, len(orders), alpha, self.ctx.n_sparse, n_bitmap, lane_rows)
+        self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
-        self.learn_net = True  # False: the network's weights stay fixed (training a prior's mixer alone)
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self.buffers = BlockBuffers()
         self._refresh_beta()
@@ -100,80 +142,58 @@ class Predictor:
     @property
     def mix(self) -> int:
         """Which set of mixing weights this frame uses: 2 * binary + records (mixer.py)."""
-        return 2 * self.binary + bool(self.rec and self.rec.period)
+        return 2 * self.frame.binary + bool(self.frame.period)
 
     def plain_alpha(self) -> torch.Tensor:
         """Order rows of the mixing weights of frames without records (what a prior stores)."""
         return self.mixer.prior_alpha()
 
     def _refresh_beta(self) -> None:
-        self.beta_q = torch.round(torch.clamp(self.beta, MATCH_MIN, MATCH_MAX) * LOGIT_FRAC)  # logit units
+        self.beta_q = torch.round(torch.clamp(self.beta, BONUS_MIN, BONUS_MAX) * LOGIT_FRAC)  # logit units
 
     # -- lanes ----------------------------------------------------------------------------
-    def start_frame(self, lanes: int, length: int, new_dataset: bool = False, period: int = 0,
-                    binary: bool = False) -> None:
+    def start_frame(self, lanes: int, length: int, frame: Frame = Frame()) -> None:
         """New lanes: empty histories and no attention memory. Learned weights and counts carry on;
-        at the start of a new dataset the counts are aged first (ContextModel.new_dataset). A frame
-        of records `period` bytes long (0: none) adds the record contexts; a `binary` frame uses the
-        mixing weights of binary data."""
-        if period and not self.rec:
+        at the start of a new dataset the counts are aged first (ContextModel.new_dataset)."""
+        if frame.period and not self.rec:
             raise ValueError("record contexts are off in these settings")
-        if new_dataset:
+        if frame.new_dataset:
             self.ctx.new_dataset()
-        self.lanes, self.binary = lanes, binary
-        self.pixels = bool(self.bitmap and binary and period >= MIN_ROW)  # pixel contexts: see bitmap.py
+        self.lanes, self.frame = lanes, frame
+        self.pixels = bool(self.bitmap) and BitmapContext.speaks(frame)
         self.hist = torch.zeros(lanes, dtype=torch.int64)
-        self.lane_ids = torch.arange(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None
-        if self.match:
-            self.match.start_frame(lanes, length, own_first=not binary)
-        if self.rec:
-            self.rec.start_frame(lanes, length, period)
-        if self.words:
-            self.words.start_frame(lanes)
+        for s in self.sources:
+            s.start_frame(frame, lanes, length)
 
-    def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None):
-        """Count and match features for the current position; then count `sym` and advance, if given."""
-        m = []  # guesses (symbol, bonus bucket, active) of the match model and the record column
-        if self.match:
-            m.append(self.match.predict())
-        if self.rec and self.rec.period:
-            sym_r, bucket_r, active_r = self.rec.predict()
-            m.append((sym_r, bucket_r + N_LEN, active_r))
-        extra = [self.words.contexts(self.hist)] if self.words else []
-        if self.lane_ctx:
-            extra.append(ContextModel.lane_contexts(self.hist, self.lane_ids))
-        if self.match:
-            extra.append(self.match.contexts())  # after predict(): the guess is its context
-        if self.rec and self.rec.period:  # record contexts only in frames with records
-            extra.append(self.rec.contexts(self.hist))
-        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.binary and self.ctx.n_sparse > 0)
-        f, b = self.ctx.features(rows)
-        where = (rows, b)
+    def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None) -> Position:
+        """The context rows' logits for the current position; then count `sym` and advance, if given."""
+        guesses = [g for s in self.guessers if (g := s.guess()) is not None]
+        extra = [c for s in self.sources if (c := s.contexts(self.hist)) is not None]  # after guess(): see match.py
+        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.frame.binary and self.ctx.n_sparse > 0)
+        f, counted = self.ctx.features(rows)
+        b = counted
         if self.pixels:
             fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
             f, b = torch.cat([f, fp]), torch.cat([b, bp])
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
-        for sym_g, bucket, active in m:
-            zc.scatter_add_(1, sym_g.unsqueeze(1), (lookup(self.beta_q, bucket) * active).unsqueeze(1))
+        for g in guesses:
+            zc.scatter_add_(1, g.symbol.unsqueeze(1), (lookup(self.beta_q, g.bucket) * g.active).unsqueeze(1))
+        pos = Position(zc, f, cells, guesses, rows, counted)
         if sym is not None:
-            self._advance(where, sym, valid)
-        return zc, f, cells, m, where
+            self._advance(pos, sym, valid)
+        return pos
 
-    def _advance(self, where, sym, valid):
-        """Count sym (L,) in the contexts where = (rows, buckets) of this position and move every history on."""
-        self.ctx.update(*where, sym, valid)
+    def _advance(self, pos: Position, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        """Count sym (L,) in the contexts of position pos and move every history on."""
+        self.ctx.update(pos.rows, pos.buckets, sym, valid)
         if self.pixels:
             self.bitmap.update(sym, valid)
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)
-        if self.rec:
-            self.rec.push(sym)
-        if self.words:
-            self.words.push(sym)
-        if self.match:
-            self.match.update(before, self.hist, sym, valid)
+        for s in self.sources:
+            s.push(before, self.hist, sym, valid)
 
     def _freq(self, z: torch.Tensor) -> torch.Tensor:
         """Integer frequencies (>= 1, at most 2**EXP_BITS) from logits in 1/LOGIT_FRAC bit."""
@@ -188,97 +208,91 @@ class Predictor:
         cells, guesses = [], []
         T = x.shape[1]
         for t in range(T):
-            zc, f, c, m, _ = self._context_step(x[:, t], valid[:, t])
-            self.buffers.put("zc", 1, t, T, zc)
-            self.buffers.put("f", 2, t, T, f)
-            cells.append(c)
-            guesses.append(m)
+            p = self._context_step(x[:, t], valid[:, t])
+            self.buffers.put("zc", 1, t, T, p.zc)
+            self.buffers.put("f", 2, t, T, p.f)
+            cells.append(p.cells)
+            guesses.append(p.guesses)
         cells = Cells.stack(cells)
         freq = self._freq(self.mixer.net_logits(self.mix, cells.set, zh) + self.buffers["zc"])
-        self._block = dict(x=x, valid=valid, cache=lambda: cache, mem=cache["mem"], freq=freq, zh=zh,
-                           f=self.buffers["f"], cells=cells, m=_stack_guesses(guesses))
+        self._block = Block(x, valid, freq, zh, self.buffers["f"], cells, _stack_guesses(guesses), cache.mem,
+                            lambda: cache)
         return freq
 
     # -- decoder side ---------------------------------------------------------------------
     def begin_block(self, steps: int) -> None:
         self._state = self.net.start_steps(self.mem, self.lanes, steps)
-        self._steps = dict(x=[], valid=[], cells=[], m=[], where=None, t=0, T=steps)
+        self._steps = Steps(steps)
 
     def predict_step(self) -> torch.Tensor:
         """Frequencies (L,256) for the next position of every lane."""
-        tok = self._steps["x"][-1] if self._steps["x"] else self.prev
-        zh = self.net.step(tok, self._state)
-        zc, f, c, m, where = self._context_step(None, None)
-        freq = self._freq(self.mixer.net_logits(self.mix, c.set, zh) + zc)
         s, buf = self._steps, self.buffers
-        for name, dim, v in (("freq", 1, freq), ("zh", 1, zh), ("f", 2, f)):
-            buf.put(name, dim, s["t"], s["T"], v)
-        s["t"] += 1
-        s["cells"].append(c)
-        s["m"].append(m)
-        s["where"] = where
+        zh = self.net.step(s.x[-1] if s.x else self.prev, self._state)
+        p = self._context_step(None, None)
+        freq = self._freq(self.mixer.net_logits(self.mix, p.cells.set, zh) + p.zc)
+        for name, dim, v in (("freq", 1, freq), ("zh", 1, zh), ("f", 2, p.f)):
+            buf.put(name, dim, len(s.cells), s.total, v)
+        s.cells.append(p.cells)
+        s.guesses.append(p.guesses)
+        s.last = p
         return freq
 
     def push(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """The decoded bytes sym (L,) of the position last predicted (0 in lanes that have ended)."""
-        self._advance(self._steps["where"], sym, valid)
-        self._steps["x"].append(sym)
-        self._steps["valid"].append(valid)
+        s = self._steps
+        self._advance(s.last, sym, valid)
+        s.x.append(sym)
+        s.valid.append(valid)
 
     def finish_block(self) -> None:
-        """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn().
-        The network's cache is assembled only if learn() trains the network on this block."""
-        s, state = self._steps, self._state
-        self._block = dict(
-            x=torch.stack(s["x"], 1), valid=torch.stack(s["valid"], 1), cache=lambda: self.net.finish_steps(state, self.net_lowest),
-            mem=self.net.steps_mem(state),
-            freq=self.buffers["freq"], zh=self.buffers["zh"], f=self.buffers["f"],
-            cells=Cells.stack(s["cells"]),
-            m=_stack_guesses(s["m"]),
-        )
+        """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn()."""
+        s, state, buf = self._steps, self._state, self.buffers
+        self._block = Block(torch.stack(s.x, 1), torch.stack(s.valid, 1), buf["freq"], buf["zh"], buf["f"],
+                            Cells.stack(s.cells), _stack_guesses(s.guesses), self.net.steps_mem(state),
+                            lambda: self.net.finish_steps(state, self.net_lowest))
 
     # -- both sides -----------------------------------------------------------------------
     def learn(self) -> None:
         """One training step on the block just coded: cross-entropy through network and mixer."""
         blk = self._block
-        x, valid, freq = blk["x"], blk["valid"], blk["freq"]
-        n = int(valid.sum())
+        n = int(blk.valid.sum())
         if n:
             # d(mean loss in nats)/d(natural logit) = (p - onehot(x)) / n in valid cells; in place, as
             # these (L,T,256) tensors are the largest of a block (the same IEEE operations as unfused)
+            freq = blk.freq
             g = torch.div(freq, freq.sum(-1, keepdim=True), out=self.buffers.like("g", freq.shape, torch.float64))
-            g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
-            g *= valid.unsqueeze(-1).double() * (1.0 / n)
+            g.scatter_add_(-1, blk.x.unsqueeze(-1), torch.full(blk.x.shape + (1,), -1.0, dtype=torch.float64))
+            g *= blk.valid.unsqueeze(-1).double() * (1.0 / n)
             # rounded to integers once (in g's place): network and mixer learn from the same ones, and
             # sums of them are exact in any order
             gq, sc = quantize_grad(g, GRAD_BITS, out=g)
-            if self.learn_net and self.blocks_seen % self.net.cfg.learn_every == 0:
-                self._learn_net(blk["cache"](), gq, sc)
+            if self.policy.net and self.blocks_seen % self.net.cfg.learn_every == 0:
+                self._learn_net(blk.cache(), gq, sc)
             self._learn_mixer(gq, sc, blk)
         self.blocks_seen += 1
-        self.mem = blk["mem"]
-        self.prev = x[:, -1]
+        self.mem = blk.mem
+        self.prev = blk.x[:, -1]
         self._block = None
 
-    def _learn_net(self, cache: dict, gq: torch.Tensor, sc: float) -> None:
+    def _learn_net(self, cache: Cache, gq: torch.Tensor, sc: float) -> None:
         """The network's training step on a block, from its forward cache and the integer gradient gq
-        (L,T,256) (scale sc) at the mixed logits (bench/net_training_share.py swaps it for variants)."""
+        (L,T,256) (scale sc) at the mixed logits."""
         grads = self.net.backward(cache, gq, sc * 2.0 ** -(ACT_BITS + W_BITS), self.net_lowest)
-        self.net.apply_grads(grads, self.net_lr[self.binary])
+        self.net.apply_grads(grads, self.net_lr[self.frame.binary])
 
-    def _learn_mixer(self, gq: torch.Tensor, sc: float, blk: dict) -> None:
+    def _learn_mixer(self, gq: torch.Tensor, sc: float, blk: Block) -> None:
         """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of the
         gradient at the guessed symbol), from the block's integer gradient gq (scale sc)."""
-        if blk["m"]:
+        if blk.guesses:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
-            for sym, bucket, active in blk["m"]:  # (L,T) each
-                gm = gq.gather(-1, sym.unsqueeze(-1)).squeeze(-1) * active
-                grad_b.index_add_(0, bucket.reshape(-1), gm.reshape(-1))
-            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, MATCH_LR_SCALE)
+            for g in blk.guesses:  # (L,T) each
+                gm = gq.gather(-1, g.symbol.unsqueeze(-1)).squeeze(-1) * g.active
+                grad_b.index_add_(0, g.bucket.reshape(-1), gm.reshape(-1))
+            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, BONUS_LR_SCALE)
             self._refresh_beta()
-        self.mixer.learn(self.mix, gq, sc, blk["f"], blk["cells"], blk["zh"], self.net.cfg)
+        self.mixer.learn(self.mix, gq, sc, blk.f, blk.cells, blk.zh, self.net.cfg)
 
 
-def _stack_guesses(steps: list) -> list[tuple[torch.Tensor, ...]]:
-    """Per-step guesses, a list per step of (symbol, bucket, active) per source, as (L,T) tensors per source."""
-    return [tuple(torch.stack(parts, 1) for parts in zip(*per_source)) for per_source in zip(*steps)]
+def _stack_guesses(steps: list[list[Guess]]) -> list[Guess]:
+    """Per-step guesses (a list per step, one Guess per source) as one Guess per source of (L,T) tensors."""
+    return [Guess(*(torch.stack(parts, 1) for parts in zip(*per_source))) for per_source in zip(*steps)]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .context import TOTAL_BUCKETS
+from .contexts.counts import TOTAL_BUCKETS
 from .errors import NNCError
 from .model import ModelConfig, param_shapes
 

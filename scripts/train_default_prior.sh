@@ -2,7 +2,7 @@
 # Reproduces nncomp/models/default.nncm, the prior of levels 2-9 (transformer: 2 layers, d=128), from
 # ../shared/corpus/train (the wiki/ folder, CC-BY-SA, is left out). Two stages:
 #
-# 1. Float pretraining (nncomp/pretrain.py): a float32 mirror of the integer network, with its
+# 1. Float pretraining (nncomp/tools/pretrain.py): a float32 mirror of the integer network, with its
 #    quantisation as straight-through rounding, learns the network alone by autograd. Random windows
 #    of 128 bytes, 64 per step, seed 0; AdamW, lr 2e-3, warm-up then cosine decay to 2e-4. It uses
 #    the GPU where there is one. Curve: bench/results/prior_pretrain.tsv (bytes seen, train bits/byte,
@@ -30,7 +30,7 @@ py=${VENV:-.venv}/bin/python
 stage1=$(mktemp --suffix .nncm)
 trap 'rm -f "$stage1"' EXIT
 mkdir -p bench/results
-"$py" -m nncomp.pretrain "${inputs[@]}" -o "$stage1" --steps "${STEPS:-9000}" --batch 64 --seq 128 --lr 2e-3 --seed 0 \
+"$py" -m nncomp.tools.pretrain "${inputs[@]}" -o "$stage1" --steps "${STEPS:-9000}" --batch 64 --seq 128 --lr 2e-3 --seed 0 \
     --log bench/results/prior_pretrain.tsv
 ${VENV:-.venv}/bin/nncomp train "${inputs[@]}" -l 5 --model "$stage1" --mixer-only --budget "${BUDGET:-1000000}" \
     --seed 0 --chunk 262144 --eval-every 500000 --log bench/results/prior_train.tsv -o nncomp/models/default.nncm -f "$@"

@@ -7,7 +7,7 @@ import torch
 
 import nncomp
 from nncomp import container
-from nncomp.bitmap import LIMIT, N_BITMAP, PATH, BitmapContext
+from nncomp.contexts.bitmap import LIMIT, N_BITMAP, PATH, BitmapContext
 from nncomp.exact import LOGIT_FRAC
 
 from .conftest import TINY
@@ -93,6 +93,6 @@ def test_a_bitmap_round_trips_and_the_pixel_rows_shrink_it():
     with_px = nncomp.compress(data, config=cfg)
     without = nncomp.compress(data, config=replace(cfg, bitmap=False))
     head = container.frame_heads(with_px)[0][1]
-    assert head.period == 20 and head.binary and head.kind == container.CODED
+    assert head.frame.period == 20 and head.frame.binary and head.kind == container.CODED
     assert nncomp.decompress(with_px) == data and nncomp.decompress(without) == data
     assert _payload(with_px) < 0.9 * _payload(without)

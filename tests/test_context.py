@@ -3,7 +3,9 @@ contexts keep each lane's statistics apart."""
 
 import torch
 
-from nncomp.context import HALVE_BITS, N_LANE, TOTAL_BUCKETS, ContextModel
+from nncomp.contexts import Frame
+from nncomp.contexts.counts import HALVE_BITS, TOTAL_BUCKETS, ContextModel
+from nncomp.contexts.lanes import LaneContext
 
 
 def _count(model: ContextModel, hist: int, syms: list[int]) -> None:
@@ -34,16 +36,20 @@ def test_halving_follows_the_total_count_not_the_flag():
 
 
 def test_lane_contexts_name_the_lane_and_its_last_bytes_only():
-    a = ContextModel.lane_contexts(torch.tensor([0x616263, 0x616263]), torch.arange(2))  # lanes 0 and 1, same bytes
-    b = ContextModel.lane_contexts(torch.tensor([0x7A6263, 0x00]), torch.arange(2))  # lane 0: another byte three back
+    lanes = LaneContext()
+    lanes.start_frame(Frame(), 2, 10)
+    a = lanes.contexts(torch.tensor([0x616263, 0x616263]))  # lanes 0 and 1, same bytes
+    b = lanes.contexts(torch.tensor([0x7A6263, 0x00]))  # lane 0: another byte three back
     assert a[0, 0] != a[0, 1]  # same bytes, other lane
-    assert a[0, 0] == b[0, 0]  # only the last LANE_ORDERS bytes count
+    assert a[0, 0] == b[0, 0]  # only the last lanes.ORDERS bytes count
 
 
 def test_lane_rows_keep_each_lanes_statistics_apart():
-    m = ContextModel((2,), hash_bits=12, extra=N_LANE)
+    lanes = LaneContext()
+    lanes.start_frame(Frame(), 2, 10)
+    m = ContextModel((2,), hash_bits=12, extra=LaneContext.rows)
     hist = torch.tensor([0x7879, 0x7879])  # both lanes after "xy"
-    rows = m.rows(hist, ContextModel.lane_contexts(hist, torch.arange(2)))
+    rows = m.rows(hist, lanes.contexts(hist))
     for _ in range(6):  # lane 0 always continues with A, lane 1 with B
         m.update(rows, m.features(rows)[1], torch.tensor([ord("A"), ord("B")]), torch.tensor([True, True]))
     f, _ = m.features(rows)

@@ -121,7 +121,7 @@ def test_binary_flag_is_chosen_per_frame_and_decoding_obeys_it():
     assert not looks_binary(b"\x1b[1mbold\x1b[0m text of a terminal session, escape codes and all......")
     packed = nncomp.compress(text + code, config=TINY)  # TINY: frames of 2 KiB
     heads = [h for _, h in container.frame_heads(packed)]
-    assert [h.binary for h in heads] == [False, True] and heads[1].kind == container.CODED and heads[1].period == 0
+    assert [h.frame.binary for h in heads] == [False, True] and heads[1].kind == container.CODED and heads[1].frame.period == 0
     assert nncomp.decompress(packed) == text + code
     # the flag decides the weights: cleared, the frame decodes to other bytes, which its checksum catches
     pos = [p for p, _ in container.frame_heads(packed)][1]

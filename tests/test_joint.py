@@ -12,7 +12,7 @@ import pytest
 
 import nncomp
 from nncomp import CorruptError, NNCError, container
-from nncomp.joint import extract, joint_report, ncd_matrix
+from nncomp.tools.joint import extract, joint_report, ncd_matrix
 
 from .conftest import SAMPLE, nncomp_env
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 import nncomp
 from nncomp import CorruptError, container, longrange
 from nncomp.config import level_config
-from nncomp.joint import write_archive
+from nncomp.tools.joint import write_archive
 
 from .conftest import SAMPLE, TINY
 

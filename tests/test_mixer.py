@@ -3,13 +3,14 @@
 import torch
 
 from nncomp.exact import LOGIT_FRAC, quantize_grad
-from nncomp.context import N_BUCKETS
-from nncomp.mixer import ALPHA_INIT, BINARY_RECORDS, N_MATCH, N_SETS, PRIOR_GAMMA, Mixer
+from nncomp.contexts.counts import N_BUCKETS
+from nncomp.contexts.layout import ALPHA_INIT, RowLayout
+from nncomp.mixer import N_MATCH, N_SETS, PRIOR_GAMMA, Mixer
 from nncomp.model import GRAD_BITS, ModelConfig
 
 
 def test_weight_set_follows_seen_orders_and_match_state():
-    mixer = Mixer(rows=3, n_orders=3)
+    mixer = Mixer(RowLayout(orders=3))
     buckets = torch.tensor([[0, 3, 3, 4], [0, 0, 2, 4], [0, 0, 1, 4]])  # (K=3 orders, L=4 lanes)
     match_len = torch.tensor([-1, 0, 5, 20])  # none; just found; verified 5 bytes; 20 bytes
     hist = torch.tensor([ord("a"), ord(" "), ord("a") | ord("b") << 8, ord("\n")])
@@ -25,7 +26,7 @@ def test_weight_set_follows_seen_orders_and_match_state():
 
 def _train_gamma(truth: int, favoured: int, steps: int = 60, mixer: Mixer | None = None) -> float:
     """Gamma after training on a transformer that always favours `favoured` by 10 bits."""
-    mixer = mixer or Mixer(rows=1, n_orders=1)
+    mixer = mixer or Mixer(RowLayout(orders=1))
     cfg = ModelConfig()
     L, T = 4, 8
     zh = torch.zeros(L, T, 256, dtype=torch.float64)
@@ -45,12 +46,12 @@ def _train_gamma(truth: int, favoured: int, steps: int = 60, mixer: Mixer | None
 def test_misleading_transformer_loses_weight_and_a_good_one_gains():
     assert _train_gamma(truth=1, favoured=0) < 0.5
     assert _train_gamma(truth=1, favoured=1) > 1.5
-    assert Mixer(rows=1, n_orders=1).gamma.shape == (4, N_SETS)
+    assert Mixer(RowLayout(orders=1)).gamma.shape == (4, N_SETS)
 
 
 def test_a_priors_network_starts_text_frames_lower_and_moves_its_weight_in_half_steps():
-    fresh = Mixer(rows=1, n_orders=1)
-    primed = Mixer(rows=1, n_orders=1, prior_alpha=torch.full((1, 16), 0.5, dtype=torch.float64))
+    fresh = Mixer(RowLayout(orders=1))
+    primed = Mixer(RowLayout(orders=1), prior_alpha=torch.full((1, 16), 0.5, dtype=torch.float64))
     assert (fresh.gamma[:2] == 1).all() and (primed.gamma[:2] == PRIOR_GAMMA).all()  # text frames
     assert (fresh.gamma[2:] == 0).all() and (primed.gamma[2:] == 0).all()  # binary frames: no prior there
     # one Adam step moves a weight by lr * its scale whatever the gradient's size: half as far from a prior
@@ -60,6 +61,7 @@ def test_a_priors_network_starts_text_frames_lower_and_moves_its_weight_in_half_
 
 
 def test_lane_rows_start_silent_only_in_binary_frames_with_records():
-    m = Mixer(rows=4, n_orders=2, lane_rows=slice(2, 3))
-    assert (m.alpha[BINARY_RECORDS, :, 2] == 0).all()  # the record contexts see each lane's bytes there
-    assert (m.alpha[:BINARY_RECORDS, :, 2] == ALPHA_INIT).all() and (m.alpha[BINARY_RECORDS, :, 1] == ALPHA_INIT).all()
+    m = Mixer(RowLayout(orders=2, lane=1, record=1))  # rows: 2 orders, the lane row, the record row
+    binary_records = 3  # Predictor.mix of binary frames with records
+    assert (m.alpha[binary_records, :, 2] == 0).all()  # the record contexts see each lane's bytes there
+    assert (m.alpha[:binary_records, :, 2] == ALPHA_INIT).all() and (m.alpha[binary_records, :, 1] == ALPHA_INIT).all()

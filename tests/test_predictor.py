@@ -4,23 +4,35 @@ from dataclasses import replace
 
 import torch
 
+from nncomp.config import CodecConfig
+from nncomp.contexts import Frame
+from nncomp.contexts.layout import RowLayout
 from nncomp.exact import splitmix_uniform
 from nncomp.model import ModelConfig, init_params
 from nncomp.predictor import Predictor
+from nncomp.prior import Prior
+
+PLAIN = dict(match_bits=0, record=False, words=False, sparse=False, bitmap=False, halve=False, lane_ctx=False)
+
+
+def _settings(cfg: ModelConfig, orders=(1, 2, 3, 4), hash_bits=12, **kw) -> CodecConfig:
+    """Every source but sparse and pixel rows, unless kw says otherwise."""
+    flags = dict(match_bits=10, record=True, words=True, sparse=False, bitmap=False, halve=True, lane_ctx=True) | kw
+    return CodecConfig(model=cfg, orders=orders, hash_bits=hash_bits, **flags)
 
 
 def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0,
-              binary: bool = False, sparse: bool = False, params: dict | None = None):
+              binary: bool = False, sparse: bool = False, bitmap: bool = False, prior: Prior | None = None):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    kw = dict(params=params, match_bits=10, record=True, words=True, sparse=sparse, halve=True, lane_ctx=True)
-    enc, dec = Predictor(cfg, (1, 2, 3, 4), 12, **kw), Predictor(cfg, (1, 2, 3, 4), 12, **kw)
-    enc.start_frame(lanes, T * blocks, period=period, binary=binary)
-    dec.start_frame(lanes, T * blocks, period=period, binary=binary)
+    settings = _settings(cfg, sparse=sparse, bitmap=bitmap)
+    enc, dec = Predictor(settings, prior), Predictor(settings, prior)
+    enc.start_frame(lanes, T * blocks, Frame(period=period, binary=binary))
+    dec.start_frame(lanes, T * blocks, Frame(period=period, binary=binary))
     for b in range(blocks):
         x, valid = x_all[:, b * T : (b + 1) * T], valid_all[:, b * T : (b + 1) * T]
         freq = enc.predict_block(x, valid)
@@ -45,18 +57,20 @@ def test_batched_equals_stepwise_with_learning():
     text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
     cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
-    assert not torch.equal(enc.net.params["l0.qkv"], Predictor(cfg, (1,), 8).net.params["l0.qkv"])  # it learned
-    assert not torch.equal(enc.beta, Predictor(cfg, (1,), 8).beta)  # and the match bonus learned from its hits
+    fresh = Predictor(_settings(cfg))
+    assert not torch.equal(enc.net.params["l0.qkv"], fresh.net.params["l0.qkv"])  # it learned
+    assert not torch.equal(enc.beta, fresh.beta)  # and the match bonus learned from its hits
 
 
 def test_from_a_prior_the_lowest_layer_keeps_its_weights():
     text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
     cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
-    prior = init_params(replace(cfg, seed=5))
-    prior["head"] = torch.from_numpy(splitmix_uniform(7, 256 * 32)).view(256, 32) * 0.3  # one that predicts something
-    enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, params=prior)
+    params = init_params(replace(cfg, seed=5))
+    params["head"] = torch.from_numpy(splitmix_uniform(7, 256 * 32)).view(256, 32) * 0.3  # one that predicts something
+    prior = Prior({}, (1, 2, 3, 4), params, torch.full((4, 16), 0.25))
+    enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, prior=prior)
     for k, w in enc.net.params.items():
-        assert torch.equal(w, prior[k]) == (k == "emb" or k.startswith("l0.")), k
+        assert torch.equal(w, prior.params[k]) == (k == "emb" or k.startswith("l0.")), k
     # the same upper-layer gradients as a backward pass through every layer: stopping early changes nothing above
     net, L, T = enc.net, 3, cfg.block
     tok = torch.tensor(list(text[: L * T])).view(L, T)
@@ -70,9 +84,9 @@ def test_from_a_prior_the_lowest_layer_keeps_its_weights():
 
 
 def test_batched_equals_stepwise_while_halving_full_rows(monkeypatch):
-    from nncomp import context
+    from nncomp.contexts import counts
 
-    monkeypatch.setattr(context, "HALVE_BITS", 5)  # rows of more than 32 counts: halved all the time
+    monkeypatch.setattr(counts, "HALVE_BITS", 5)  # rows of more than 32 counts: halved all the time
     text = (b"The quick brown fox jumps over the lazy dog. " * 200)[: 8 * 16 * 6]
     cfg = ModelConfig(d_model=32, n_layer=1, n_head=4, d_mlp=64, block=16)
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True)
@@ -83,17 +97,18 @@ def test_batched_equals_stepwise_with_record_contexts():
     rows = b"".join(bytes([i % 256, 3, (7 * i) % 256, 0, 1]) for i in range(400))  # 5-byte records
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     enc = _lockstep(cfg, rows, lanes=4, blocks=5, short_last_lane=True, period=5)
-    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, lane_ctx=True)
+    fresh = Predictor(_settings(cfg))
     for w, w0 in zip(enc.mixer.weights().values(), fresh.mixer.weights().values()):
         assert not torch.equal(w[1], w0[1])  # the weights of frames with records learned
         assert torch.equal(w[0], w0[0])  # and left the plain frames' weights alone
-    assert not torch.equal(enc.mixer.alpha[1, :, -1], fresh.mixer.alpha[1, :, -1])  # the record rows too
+    record = enc.layout.slices(binary=False, records=True)["record"]
+    assert not torch.equal(enc.mixer.alpha[1, :, record], fresh.mixer.alpha[1, :, record])  # the record rows too
 
 
 def test_binary_frames_learn_their_own_weights_from_a_silent_transformer():
     code = bytes((i * 37) % 251 if i % 3 else 0 for i in range(4 * 16 * 5))
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
-    fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, lane_ctx=True)
+    fresh = Predictor(_settings(cfg))
     assert (fresh.mixer.gamma[2:] == 0).all() and (fresh.mixer.gamma[:2] == 1).all()  # mixer.GAMMA_INIT
     enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, binary=True)
     assert enc.mix == 2
@@ -103,25 +118,28 @@ def test_binary_frames_learn_their_own_weights_from_a_silent_transformer():
 
 
 def test_binary_frames_count_sparse_contexts_in_lockstep():
-    from nncomp.context import SPARSE
+    from nncomp.contexts.counts import SPARSE
 
     code = bytes((i * 37) % 251 if i % 2 else 0x4E for i in range(4 * 16 * 5))  # 2-byte units
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
     n = len(SPARSE)
+    fresh = Predictor(_settings(cfg, sparse=True))
     for period in (0, 6):
         enc = _lockstep(cfg, code, lanes=4, blocks=5, short_last_lane=True, period=period, binary=True, sparse=True)
         assert enc.ctx.n_sparse == n and enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() > 0  # counted
-        fresh = Predictor(cfg, (1, 2, 3, 4), 12, match_bits=10, record=True, words=True, sparse=True, lane_ctx=True)
-        first = 4 + 2 + 1 + (3 if period else 0)  # orders, words, match, records: then the sparse rows
-        assert not torch.equal(enc.mixer.alpha[enc.mix, :, first:], fresh.mixer.alpha[enc.mix, :, first:])  # learned
-    assert (fresh.mixer.alpha[3, :, -n:] == 0).all() and (fresh.mixer.alpha[2, :, 7 : 7 + n] == 0.25).all()
+        rows = enc.layout.slices(binary=True, records=bool(period))["sparse"]
+        assert rows.stop - rows.start == n
+        for k in range(rows.start, rows.stop):  # every sparse row's weights learned
+            assert not torch.equal(enc.mixer.alpha[enc.mix, :, k], fresh.mixer.alpha[enc.mix, :, k]), (period, k)
+        start = 0.0 if period else 0.25  # layout.SILENT: with records they start silent
+        assert (fresh.mixer.alpha[enc.mix, :, rows] == start).all()
     text = (b"The quick brown fox jumps over the lazy dog. " * 200)[: 4 * 16 * 4]
     enc = _lockstep(cfg, text, lanes=4, blocks=4, short_last_lane=False, sparse=True)
     assert enc.ctx.table[int(enc.ctx.offsets[-n]) :].sum() == 0  # text frames leave them alone
 
 
 def test_sparse_contexts_index_the_bytes_they_name():
-    from nncomp.context import SPARSE, ContextModel
+    from nncomp.contexts.counts import SPARSE, ContextModel
 
     assert SPARSE == ((2,), (2, 3), (1, 3), (3, 4))  # the expectations below are written for these
     ctx = ContextModel((1,), hash_bits=10, sparse=True)
@@ -132,19 +150,19 @@ def test_sparse_contexts_index_the_bytes_they_name():
 
 
 def test_match_context_names_the_predicted_byte_and_its_length():
-    from nncomp.context import ContextModel
-    from nncomp.match import MIN_LEN, MatchModel
+    from nncomp.contexts.counts import ContextModel
+    from nncomp.contexts.match import MIN_LEN, MatchModel
 
     data = b"abcdefghij" * 2
     mm = MatchModel(10)
-    mm.start_frame(1, len(data), own_first=True)
+    mm.start_frame(Frame(), 1, len(data))
     hist, ctx = torch.zeros(1, dtype=torch.int64), []
     for b in data:
-        mm.predict()
-        ctx.append(int(mm.contexts()[0, 0]))
+        mm.guess()
+        ctx.append(int(mm.contexts(hist)[0, 0]))
         sym = torch.tensor([b])
         before, hist = hist, ContextModel.push(hist, sym)
-        mm.update(before, hist, sym, torch.tensor([True]))
+        mm.push(before, hist, sym, torch.tensor([True]))
     assert MIN_LEN == 6  # the second copy's match starts after its first 6 bytes, predicting b"ghij"
     assert ctx[:16] == [0] * 16  # no match yet: no byte, length 0, not active
     # predicted byte | bit length of the verified length << 8 | active << 12 (length 0, 1, 2, 3)
@@ -161,7 +179,7 @@ def test_batched_equals_stepwise_with_ended_lane():
 def test_learning_lowers_cost():
     """Online learning must pay off: later blocks of repetitive text cost fewer bits."""
     cfg = ModelConfig(d_model=32, n_layer=1, n_head=2, d_mlp=64, block=16)
-    pred = Predictor(cfg, (1, 2), 10)
+    pred = Predictor(CodecConfig(model=cfg, orders=(1, 2), hash_bits=10, **PLAIN))
     text = (b"abcdefghij" * 1000)[: 4 * 16 * 20]
     x_all = torch.tensor(list(text)).view(4, -1)
     pred.start_frame(4, 16 * 20)
@@ -176,7 +194,7 @@ def test_learning_lowers_cost():
 
 
 def test_new_dataset_ages_hashed_counts_only():
-    from nncomp.context import ContextModel
+    from nncomp.contexts.counts import ContextModel
 
     ctx = ContextModel((1, 2, 3), hash_bits=16)  # orders 1 and 2 index exactly; order 3 is hashed
     hist = torch.tensor([0x616263, 0x646566], dtype=torch.int64)
@@ -194,7 +212,7 @@ def test_new_dataset_ages_hashed_counts_only():
 
 
 def test_full_rows_are_halved():
-    from nncomp.context import HALVE_BITS, ContextModel
+    from nncomp.contexts.counts import HALVE_BITS, ContextModel
 
     ctx, keep = ContextModel((1,), hash_bits=10, halve=True), ContextModel((1,), hash_bits=10)
     rows = ctx.rows(torch.tensor([ord("a")], dtype=torch.int64))
@@ -213,21 +231,21 @@ def test_full_rows_are_halved():
 
 def _run_match(rows: list[bytes], own_first: bool = True):
     """Feed lanes (equal-length byte strings) through a MatchModel; per step (predicted, active, length bucket)."""
-    from nncomp.context import ContextModel
-    from nncomp.match import MatchModel
+    from nncomp.contexts.counts import ContextModel
+    from nncomp.contexts.match import MatchModel
 
     lanes, length = len(rows), len(rows[0])
     m = MatchModel(20)  # large enough that 200 contexts never collide
-    m.start_frame(lanes, length, own_first)
+    m.start_frame(Frame(binary=not own_first), lanes, length)
     hist = torch.zeros(lanes, dtype=torch.int64)
     out = []
     for t in range(length):
-        sym, bucket, active = m.predict()
+        sym, bucket, active = m.guess()
         assert bool((m.ptr[active] // lanes < t).all()), "a match points at a byte not coded yet"
         out.append((sym.clone(), active.clone(), bucket.clone()))
         x = torch.tensor([r[t] for r in rows])
         new = ContextModel.push(hist, x)
-        m.update(hist, new, x, torch.ones(lanes, dtype=torch.bool))
+        m.push(hist, new, x, torch.ones(lanes, dtype=torch.bool))
         hist = new
     return out
 
@@ -260,3 +278,35 @@ def test_match_model_looks_in_its_own_lane_first():
 def test_match_model_ignores_unrepeated_data():
     steps = _run_match([bytes(range(1, 201))])
     assert not any(bool(active[0]) for _, active, _ in steps)
+
+
+def test_binary_frames_of_images_add_pixel_rows_in_lockstep():
+    image = bytes(min(255, (x * 3 + y * 5) // 4) for y in range(40) for x in range(32))  # 32-byte rows
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
+    enc = _lockstep(cfg, image, lanes=2, blocks=5, short_last_lane=True, period=32, binary=True, sparse=True,
+                    bitmap=True)
+    assert enc.pixels and int(enc.bitmap.counts().sum()) > 0
+    fresh = Predictor(_settings(cfg, sparse=True, bitmap=True))
+    pixels = enc.layout.slices(binary=True, records=True, pixels=True)["bitmap"]
+    assert pixels.stop == enc.layout.rows  # the last rows
+    assert not torch.equal(enc.mixer.alpha[3, :, pixels], fresh.mixer.alpha[3, :, pixels])
+
+
+def test_the_layout_names_the_rows_of_every_kind_of_frame():
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=8)
+    settings = _settings(cfg, sparse=True, bitmap=True)
+    layout = RowLayout.of(settings)
+    assert layout == RowLayout(orders=4, words=3, lane=1, match=1, record=3, sparse=4, bitmap=2)
+    assert RowLayout.of(_settings(cfg, **PLAIN)) == RowLayout(orders=4)
+    for binary, period, groups in ((False, 0, "orders words lane match"), (False, 5, "orders words lane match record"),
+                                   (True, 0, "orders words lane match sparse"),
+                                   (True, 5, "orders words lane match record sparse"),
+                                   (True, 20, "orders words lane match record sparse bitmap")):
+        pred = Predictor(settings)
+        pred.start_frame(2, 64, Frame(period=period, binary=binary))
+        speaking = layout.speaking(binary, bool(period), pred.pixels)
+        assert " ".join(speaking) == groups
+        n = sum(s.stop - s.start for s in layout.slices(binary, bool(period), pred.pixels).values())
+        for b in range(8):  # the rows the predictor scores, position after position
+            pos = pred._context_step(torch.tensor([b, b + 1]), torch.tensor([True, True]))
+            assert pos.f.shape[0] == n == pos.cells.alpha.shape[0], (binary, period)

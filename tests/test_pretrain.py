@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import nncomp
 from nncomp.config import level_config
 from nncomp.model import Transformer, init_params
-from nncomp.pretrain import FloatTransformer, evaluate, exact_logits_natural, pretrain
+from nncomp.tools.pretrain import FloatTransformer, evaluate, exact_logits_natural, pretrain
 from nncomp.prior import Prior
 
 from .conftest import SAMPLE, TINY
@@ -22,7 +22,7 @@ def _exact_logits(cfg, params, tok):
     net = Transformer(cfg, params)
     b = cfg.block
     z0, cache = net.forward(tok[:, :b], None)
-    z1, _ = net.forward(tok[:, b:], cache["mem"])
+    z1, _ = net.forward(tok[:, b:], cache.mem)
     return exact_logits_natural(torch.cat([z0, z1], 1))
 
 

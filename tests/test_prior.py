@@ -8,7 +8,7 @@ import pytest
 import nncomp
 from nncomp import UnsupportedError
 from nncomp.prior import ModelFileError, Prior
-from nncomp.train import train_prior
+from nncomp.tools.train import train_prior
 
 from .conftest import SAMPLE, TINY, nncomp_env
 

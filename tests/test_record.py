@@ -10,7 +10,7 @@ import pytest
 import nncomp
 from nncomp import container
 from nncomp.errors import CorruptError
-from nncomp.record import MAX_PERIOD, find_period
+from nncomp.contexts.record import MAX_PERIOD, find_period
 
 from .conftest import SAMPLE, TINY
 
@@ -59,9 +59,9 @@ def test_record_contexts_shrink_tables_and_round_trip():
     with_rec = nncomp.compress(data, config=TINY)
     without = nncomp.compress(data, config=replace(TINY, record=False))
     assert nncomp.decompress(with_rec) == data and nncomp.decompress(without) == data
-    periods = [head.period for _, head in container.frame_heads(with_rec)]
+    periods = [head.frame.period for _, head in container.frame_heads(with_rec)]
     assert all(p and p % 14 == 0 for p in periods[:-1])  # 14 or 98 (the flag repeats every 7 rows)
-    assert all(head.period == 0 for _, head in container.frame_heads(without))
+    assert all(head.frame.period == 0 for _, head in container.frame_heads(without))
     assert len(with_rec) < 0.9 * len(without)
 
 
@@ -75,7 +75,7 @@ def _set_period(stream: bytes, value: int) -> bytes:
 def test_a_wrong_record_length_is_rejected(value):
     data = _table(120)
     packed = nncomp.compress(data, config=replace(TINY, frame_size=4096))
-    assert container.frame_heads(packed)[0][1].period == 14
+    assert container.frame_heads(packed)[0][1].frame.period == 14
     with pytest.raises(CorruptError):
         nncomp.decompress(_set_period(packed, value))
 

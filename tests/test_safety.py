@@ -17,8 +17,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import nncomp
-from nncomp import CorruptError, NNCError, cli, container
-from nncomp.joint import write_archive
+from nncomp import CorruptError, cli, container
+from nncomp.tools.joint import write_archive
 
 from .conftest import SAMPLE, nncomp_env
 
@@ -218,7 +218,7 @@ def test_train_refuses_to_overwrite_its_log(tmp_path):
 
 
 def test_train_warns_when_the_held_out_cost_got_worse(tmp_path, monkeypatch):
-    from nncomp import train as trainlib
+    from nncomp.tools import train as trainlib
 
     prior = nncomp.load_model("default")
     worse = trainlib.TrainResult(prior, 1000, 500, 2.0, 2.5)

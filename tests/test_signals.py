@@ -1,15 +1,10 @@
-"""Interrupted runs leave neither a partial output nor a missing input (bench/kill.py has the long run)."""
+"""Interrupted runs leave neither a partial output nor a missing input (tests/harness/kill.py has the long run)."""
 
-import importlib.util
 import signal
 
 import pytest
 
-from .conftest import ROOT
-
-spec = importlib.util.spec_from_file_location("kill", ROOT / "bench" / "kill.py")
-kill = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(kill)
+from .harness import kill
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,17 @@
 
 import torch
 
-from nncomp.words import WordContext
+from nncomp.contexts import Frame
+from nncomp.contexts.words import WordContext
 
 
 def _contexts_after(texts: list[bytes]) -> torch.Tensor:
     """Word contexts of each lane after feeding it its text (all texts of equal length)."""
     w = WordContext()
-    w.start_frame(len(texts))
+    w.start_frame(Frame(), len(texts), len(texts[0]))
     for t in range(len(texts[0])):
-        w.push(torch.tensor([s[t] for s in texts]))
+        sym = torch.tensor([s[t] for s in texts])
+        w.push(None, None, sym, torch.ones(len(texts), dtype=torch.bool))
     hist = torch.tensor([s[-1] for s in texts])
     return w.contexts(hist)
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import torch
 
-N_WORD = 3  # contexts: (word so far, last byte), (word so far, previous word), (word so far, two previous words)
-# The third, a word trigram, at level 5 (encoder-side code lengths, same run): paper2, progl, paper1,
-# progc, news[:100000], book2[:150000], alice29.txt[:100000] 140,668 -> 140,446 bytes; book2[:300000]
-# 65,092 -> 64,924. A fourth row was not worth its time: (word so far, the word two back) 140,442 and
-# 64,811; (previous word, last two bytes) 140,473 and 64,875.
+from . import Frame
+
 MASK = 2**32 - 1
 
 _sym = torch.arange(256)
@@ -23,20 +20,22 @@ _FOLD = torch.where(((_sym | 32) >= ord("a")) & ((_sym | 32) <= ord("z")), _sym 
 
 
 class WordContext:
-    def start_frame(self, lanes: int) -> None:
+    rows = 3  # (word so far, last byte), (word so far, previous word), (word so far, two previous words)
+
+    def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
         self.word = torch.zeros(lanes, dtype=torch.int64)  # hash of the word so far (0: not in a word)
         self.prev = torch.zeros(lanes, dtype=torch.int64)  # hash of the last completed word
         self.prev2 = torch.zeros(lanes, dtype=torch.int64)  # ... and of the one before
 
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
-        """(N_WORD, L) context values below 2**48."""
+        """(rows, L) context values below 2**48."""
         c1 = self.word | (hist & 255) << 32
         w2 = self.word ^ self.prev * 0x2545F491  # product below 2**62
         c2 = w2 & (2**48 - 1)
         c3 = (w2 ^ self.prev2 * 0x3C6EF372) & (2**48 - 1)  # product below 2**62
         return torch.stack([c1, c2, c3])
 
-    def push(self, sym: torch.Tensor) -> None:
+    def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         letter = _LETTER[sym]
         grown = ((self.word * 0x2F0F3 + _FOLD[sym] + 1) ^ (self.word >> 17)) & MASK
         done = ~letter & (self.word != 0)

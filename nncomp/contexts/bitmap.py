@@ -9,13 +9,8 @@ it in the row above and the one above that, and counts of the bit that followed.
 the sum over its 8 bits of log2 of their smoothed frequencies (a log-probability, in 1/LOGIT_FRAC
 bit), which the mixer weighs like any other row. Integer work on bytes both sides have coded.
 
-Level 5, encoder-side code lengths, same run: pic[:200000] 14,855 -> 13,393 bytes with templates
-(4, 5, 3) and (6, 7, 5); (4, 5, 3) and (8, 9, 7) 13,246; (6, 7, 5) and (10, 11, 7) 13,372; all three
-13,220; then counts smoothed by 1/64 and halved at 255: 13,178 (1/2: 13,372; 1/32: 13,191). Tables
-with short records are not images: kennedy.xls[:300000] (13-byte records) 7,953 -> 8,166 with these
-rows, hence MIN_ROW (geo, 4-byte records, lost 0.8 % of a possible gain with it). Mixing weights
-chosen by how often the first bit's context was seen (bit length, as the count rows' buckets), not
-one per row: 13,178 -> 13,132.
+Tables with short records are not images, hence MIN_ROW. Mixing weights are chosen by how often
+the first bit's context was seen (its bit length, as the count rows' buckets).
 """
 
 from __future__ import annotations
@@ -24,8 +19,9 @@ import functools
 
 import torch
 
-from .context import TOTAL_BUCKETS
-from .exact import LOGIT_FRAC, ilog2_fixed, lookup
+from . import Frame
+from .counts import TOTAL_BUCKETS
+from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
 # Templates: (pixels to the left in this row, pixels centred above, pixels centred two rows above).
 TEMPLATES = ((4, 5, 3), (8, 9, 7))
@@ -58,9 +54,16 @@ def _score_table() -> torch.Tensor:
 
 
 class BitmapContext:
+    """Pixel rows, one per template."""
+
     def __init__(self):
         self.table = torch.zeros(CONTEXTS, dtype=torch.int32)  # per context: n0 | n1 << 16
         self.scores = _score_table()  # built once per process, shared (read only)
+
+    @staticmethod
+    def speaks(frame: Frame) -> bool:
+        """Pixel rows speak in binary frames whose records are long enough to be rows of an image."""
+        return frame.binary and frame.period >= MIN_ROW
 
     def counts(self) -> torch.Tensor:
         """(CONTEXTS, 2): how often each context was followed by a 0 and by a 1 bit."""

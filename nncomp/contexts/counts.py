@@ -9,47 +9,40 @@ from __future__ import annotations
 
 import torch
 
-from .exact import LOGIT_FRAC, ilog2_fixed, lookup
+from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
 COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still fits int16
 COUNT_WEIGHT = 16  # a seen symbol scores log2(16 c + 1): additive smoothing of 1/16
 TOTAL_BUCKETS = 16  # mixing weights depend on the order and on log2 of the context's total count
-N_BUCKETS = 2 * TOTAL_BUCKETS  # ... and on whether the context has seen one symbol only
-# A context that has only ever seen one symbol (a deterministic context, in PPM's terms) predicts it
-# more reliably than its count alone says; its own weights let the mixer trust it accordingly. Level 5,
-# encoder-side code lengths, same run: paper2, progl, paper1, progc, news[:100000], book2[:150000],
-# alice29.txt[:100000] 140,809 -> 140,668 bytes; book2[:300000] 65,223 -> 65,092; obj2, geo,
-# pic[:200000], kennedy.xls[:300000], sum, obj1 154,177 -> 154,123. (Four classes by the top symbol's
-# share, 1, >= 3/4, >= 1/2, less: 140,863.)
+# ... and on whether the context has seen one symbol only (a deterministic context, in PPM's terms),
+# which predicts it more reliably than its count alone says
+N_BUCKETS = 2 * TOTAL_BUCKETS
 HIST_BITS = 56  # lane history keeps the last 7 bytes
 DATASET_DECAY = 3  # a new dataset divides the hashed orders' counts by 2**3 (rare counts vanish)
 # A row whose total count has more than HALVE_BITS bits is halved after its update: old statistics
-# fade, so a context whose data drifts (object code, a bitmap's regions) follows it. Level 5,
-# encoder-side code lengths: obj2 65,274 -> 64,945 bytes, pic[:200000] 14,934 -> 14,832, paper2
-# 19,540 -> 19,544, news[:100000] 28,632 -> 28,654 (at a total of 255: text 0.1% worse; at a
-# symbol count of 1023 instead of the total: half the gain). Not at level 1, whose statistics work
-# without a prior or match model: there it cost book2 + paper2 + news 0.8% (308,395 -> 310,873).
+# fade, so a context whose data drifts (object code, a bitmap's regions) follows it.
 HALVE_BITS = 10
 # Sparse contexts of binary frames: the bytes at these distances back (1: the last byte), skipping
 # others. Object code and arrays of numbers repeat in 2- and 4-byte units whose neighbours vary
 # (operands, low bytes), which contiguous orders cannot see past. Each indexes its own exact rows
-# (256**len). Level 5, encoder-side code lengths, same run: obj2 71,153 -> 65,852 bytes, geo 49,352
-# -> 47,600, obj1 9,527 -> 9,220. (2,), (3,), (2, 3), (3, 4) did about as well; adding (4,) and
-# (1, 4) did not help.
+# (256**len).
 SPARSE = ((2,), (2, 3), (1, 3), (3, 4))
-SPARSE_ROWS = sum(256 ** len(d) for d in SPARSE)
-# Lane contexts: the last bytes together with the lane's number. The shared counts hold, at any step,
-# as many bytes as a sequential coder's would, but taken from every lane's stretch of the frame, not
-# the bytes just before: a lane context counts only what followed in this lane, the recent and local
-# statistics a sequential coder has for free (a chapter's names, a routine's instructions). Level 5,
-# encoder-side code lengths, same run: paper2, progl, paper1, progc, news[:100000], book2[:150000],
-# alice29.txt[:100000] 140,463 -> 139,386 bytes with order 2 (order 3: 139,473; orders 1 and 2:
-# 139,480); obj2, geo, pic[:200000], kennedy.xls[:300000], sum, obj1 152,544 -> 149,958 (obj2 -4.1 %).
-LANE_ORDERS = (2,)
-N_LANE = len(LANE_ORDERS)
 # Per context, the shift of each of its (up to two) bytes in a lane history, and its mask (0: none).
 _SPARSE_SHIFT = torch.tensor([[8 * (d - 1) for d in ds] + [0] * (2 - len(ds)) for ds in SPARSE]).view(-1, 2, 1)
 _SPARSE_MASK = torch.tensor([[255] * len(ds) + [0] * (2 - len(ds)) for ds in SPARSE]).view(-1, 2, 1)
+
+
+def hash_context(ctx: torch.Tensor, bits: int, tag: torch.Tensor | int = 0, shift: int = 29) -> torch.Tensor:
+    """A `bits`-bit hash of context values ctx below 2**55 (int64; every product stays below 2**63)."""
+    h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531
+    return (h ^ (h >> shift)) & (2**bits - 1)
+
+
+def table_sizes(orders: tuple[int, ...], hash_bits: int, extra: int, sparse: bool) -> list[int]:
+    """Table rows of each context row: orders (order 1 and 2 direct, longer ones hashed), `extra`
+    hashed rows of the other sources, then the exact sparse rows."""
+    sizes = [min(256**k, 2**hash_bits) for k in orders] + [2**hash_bits] * extra
+    return sizes + [256 ** len(d) for d in SPARSE] * sparse
 
 
 class ContextModel:
@@ -63,8 +56,7 @@ class ContextModel:
         self.hash_bits = hash_bits
         self.n_sparse = len(SPARSE) if sparse else 0
         self.halve = halve
-        sizes = [min(256**k, 2**hash_bits) for k in self.orders] + [2**hash_bits] * extra
-        sizes += [256 ** len(d) for d in SPARSE[: self.n_sparse]]  # the last rows: exact sparse contexts
+        sizes = table_sizes(self.orders, hash_bits, extra, sparse)
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
         self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
         starts = self.offsets.view(-1).tolist()
@@ -81,10 +73,9 @@ class ContextModel:
         """Age the hashed orders where the next dataset of a joint stream begins.
 
         Their rows are shared by every context that hashes there, so what one file left in them is
-        mostly noise to the next: its one-off counts misled the next file more than its common ones
-        helped (book2 after book1 cost 2.7% more than alone with counts kept, 1.5% less with this).
-        Dividing by 8 keeps the strong statistics and drops the rare ones; the exact order-1/2 rows
-        keep everything. Within one file it is not done: there it cost 0.5% (2 MB of bible.txt).
+        mostly noise to the next: its one-off counts mislead the next file more than its common ones
+        help. Dividing by 8 keeps the strong statistics and drops the rare ones; the exact order-1/2
+        rows keep everything. Within one file it is not done (docs/decisions.md).
         """
         for a, b in self.hashed:
             self.table[a:b] >>= DATASET_DECAY
@@ -108,8 +99,7 @@ class ContextModel:
 
     def _hash(self, ctx: torch.Tensor, tag: torch.Tensor) -> torch.Tensor:
         """Row within a hashed order's table of contexts ctx (K, L), tags (K, 1) telling the orders apart."""
-        h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531  # below 2**63 for ctx < 2**55
-        return (h ^ (h >> 29)) & (2**self.hash_bits - 1)
+        return hash_context(ctx, self.hash_bits, tag)
 
     def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f, bucket): f (K, L, 256) integer log-count scores (float64), bucket (K, L) int64 confidence class."""
@@ -133,12 +123,6 @@ class ContextModel:
         full = rows.reshape(-1)[((buckets % TOTAL_BUCKETS) > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
         if len(full):
             self.table.index_copy_(0, full, lookup(self.table, full) >> 1)
-
-    @staticmethod
-    def lane_contexts(hist: torch.Tensor, lane_ids: torch.Tensor) -> torch.Tensor:
-        """(N_LANE, L) context values below 2**32: each lane's last bytes (LANE_ORDERS) and its number
-        (lane_ids: arange(L), made once per frame)."""
-        return torch.stack([(hist & (2 ** (8 * k) - 1)) | lane_ids << (8 * k) for k in LANE_ORDERS])
 
     @staticmethod
     def push(hist: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:

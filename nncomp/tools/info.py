@@ -9,8 +9,8 @@ from typing import Callable
 from rich.table import Table
 from rich.text import Text
 
-from . import container
-from .errors import CorruptError
+from .. import container
+from ..errors import TRUNCATED, CorruptError
 
 
 def _n(count: int, word: str) -> str:
@@ -20,16 +20,13 @@ def _n(count: int, word: str) -> str:
 def _read(f: BinaryIO, n: int) -> bytes:
     b = f.read(n)
     if len(b) != n:
-        raise CorruptError("truncated input (the stream ends early)")
+        raise CorruptError(TRUNCATED)
     return b
 
 
 def describe(f: BinaryIO) -> dict:
     """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
-    fixed = _read(f, container.HEADER_FIXED)
-    n = container.header_length(fixed)
-    head = fixed + _read(f, n - len(fixed))
-    header = container.parse_header(head)
+    header, head = container.read_header(f)
     cfg = header.config
     frames = stored = binary = long = raw = packed = 0
     periods: set[int] = set()  # record lengths the frames use
@@ -47,10 +44,10 @@ def describe(f: BinaryIO) -> dict:
         f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
         frames += 1
         stored += head.kind == container.STORED
-        binary += head.binary
+        binary += head.frame.binary
         long += head.long
-        if head.period:
-            periods.add(head.period)
+        if head.frame.period:
+            periods.add(head.frame.period)
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
     if f.read(1):

@@ -1,7 +1,7 @@
 """Mutation fuzzing of the .nnc decoder.
 
-    python bench/fuzz.py --mutants 10000 --seed 1      # the long run (README)
-    python bench/fuzz.py --mutants 300 --cli 10        # short, plus a few through the CLI
+    python -m tests.harness.fuzz --mutants 10000 --seed 1      # the long run (README)
+    python -m tests.harness.fuzz --mutants 300 --cli 10        # short, plus a few through the CLI
 
 Takes valid streams (text, binary, empty, and a solid archive, small originals with a small, fast configuration;
 a table at level 1, whose header names the level's preset and whose frame has a record length) and
@@ -28,8 +28,8 @@ import time
 import zlib
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
 import nncomp  # noqa: E402
 from nncomp import container  # noqa: E402
@@ -46,7 +46,7 @@ EXTREMES = [0, 1, 2**8 - 1, 2**16 - 1, 2**31 - 1, 2**32 - 1, 2**63 - 1, -1, 10**
 
 def originals(seed: int) -> list[bytes]:
     rng = random.Random(seed)
-    text = (HERE.parent / "samples" / "sample.txt").read_bytes()
+    text = (ROOT / "samples" / "sample.txt").read_bytes()
     noise = bytes(rng.randrange(256) for _ in range(1500))
     return [text[:3000], noise, b"", b"z", noise[:600] * 4]  # the last: frames with long-range references
 

@@ -17,11 +17,11 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from . import api
-from .config import DEFAULT_LEVEL
-from .container import check_members
-from .errors import NNCError
-from .fileio import temporary_beside
+from .. import api
+from ..config import DEFAULT_LEVEL
+from ..container import check_members
+from ..errors import NNCError
+from ..fileio import regular_files, temporary_beside
 
 Member = tuple[str, bytes]  # (relative path, contents)
 
@@ -35,7 +35,7 @@ def load_dataset(path: str | Path) -> tuple[str, list[Member]]:
         raise NNCError(f"{path}: no such file or directory")
     base = p.resolve().name or "root"
     members = []
-    for f in sorted(q for q in p.rglob("*") if q.is_file() and not q.is_symlink()):
+    for f in regular_files(p):
         members.append((f"{base}/{f.relative_to(p).as_posix()}", f.read_bytes()))
     if not members:
         raise NNCError(f"{path}: the directory holds no regular files")

@@ -1,9 +1,8 @@
 """Fast float pretraining of the transformer, before the exact fine-tuning of `nncomp train`.
 
-The codec's exact integer training step (model.py, with the context statistics around it) runs at
-about 10,000 bytes/s on two cores, too slow to show the network much of the training corpus. This
-module trains a float32 mirror of the same network with autograd on large batches (about 45,000
-bytes/s on the same cores; a GPU is used where there is one):
+The codec's exact integer training step (model.py, with the context statistics around it) is too
+slow to show the network much of the training corpus. This module trains a float32 mirror of the
+same network with autograd on large batches, several times faster (a GPU is used where there is one):
 
   * the same parameters, shapes and initialisation (model.init_params);
   * the integer model's quantisation as straight-through rounding: weights to 2**-W_BITS, clamped to
@@ -30,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .exact import LOGIT_FRAC
-from .mixer import LN2
-from .model import ACT_BITS, ACT_MAX, ATT_FRAC, RES_MAX, W_BITS, W_MAX, ModelConfig, init_params
+from ..exact import LOGIT_FRAC
+from ..mixer import LN2
+from ..model import ACT_BITS, ACT_MAX, ATT_FRAC, RES_MAX, W_BITS, W_MAX, ModelConfig, init_params
 
 A_MAX = ACT_MAX / 2**ACT_BITS  # bound of activations in real units
 WQ_MAX = W_MAX / 2**W_BITS  # bound of weights in real units
@@ -215,8 +214,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--level", type=int, default=5, help="level whose network shape to train")
     a = ap.parse_args(argv)
 
-    from .config import level_config
-    from .prior import SHAPE_FIELDS, Prior
+    from ..config import level_config
+    from ..prior import SHAPE_FIELDS, Prior
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg = level_config(a.level)
@@ -232,8 +231,8 @@ def main(argv: list[str] | None = None) -> None:
         if a.log:
             Path(a.log).write_text("\n".join(lines) + "\n")
 
-    from .context import TOTAL_BUCKETS
-    from .mixer import ALPHA_INIT
+    from ..contexts.counts import TOTAL_BUCKETS
+    from ..contexts.layout import ALPHA_INIT
 
     if a.time_budget:
         a.steps = steps_for(a.time_budget, train, cfg.model, batch=a.batch, seq=a.seq, device=device)

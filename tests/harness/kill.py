@@ -1,6 +1,6 @@
 """Interrupt compressions and decompressions at random points; nothing may be lost or left half-written.
 
-    python bench/kill.py --runs 20          # 20 kills of each direction, SIGINT and SIGTERM alternating
+    python -m tests.harness.kill --runs 20          # 20 kills of each direction, SIGINT and SIGTERM alternating
 
 Each trial starts `nncomp compress --rm` (or `decompress --rm`) on a ~200 KB input at level 1, sends a
 signal a random delay after the output file is opened, and checks: the input is intact, no output and no temporary file remain
@@ -10,7 +10,6 @@ signal a random delay after the output file is opened, and checks: the input is 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _SAMPLE = (ROOT / "samples" / "sample.txt").read_bytes()
 _FLIP = random.Random(0)
 # Eight copies with letters' case flipped at random: text without long repeats, which the long-range

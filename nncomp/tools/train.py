@@ -16,10 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-from .codec import Engine
-from .config import CodecConfig
-from .errors import NNCError
-from .prior import SHAPE_FIELDS, Prior
+from ..codec import Engine
+from ..config import CodecConfig
+from ..errors import NNCError
+from ..fileio import regular_files
+from ..predictor import Policy
+from ..prior import SHAPE_FIELDS, Prior
 
 
 @dataclass
@@ -39,7 +41,7 @@ def collect(paths: list[str | Path]) -> list[tuple[str, bytes]]:
         if p.is_file():
             out.append((str(p), p.read_bytes()))
         elif p.is_dir():
-            out.extend((str(f), f.read_bytes()) for f in sorted(p.rglob("*")) if f.is_file() and not f.is_symlink())
+            out.extend((str(f), f.read_bytes()) for f in regular_files(p))
         else:
             raise NNCError(f"{p}: no such file or directory")
     if not out:
@@ -94,17 +96,12 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     before = holdout_bpb(held, cfg, init)
     if log:
         log(f"0\t{before:.4f}\t{before:.4f}")
-    # Short chunks are learned from in lanes of min_lane, not in the shorter lanes that make their coding
-    # faster (short_lane): training wants the steps. bench/custom_prior.py (rich's sources), level 5:
-    # held-out 0.7573 bits/byte after training with short lanes, 0.7455 without; the test half 84,004
-    # -> 83,904 bytes with the custom prior.
-    eng = Engine(replace(cfg, short_lane=0), init, threads)
-    # Every file starts with the transformer's mixing weight where the mixer puts it (mixer.PRIOR_GAMMA from
-    # a prior); trained with it learned, the network co-adapted to a smaller weight (0.63 after 200 KB of
-    # rich's sources) and started files overconfident.
-    eng.pred.mixer.learn_gamma = False
-    eng.pred.learn_net = not mixer_only
-    eng.pred.net_lowest = 0  # a prior learns in every layer; coding with it adapts the upper ones (predictor.py)
+    # Short chunks are learned from in lanes of min_lane, not in the shorter lanes that make their
+    # coding faster (short_lane): training wants the steps. The transformer's mixing weight stays where
+    # the mixer puts it at the start of every file: learned, the network co-adapts to a smaller weight
+    # and starts files overconfident. A prior learns in every layer; coding with it adapts the upper ones.
+    policy = Policy(net=not mixer_only, gamma=False, lowest=0)
+    eng = Engine(replace(cfg, short_lane=0), init, threads, policy)
     eng.progress = progress
     seen, window, curve, next_eval = 0, [], [(0, before, before)], eval_every
     t0 = time.perf_counter()

@@ -1,0 +1,52 @@
+"""Context sources: what the mixer weighs besides the transformer, one module per source.
+
+    counts.py   the count table: order-n rows, the hashed rows of the sources below, sparse rows
+    words.py    the word so far and the words before it
+    lanes.py    the last bytes with the lane's number
+    match.py    the byte that followed the last occurrence of this context (and a guessed symbol)
+    record.py   the bytes one and two records back in tables (and a guessed symbol)
+    bitmap.py   pixel contexts of 1-bit images (its own scores, not counts)
+    layout.py   which rows each source owns in the mixer, in every kind of frame
+
+A source that adds hashed rows to the count table follows `Source`. Every source does integer work
+on bytes both sides have already coded, so the encoder and the decoder compute the same contexts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import torch
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What a frame's head tells the model about it."""
+
+    new_dataset: bool = False  # a joint stream's next dataset starts here: the counts are aged first
+    period: int = 0  # record length (0: no records)
+    binary: bool = False  # binary data: the weights of binary frames, sparse and pixel rows
+
+
+class Guess(NamedTuple):
+    """A source's guess of the next byte per lane, which the predictor rewards with a learned bonus."""
+
+    symbol: torch.Tensor  # (L,) the guessed byte (0 where inactive)
+    bucket: torch.Tensor  # (L,) which bonus it earns (an index into the predictor's bonus vector)
+    active: torch.Tensor  # (L,) 1 where there is a guess
+
+
+class Source(Protocol):
+    rows: int  # hashed rows it adds to the count table (when it speaks in a frame)
+
+    def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
+        """New lanes of `length` steps: empty per-lane state."""
+
+    def contexts(self, hist: torch.Tensor) -> torch.Tensor | None:
+        """(rows, L) context values below 2**56 for the current position, from the lane histories
+        hist (L,); None where the source is silent in this frame."""
+
+    def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        """The coded bytes sym (L,) of the current position (0 in lanes that have ended: valid is False),
+        with the lane histories before and after them."""

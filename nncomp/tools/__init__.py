@@ -1,0 +1,1 @@
+"""Offline tools beside the codec: joint reports, stream descriptions, prior training."""
