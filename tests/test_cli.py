@@ -28,6 +28,7 @@ def src(tmp_path):
     return p
 
 
+@pytest.mark.slow
 def test_compress_decompress_files(src, tmp_path):
     r = runner.invoke(app, ["compress", "-q", str(src)])
     assert r.exit_code == 0, r.output
@@ -59,6 +60,7 @@ def test_refuses_to_overwrite_without_force(src, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_pipe_through_processes(tmp_path):
     comp = nn("compress", "-", input=DATA)
     assert comp.returncode == 0, comp.stderr
@@ -67,12 +69,14 @@ def test_pipe_through_processes(tmp_path):
     assert dec.stdout == DATA
 
 
+@pytest.mark.slow
 def test_stdout_flag(src):
     r = nn("compress", "-l", "1", "-c", str(src))
     assert r.returncode == 0
     assert nn("decompress", "-c", "-", input=r.stdout).stdout == DATA
 
 
+@pytest.mark.slow
 def test_corrupt_input_one_line_error(src, tmp_path):
     assert runner.invoke(app, ["compress", "-q", "-l", "1", str(src)]).exit_code == 0
     nnc = tmp_path / "data.txt.nnc"
@@ -88,6 +92,7 @@ def test_corrupt_input_one_line_error(src, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_truncated_and_foreign_input(tmp_path, src):
     assert runner.invoke(app, ["compress", "-q", "-l", "1", str(src)]).exit_code == 0
     nnc = tmp_path / "data.txt.nnc"
@@ -98,6 +103,7 @@ def test_truncated_and_foreign_input(tmp_path, src):
     assert r.returncode == 1 and b"suffix" not in r.stderr and b"magic" in r.stderr
 
 
+@pytest.mark.slow
 def test_unknown_suffix_and_missing_file(tmp_path, src):
     r = nn("decompress", str(src))
     assert r.returncode == 1 and b"suffix" in r.stderr
@@ -105,6 +111,7 @@ def test_unknown_suffix_and_missing_file(tmp_path, src):
     assert r.returncode == 1 and b"no such file" in r.stderr
 
 
+@pytest.mark.slow
 def test_info_and_test_commands(src, tmp_path):
     assert runner.invoke(app, ["compress", "-q", "-l", "1", str(src)]).exit_code == 0
     nnc = str(tmp_path / "data.txt.nnc")

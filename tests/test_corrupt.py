@@ -18,6 +18,7 @@ def packed() -> bytes:
     return nncomp.compress(SAMPLE.read_bytes()[:6000], config=TINY)
 
 
+@pytest.mark.slow
 def test_every_truncation_is_rejected(packed):
     # every cut in the header (cheap: nothing is decoded before it is whole); in each frame the first
     # and last bytes of its head and of its payload; the end record's first, middle and last; and every
@@ -34,6 +35,7 @@ def test_every_truncation_is_rejected(packed):
             nncomp.decompress(packed[:cut])
 
 
+@pytest.mark.slow
 def test_bit_flips_never_give_wrong_output(packed):
     original = nncomp.decompress(packed)
     rng = random.Random(3)

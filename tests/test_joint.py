@@ -37,6 +37,7 @@ def tree(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_archive_round_trips_nested_directories(tree):
     r = nn("joint", "data", "single.txt", "-o", "all.nnc", "-q", "-l", "1", cwd=tree)
     assert r.returncode == 0, r.stderr.decode()
@@ -64,12 +65,14 @@ def test_report_costs_add_up_to_real_joint_size():
     assert rep.datasets[1].saving > 0  # the second half is cheaper after the first
 
 
+@pytest.mark.slow
 def test_joint_of_one_dataset_is_its_plain_compression():
     rep = joint_report([("only", [("only", TEXT[:5000])])])
     assert rep.joint_total == rep.separate_total == len(nncomp.compress(TEXT[:5000]))
     assert rep.datasets[0].saving == 0
 
 
+@pytest.mark.slow
 def test_json_holds_every_figure(tree):
     r = nn("joint", "data", "single.txt", "--json", "-l", "1", cwd=tree)
     assert r.returncode == 0, r.stderr.decode()
@@ -81,6 +84,7 @@ def test_json_holds_every_figure(tree):
     assert sum(x["joint"] for x in d["datasets"]) == d["joint_total"]
 
 
+@pytest.mark.slow
 def test_ncd_matrix_shape_and_self_similarity():
     a, b = TEXT[:3000], bytes(range(256)) * 12
     m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1)
@@ -120,6 +124,7 @@ def _frame_kinds(stream: bytes) -> list[tuple[int, int]]:
     return [(pos, stream[pos]) for pos, _ in container.frame_heads(stream)]
 
 
+@pytest.mark.slow
 def test_new_dataset_flag_marks_boundaries_and_decoder_honours_it():
     a, b = TEXT[:6000], TEXT[6000:12000]
     c = nncomp.compressor(1)

@@ -60,6 +60,7 @@ def test_references_keep_record_columns():
 
 
 @pytest.mark.parametrize("level", range(1, 10))
+@pytest.mark.slow
 def test_four_copies_cost_about_one_at_every_level(level):
     one = nncomp.compress(NOISE, level)
     four = nncomp.compress(NOISE * 4, level)
@@ -89,6 +90,7 @@ def test_joint_stream_and_archive_share_what_datasets_have_in_common(tiny):
     assert nncomp.decompress(buf.getvalue()) == b"".join(d for _, d in members)
 
 
+@pytest.mark.slow
 def test_window_bounds_how_far_back_a_source_may_be(tiny):
     small = replace(tiny, long_window=4096)
     data = NOISE + TEXT[:6000] + NOISE  # the second copy's source is 10 KB back: outside the window

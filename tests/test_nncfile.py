@@ -23,6 +23,7 @@ def reader(data: bytes) -> NNCFile:
     return NNCFile(io.BytesIO(data))
 
 
+@pytest.mark.slow
 def test_read_all_and_in_pieces(packed):
     with reader(packed) as f:
         assert f.read() == TEXT
@@ -46,6 +47,7 @@ def test_read1_peek_and_readinto(packed):
         assert f.read1() and f.tell() > 150
 
 
+@pytest.mark.slow
 def test_readline_and_iteration(packed):
     lines = TEXT.splitlines(keepends=True)
     with reader(packed) as f:
@@ -70,6 +72,7 @@ def test_truncated_or_trailing_garbage_raise(packed):
         f.read()
 
 
+@pytest.mark.slow
 def test_seek_forward_backward_and_from_end(packed):
     with reader(packed) as f:
         assert f.seekable()
@@ -100,6 +103,7 @@ def test_seek_needs_a_seekable_input(packed):
         assert f.read() == TEXT
 
 
+@pytest.mark.slow
 def test_write_then_read_files(tmp_path):
     path = tmp_path / "w.nnc"
     with nncomp.open(path, "wb", config=TINY) as f:
@@ -168,6 +172,7 @@ def test_close_does_not_close_a_file_object_it_was_given(packed):
     assert not out.closed and nncomp.decompress(out.getvalue()) == b"abc"
 
 
+@pytest.mark.slow
 def test_tarfile_streams_and_seeks_through_it():
     out = io.BytesIO()
     with NNCFile(out, "wb", config=TINY) as f, tarfile.open(fileobj=f, mode="w|") as tar:

@@ -34,12 +34,14 @@ def packed():
     return {name: _run(["compress", "-q", "-c", "-", *flags], env, DATA) for name, (flags, env) in CONFIGS.items()}
 
 
+@pytest.mark.slow
 def test_compressed_bytes_identical_across_configurations(packed):
     digests = {name: hashlib.sha256(p).hexdigest() for name, p in packed.items()}
     assert len(set(digests.values())) == 1, digests
 
 
 @pytest.mark.parametrize("enc,dec", [("T1-default-isa", "T2-best-isa"), ("T2-best-isa", "T1-default-isa")])
+@pytest.mark.slow
 def test_decode_in_other_configuration(packed, enc, dec):
     flags, env = CONFIGS[dec]
     assert _run(["decompress", "-q", "-c", "-", *flags], env, packed[enc]) == DATA
@@ -55,6 +57,7 @@ def _library(verb: str, data: bytes) -> bytes:
     return _python(["-c", _LIBRARY, verb], data)
 
 
+@pytest.mark.slow
 def test_library_process_matches_command_line(packed):
     lib = _library("compress", DATA)
     assert lib == packed["T2-best-isa"]

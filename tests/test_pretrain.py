@@ -1,5 +1,6 @@
 """Float pretraining: its mirror computes what the integer network computes, and what it learns helps."""
 
+import pytest
 import math
 
 import numpy as np
@@ -51,6 +52,7 @@ def test_mirror_matches_the_integer_network():
     assert not torch.equal(changed[:, 2 * b : 3 * b], same[:, 2 * b : 3 * b])
 
 
+@pytest.mark.slow
 def test_pretraining_lowers_the_networks_loss_and_writes_a_usable_prior(tmp_path):
     cfg = TINY.model
     data = np.frombuffer(TEXT, dtype=np.uint8)

@@ -25,6 +25,7 @@ def trained(tmp_path_factory):
     return res, path
 
 
+@pytest.mark.slow
 def test_training_lowers_held_out_cost(trained):
     res, _ = trained
     assert res.bytes_seen >= 30000
@@ -60,6 +61,7 @@ def test_stream_names_its_prior(trained):
     assert len(packed) < len(nncomp.compress(data, config=TINY))  # the prior helps on similar text
 
 
+@pytest.mark.slow
 def test_cli_train_and_use_custom_model(tmp_path):
     (tmp_path / "a.txt").write_bytes(TEXT[:12000])
     (tmp_path / "b.txt").write_bytes(TEXT[12000:14000])

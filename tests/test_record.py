@@ -54,6 +54,7 @@ def test_find_period_stays_in_range():
     assert 0 <= find_period(row * 6) <= MAX_PERIOD
 
 
+@pytest.mark.slow
 def test_record_contexts_shrink_tables_and_round_trip():
     data = _table(1500)  # 21 KB: several frames of TINY, each measured on its own
     with_rec = nncomp.compress(data, config=TINY)

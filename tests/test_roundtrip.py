@@ -27,16 +27,19 @@ def _rt(data: bytes, **kw) -> bytes:
     [b"", b"\x00", b"x", b"\xff" * 5000, bytes(range(256)) * 20, b"ab" * 3000],
     ids=["empty", "zero", "one", "repeated", "ramp", "alternating"],
 )
+@pytest.mark.slow
 def test_small_inputs_default_level(data):
     packed = _rt(data)
     assert len(packed) <= len(data) + OVERHEAD
 
 
+@pytest.mark.slow
 def test_repetitive_input_shrinks():
     data = b"\xff" * 50000
     assert len(_rt(data)) < 2000
 
 
+@pytest.mark.slow
 def test_random_bytes_are_stored_not_expanded():
     data = os.urandom(40_000)
     packed = _rt(data)
@@ -57,11 +60,13 @@ def _frame_kinds(packed: bytes) -> list[int]:
     return [head.kind for _, head in container.frame_heads(packed)]
 
 
+@pytest.mark.slow
 def test_sample_compresses_better_than_half():
     data = SAMPLE.read_bytes()
     assert len(_rt(data)) < len(data) // 2
 
 
+@pytest.mark.slow
 def test_incremental_api_matches_one_shot(tiny):
     data = SAMPLE.read_bytes()[:10000]
     c = nncomp.compressor(config=tiny)
@@ -89,6 +94,7 @@ def test_short_frames_get_more_lanes_but_never_fewer_bytes_each_than_short_lane(
     assert cfg.lane_layout(300_000) == plain.lane_layout(300_000)
 
 
+@pytest.mark.slow
 def test_levels_round_trip():
     data = SAMPLE.read_bytes()[:3000]  # level 9 codes it in one lane, a step per byte
     for level in (1, 9):
@@ -108,12 +114,14 @@ DEFAULT_LEVEL_FILES = ("paper4", "cp.html", "obj1")
 
 
 @pytest.mark.parametrize("path", eval_files(110_000), ids=lambda p: p.name)
+@pytest.mark.slow
 def test_eval_corpus_round_trip_level_1(path):
     data = path.read_bytes()
     assert len(_rt(data, level=1)) < len(data)
 
 
 @pytest.mark.parametrize("path", [p for p in eval_files(110_000) if p.name in DEFAULT_LEVEL_FILES], ids=lambda p: p.name)
+@pytest.mark.slow
 def test_eval_corpus_round_trip_default_level(path):
     data = path.read_bytes()
     assert len(_rt(data)) < len(data)

@@ -70,6 +70,7 @@ def make_null_device(path):
 
 
 @pytest.mark.parametrize("force", [[], ["-f"]])
+@pytest.mark.slow
 def test_device_output_is_written_into_never_replaced(tmp_path, good, force):
     dev = tmp_path / "null"
     make_null_device(dev)
@@ -116,6 +117,7 @@ def test_names_print_as_they_are(tmp_path, name):
     assert r.exit_code == 0 and r.exception is None and src.read_bytes() == DATA[:500]
 
 
+@pytest.mark.slow
 def test_archive_member_names_print_safely_under_strict_utf8(tmp_path):
     names = ["a[/]b.txt", "c\x1bd", os.fsdecode(b"e\xff.txt")]
     (tmp_path / "arch.nnc").write_bytes(archive_bytes([(n, DATA[:100]) for n in names]))
@@ -173,6 +175,7 @@ def test_rm_with_stdout_keeps_the_input(good):
     assert r.exit_code == 0 and good.exists() and "--rm ignored" in r.output
 
 
+@pytest.mark.slow
 def test_archive_to_stdout_writes_contents_and_no_files(tmp_path):
     members = [("m/a.txt", DATA[:700]), ("m/b.txt", DATA[700:1500])]
     arch = tmp_path / "arch.nnc"
@@ -203,6 +206,7 @@ def test_unwritable_output_is_named_and_empty_output_refused(tmp_path, good):
 
 
 @pytest.mark.parametrize("name", [".", "/", ""])
+@pytest.mark.slow
 def test_directories_and_empty_names_are_one_line_errors(name, tmp_path):
     r = nn("compress", "-l", "1", name, cwd=tmp_path)
     assert r.returncode == 1
@@ -228,6 +232,7 @@ def test_train_warns_when_the_held_out_cost_got_worse(tmp_path, monkeypatch):
 
 
 # -- one line, never a traceback --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_joint_on_an_empty_directory_or_a_backslash_name(tmp_path):
     (tmp_path / "empty").mkdir()
     r = nn("joint", "empty", "-l", "1", cwd=tmp_path)
@@ -238,6 +243,7 @@ def test_joint_on_an_empty_directory_or_a_backslash_name(tmp_path):
     assert not (tmp_path / "x.nnc").exists()
 
 
+@pytest.mark.slow
 def test_closed_standard_streams(tmp_path, good):
     r = nn("decompress", "-", stdin=None, preexec_fn=lambda: os.close(0))
     assert r.returncode == 1 and "standard input is closed" in one_clean_line(r.stderr.decode())
@@ -247,6 +253,7 @@ def test_closed_standard_streams(tmp_path, good):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.txt.nnc"]
 
 
+@pytest.mark.slow
 def test_hostile_model_files(tmp_path, good):
     deep = tmp_path / "deep.nncm"
     body = b"[" * 200_000 + b"]" * 200_000
@@ -256,6 +263,7 @@ def test_hostile_model_files(tmp_path, good):
         assert r.returncode == 1 and "model" in one_clean_line(r.stderr.decode())
 
 
+@pytest.mark.slow
 def test_thread_count_is_bounded(good):
     r = nn("decompress", "-c", "-T", "100000", str(good))
     assert r.returncode == 2 and "--threads" in one_clean_line(r.stderr.decode())
@@ -287,6 +295,7 @@ def test_decompress_takes_model_paths(tmp_path):
         assert nncomp.decompress(packed, models=models) == DATA[:200]
 
 
+@pytest.mark.slow
 def test_concatenated_streams_decode_as_one(packed):
     second = nncomp.compress(b"tail", 1)
     assert nncomp.decompress(packed + second + packed) == DATA + b"tail" + DATA
@@ -322,6 +331,7 @@ def test_public_names_are_exported_and_documented():
 
 
 # -- zstd's conventions -------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_filter_mode_without_subcommand():
     comp = nn("-1", input=DATA)
     assert comp.returncode == 0 and comp.stdout.startswith(container.MAGIC) and comp.stderr == b""
@@ -331,6 +341,7 @@ def test_filter_mode_without_subcommand():
     assert nn("-t", input=comp.stdout).returncode == 0
 
 
+@pytest.mark.slow
 def test_tar_uses_nncomp_as_its_compressor(tmp_path):
     if not shutil.which("tar"):
         pytest.skip("no tar")
@@ -349,6 +360,7 @@ def test_tar_uses_nncomp_as_its_compressor(tmp_path):
         assert (tmp_path / "back" / "src" / rel).read_bytes() == (src / rel).read_bytes()
 
 
+@pytest.mark.slow
 def test_quiet_in_pipes_and_verbose_decompress(good):
     r = nn("decompress", "-c", str(good))
     assert r.returncode == 0 and r.stderr == b""
@@ -356,6 +368,7 @@ def test_quiet_in_pipes_and_verbose_decompress(good):
     assert r.returncode == 0 and b"good.txt.nnc" in r.stderr and b"bits/byte" in r.stderr
 
 
+@pytest.mark.slow
 def test_usage_errors_are_one_line():
     for args in (["compress", "--bogus"], ["compress", "-l", "12"], ["--nope"]):
         r = nn(*args)

@@ -14,6 +14,7 @@ def packed(tmp_path_factory):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("direction", ["compress", "decompress"])
+@pytest.mark.slow
 def test_kill_mid_run(tmp_path, packed, sig, direction):
     # half a second into the work, well before the end of a run of this size
     assert kill.trial(direction, sig, 0.5, tmp_path, packed) is None
