@@ -530,8 +530,8 @@ def joint(
                     if want_report:
                         rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog, out=f)
                     else:
-                        jointlib.write_archive([m for _, ms in datasets for m in ms], f, level,
-                                               threads=threads, progress=prog)
+                        jointlib.write_archive([m for _, ms in datasets for m in ms], f, level, threads=threads,
+                                               progress=prog, groups=[sum(len(d) for _, d in ms) for _, ms in datasets])
             else:
                 rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog)
         if as_json:
@@ -549,13 +549,15 @@ def _stamped(d: dict) -> dict:
 
 def _report_table(rep) -> Table:
     t = Table(title=f"joint compression, level {rep.level}", title_justify="left")
-    for col in ("dataset", "bytes", "alone", "in joint stream", "saving", "saving %"):
-        t.add_column(col, justify="left" if col == "dataset" else "right")
+    for col in ("dataset", "bytes", "alone", "in joint stream", "saving", "saving %", "starts from"):
+        t.add_column(col, justify="left" if col in ("dataset", "starts from") else "right")
     for d in rep.datasets:
-        t.add_row(Text(_show(d.name)), f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}", f"{d.saving_pct:.2f}")
+        start = "-" if d.learned is None else "what came before" if d.learned else "fresh (as alone)"
+        t.add_row(Text(_show(d.name)), f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}",
+                  f"{d.saving_pct:.2f}", start)
     t.add_section()
     t.add_row("total", f"{sum(d.size for d in rep.datasets):,}", f"{rep.separate_total:,}", f"{rep.joint_total:,}",
-              f"{rep.saving:,}", f"{rep.saving_pct:.2f}")
+              f"{rep.saving:,}", f"{rep.saving_pct:.2f}", "")
     return t
 
 

@@ -9,7 +9,8 @@ encoder and decoder always hold the same state.
 from __future__ import annotations
 
 import zlib
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 
 import constriction
 import numpy as np
@@ -139,15 +140,39 @@ class Engine:
         return out.view(-1)[:n].to(torch.uint8).numpy().tobytes()
 
 
+class _Coded(NamedTuple):
+    frame: bytes
+    raw_len: int
+    costs: np.ndarray | None  # per-byte code lengths in bits (None: stored), for on_frame
+
+
+@dataclass
+class _Trial:
+    """A dataset of a joint stream coded twice, frame by frame: on from what the stream has learned,
+    and from the prior's fresh state as if alone. The smaller is written when the dataset ends."""
+
+    engine: Engine  # the fresh start's
+    finder: longrange.Finder | None  # ... and its long-range window, which holds this dataset only
+    learned: list[_Coded] = field(default_factory=list)
+    fresh: list[_Coded] = field(default_factory=list)
+
+
 class Compressor:
-    """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush()."""
+    """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush().
+
+    end_frame() starts a new dataset (joint compression). Each dataset after the first is coded both
+    on from what the stream has learned and afresh, and the smaller is kept, so a joint stream never
+    costs more than its datasets alone (less their shared headers). Deciding doubles the time and
+    the memory of coding those datasets, and their frames are written when the dataset ends.
+    `starts` says, per dataset after the first, whether it learned from those before it.
+    """
 
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
                  on_frame: Callable[[int, int, np.ndarray | None], None] | None = None):
         self._engine = Engine(cfg, prior, threads)
         self._engine.progress = progress
-        self._cfg = cfg
+        self._cfg, self._prior, self._threads = cfg, prior, threads
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
@@ -156,6 +181,8 @@ class Compressor:
         self._finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
         self._flushed = False
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
+        self._trial: _Trial | None = None  # the dataset being coded both ways
+        self.starts: list[bool] = []  # per dataset after the first: True if it went on from what was learned
 
     def compress(self, data: bytes) -> bytes:
         if self._flushed:
@@ -172,12 +199,14 @@ class Compressor:
 
         Lanes of one frame are coded side by side; joint compression ends a frame at each dataset
         boundary so that the next dataset really comes after what the model learned from this one.
-        The next frame is flagged as a new dataset: both sides age the count statistics before it.
+        The next frame is flagged as a new dataset: both sides age the count statistics before it,
+        or start afresh where that codes the dataset smaller (see the class).
         """
         out = [self.compress(b"")]
         if self._pending:
             out.append(self._frame(bytes(self._pending)))
             self._pending.clear()
+        out.append(self._settle())
         self._new_dataset = self._total > 0
         return b"".join(out)
 
@@ -192,23 +221,51 @@ class Compressor:
 
     def _frame(self, raw: bytes) -> bytes:
         kind = Frame(self._new_dataset, find_period(raw) if self._cfg.record else 0, looks_binary(raw))
+        if self._new_dataset:
+            fresh = Engine(self._cfg, self._prior, self._threads)
+            finder = longrange.Finder(self._cfg.long_window, self._cfg.long_min) if self._cfg.long_window else None
+            self._trial = _Trial(fresh, finder)
         self._new_dataset = False
-        refs, literals = self._finder.split(raw, kind.period) if self._finder else ([], raw)
-        payload, costs = b"", None
-        if literals:  # the model codes (or, if stored, still learns from) the literals alone
-            payload, costs = self._engine.encode_frame(literals, kind, with_costs=self._on_frame is not None)
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
+        t = self._trial
+        if t is None:
+            return self._emit(self._code(raw, kind, self._engine, self._finder))
+        t.fresh.append(self._code(raw, kind, t.engine, t.finder, fresh=not t.fresh))
+        t.learned.append(self._code(raw, kind, self._engine, self._finder))
+        return b""
+
+    def _settle(self) -> bytes:
+        """The frames of the dataset coded both ways: the smaller way's, and its engine goes on."""
+        t, self._trial = self._trial, None
+        if t is None:
+            return b""
+        learned = sum(len(c.frame) for c in t.learned) <= sum(len(c.frame) for c in t.fresh)
+        if not learned:
+            t.engine.progress, self._engine = self._engine.progress, t.engine
+        self.starts.append(learned)
+        return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
+
+    def _emit(self, c: _Coded) -> bytes:
+        if self._on_frame:
+            self._on_frame(c.raw_len, len(c.frame), c.costs)
+        return c.frame
+
+    def _code(self, raw: bytes, kind: Frame, engine: Engine, finder: longrange.Finder | None,
+              fresh: bool = False) -> _Coded:
+        """A frame of raw coded by this engine after this long-range window (both learn from it)."""
+        refs, literals = finder.split(raw, kind.period) if finder else ([], raw)
+        payload, costs = b"", None
+        if literals:  # the model codes (or, if stored, still learns from) the literals alone
+            payload, costs = engine.encode_frame(literals, kind, with_costs=self._on_frame is not None)
         coded = 0 < len(payload) < len(literals)
         body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
-        frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs))
-        if self._on_frame:
-            if refs:  # copies cost nothing but their share of the frame's references
-                bits = np.zeros(len(raw))
-                bits[longrange.literal_mask(refs, len(raw))] = costs if coded else 8.0
-                costs = bits
-            self._on_frame(len(raw), len(frame), costs if coded or refs else None)
-        return frame
+        frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh)
+        if refs and self._on_frame:  # copies cost nothing but their share of the frame's references
+            bits = np.zeros(len(raw))
+            bits[longrange.literal_mask(refs, len(raw))] = costs if coded else 8.0
+            costs = bits
+        return _Coded(frame, len(raw), costs if coded or refs else None)
 
 
 ModelResolver = Callable[[str], Prior | None]
@@ -265,7 +322,8 @@ class Decompressor:
             if n is None or len(buf) < n:
                 return None
             self.header = container.parse_header(bytes(buf[:n]))
-            self._engine = Engine(self.header.config, self._resolve(self.header.model), self._threads)
+            self._prior = self._resolve(self.header.model)
+            self._engine = Engine(self.header.config, self._prior, self._threads)
             self._engine.progress = self._progress
             if self.header.config.long_window:
                 self._joiner = longrange.Joiner(self.header.config.long_window)
@@ -291,6 +349,9 @@ class Decompressor:
             return None
         payload = bytes(buf[head : head + f.pay_len])
         del buf[: head + f.pay_len]
+        if f.fresh:  # this dataset starts from the prior's fresh state, as if alone (see Compressor)
+            self._engine = Engine(self._engine.cfg, self._prior, self._threads)
+            self._engine.progress = self._progress
         refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
         body = payload[used:]
         n_lit = f.raw_len - sum(length for _, length, _ in refs)

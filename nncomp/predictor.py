@@ -158,7 +158,7 @@ class Predictor:
         if frame.period and not self.rec:
             raise ValueError("record contexts are off in these settings")
         if frame.new_dataset:
-            self.ctx.new_dataset()
+            self.new_dataset()
         self.lanes, self.frame = lanes, frame
         self.pixels = bool(self.bitmap) and BitmapContext.speaks(frame)
         self.hist = torch.zeros(lanes, dtype=torch.int64)
@@ -166,6 +166,11 @@ class Predictor:
         self.mem = None
         for s in self.sources:
             s.start_frame(frame, lanes, length)
+
+    def new_dataset(self) -> None:
+        """What a joint stream's next dataset keeps of what the stream learned before it: everything
+        but the hashed count rows, which are aged (ContextModel.new_dataset)."""
+        self.ctx.new_dataset()
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None) -> Position:
         """The context rows' logits for the current position; then count `sym` and advance, if given."""

@@ -32,6 +32,18 @@ def path(name: str, level: int) -> Path:
     return GOLDEN / f"{name}.l{level}.nnc"
 
 
+def joint_stream(level: int) -> tuple[bytes, bytes, list[bool]]:
+    """(stream, data, starts) of three datasets, where one goes on from what came before and one
+    starts afresh (Compressor.starts)."""
+    import nncomp
+
+    d = inputs()
+    parts = [d["random"], d["text"], d["source"]]
+    c = nncomp.compressor(level)
+    stream = b"".join(c.compress(p) + c.end_frame() for p in parts) + c.flush()
+    return stream, b"".join(parts), c.starts
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_streams_are_the_golden_ones(level):
     import nncomp
@@ -44,6 +56,15 @@ def test_streams_are_the_golden_ones(level):
         assert nncomp.decompress(golden) == data
 
 
+def test_joint_stream_is_the_golden_one():
+    import nncomp
+
+    stream, data, starts = joint_stream(1)
+    assert sorted(starts) == [False, True]  # both ways of starting a dataset are in it
+    assert stream == path("joint", 1).read_bytes(), "joint stream at level 1: coded bytes changed"
+    assert nncomp.decompress(stream) == data
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import nncomp
@@ -54,4 +75,5 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     for level in LEVELS:
         for name, data in inputs().items():
             path(name, level).write_bytes(nncomp.compress(data, level))
+    path("joint", 1).write_bytes(joint_stream(1)[0])
     print(f"wrote {len(list(GOLDEN.glob('*.nnc')))} streams to {GOLDEN}")

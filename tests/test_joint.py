@@ -2,6 +2,7 @@
 
 import io
 import json
+import random
 import struct
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_json_holds_every_figure(tree):
     assert {"level", "datasets", "separate_total", "joint_total", "saving", "saving_pct"} <= set(d)
     assert [x["name"] for x in d["datasets"]] == ["data", "single.txt"]
     for x in d["datasets"]:
-        assert {"name", "size", "alone", "joint", "saving", "saving_pct"} <= set(x)
+        assert {"name", "size", "alone", "joint", "saving", "saving_pct", "learned"} <= set(x)
     assert sum(x["joint"] for x in d["datasets"]) == d["joint_total"]
 
 
@@ -140,3 +141,40 @@ def test_new_dataset_flag_marks_boundaries_and_decoder_honours_it():
     # plain compression never sets it, however many frames
     plain = nncomp.compress(a + b, config=replace(nncomp.config.level_config(1), frame_size=4096))
     assert len(_frame_kinds(plain)) == 3 and all(k & container.NEW_DATASET == 0 for _, k in _frame_kinds(plain))
+
+
+def test_a_joint_stream_never_costs_more_than_its_datasets_alone():
+    rng = random.Random(32)
+    noise = rng.randbytes(3000)
+    datasets = [("text", TEXT[:5000]), ("noise", noise), ("more", TEXT[5000:9000]), ("table", _table(150))]
+    rep = joint_report([(n, [(n, d)]) for n, d in datasets], 1)
+    overhead = len(nncomp.compress(b"", 1))  # a header and an end record, which the datasets share in joint
+    assert rep.joint_total <= rep.separate_total - (len(datasets) - 1) * overhead
+    assert rep.datasets[0].learned is None and all(d.learned is not None for d in rep.datasets[1:])
+    assert all(d.saving >= 0 for d in rep.datasets[1:])
+
+
+def test_a_dataset_starts_afresh_where_what_came_before_would_mislead_it():
+    a, b = random.Random(5).randbytes(6000), TEXT[:4000]
+    c = nncomp.compressor(1)
+    stream = c.compress(a) + c.end_frame() + c.compress(b) + c.flush()
+    assert c.starts == [False]  # after noise, text is cheaper from the prior's fresh state
+    heads = container.frame_heads(stream)
+    assert [h.fresh for _, h in heads] == [False, True] and heads[1][1].frame.new_dataset
+    assert nncomp.decompress(stream) == a + b
+    alone = nncomp.compress(b, 1)
+    (pos, head), (pos_alone, head_alone) = heads[1], container.frame_heads(alone)[0]
+    assert stream[pos + 1 : pos + container.FRAME_HEAD.size + head.pay_len] == \
+        alone[pos_alone + 1 : pos_alone + container.FRAME_HEAD.size + head_alone.pay_len]  # b's frame as alone
+    # without the flag the decoder goes on from what it learned, predicts otherwise and must notice
+    forged = stream[:pos] + bytes([stream[pos] & ~container.FRESH]) + stream[pos + 1 :]
+    with pytest.raises(CorruptError):
+        nncomp.decompress(forged)
+    # a fresh start is only ever the first frame of a dataset
+    alone_forged = alone[:pos_alone] + bytes([alone[pos_alone] | container.FRESH]) + alone[pos_alone + 1 :]
+    with pytest.raises(CorruptError, match="fresh start"):
+        nncomp.decompress(alone_forged)
+
+
+def _table(rows: int) -> bytes:
+    return b"".join(struct.pack(">HHI", i, (i * 7) % 50, 1000 + 3 * i) for i in range(rows))

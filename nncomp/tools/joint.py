@@ -58,6 +58,7 @@ class DatasetCost:
     joint: int  # its share of the joint stream: C(X | datasets before it)
     saving: int  # alone - joint
     saving_pct: float
+    learned: bool | None  # went on from what the datasets before it taught (None: the first); else started afresh
 
 
 @dataclass
@@ -73,13 +74,14 @@ class JointReport:
         return asdict(self)
 
 
-def _compress_measured(chunks: list[bytes], level: int, threads, progress, members=None):
-    """Compress the concatenation of chunks; (stream size, per-chunk share of it, adding up exactly)."""
+def _compress_measured(chunks: list[bytes], level: int, threads, progress):
+    """Compress the concatenation of chunks, one dataset each; (stream size, per-chunk share of it,
+    adding up exactly, Compressor.starts)."""
     frames: list[tuple[int, int, np.ndarray | None]] = []
-    c = api.compressor(level, threads=threads, progress=progress, members=members,
+    c = api.compressor(level, threads=threads, progress=progress,
                        on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
     total = sum(len(c.compress(ch)) + len(c.end_frame()) for ch in chunks) + len(c.flush())
-    return total, _split(total, [len(ch) for ch in chunks], frames)
+    return total, _split(total, [len(ch) for ch in chunks], frames), c.starts
 
 
 def _split(total: int, sizes: list[int], frames) -> list[int]:
@@ -119,13 +121,24 @@ def joint_report(datasets: list[tuple[str, list[Member]]], level: int = DEFAULT_
     blobs = [b"".join(d for _, d in members) for _, members in datasets]
     alone = [_compress_measured([b], level, threads, progress)[0] for b in blobs]
     if out is None:
-        total, parts = _compress_measured(blobs, level, threads, progress)
+        total, parts, starts = _compress_measured(blobs, level, threads, progress)
     else:
-        total, parts = write_archive([m for _, ms in datasets for m in ms], out, level, threads=threads,
-                                     progress=progress, groups=[len(b) for b in blobs])
-    rows = [DatasetCost(name, len(b), a, j, a - j, _pct(a - j, a)) for (name, _), b, a, j in zip(datasets, blobs, alone, parts)]
+        total, parts, starts = write_archive([m for _, ms in datasets for m in ms], out, level, threads=threads,
+                                             progress=progress, groups=[len(b) for b in blobs])
+    learned = _learned(starts, blobs)
+    rows = [DatasetCost(name, len(b), a, j, a - j, _pct(a - j, a), s)
+            for (name, _), b, a, j, s in zip(datasets, blobs, alone, parts, learned)]
     sep = sum(alone)
     return JointReport(level, rows, sep, total, sep - total, _pct(sep - total, sep))
+
+
+def _learned(starts: list[bool], blobs: list[bytes]) -> list[bool | None]:
+    """Compressor.starts per dataset: None for the first and for empty ones (no frame, no choice)."""
+    out, it, seen = [], iter(starts), False
+    for b in blobs:
+        out.append(next(it) if b and seen else None)
+        seen = seen or bool(b)
+    return out
 
 
 def _pct(a: int, b: int) -> float:
@@ -162,9 +175,10 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
 
 
 def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEVEL, *, threads=None,
-                  progress=None, groups: list[int] | None = None) -> tuple[int, list[int]]:
-    """A solid archive of members in order; returns (archive size, the share of it of each group of
-    consecutive bytes, `groups` giving their sizes; by default one group per member)."""
+                  progress=None, groups: list[int] | None = None) -> tuple[int, list[int], list[bool]]:
+    """A solid archive of members in order, each group of consecutive bytes a dataset (`groups` gives
+    their sizes; by default one per member); returns (archive size, each group's share of it,
+    Compressor.starts)."""
     entries = archive_entries(members)
     frames: list = []
     c = api.compressor(level, threads=threads, progress=progress, members=entries,
@@ -179,7 +193,7 @@ def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEV
         total += len(chunk)
     chunk = c.flush()
     out.write(chunk)
-    return total + len(chunk), _split(total + len(chunk), sizes, frames)
+    return total + len(chunk), _split(total + len(chunk), sizes, frames), c.starts
 
 
 def extract(stream: Iterator[bytes], members: list[tuple[str, int]], dest: Path, force: bool) -> list[Path]:
