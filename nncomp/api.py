@@ -58,12 +58,13 @@ def resolver(extra: list[Prior] = ()):
 
 def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, config: CodecConfig | None = None,
                threads: int | None = None, progress: Progress | None = None,
-               members: list[tuple[str, int]] | None = None, on_frame=None) -> Compressor:
+               members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True) -> Compressor:
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
     `model` is the prior to start from: the level's own by default, 'none', a built-in name, a
     .nncm path or a Prior. `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
+    `decide=False` lets every dataset go on from what the stream learned (Compressor).
     """
     _check_level(level)
     cfg = config or level_config(level)
@@ -71,7 +72,8 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     p = load_model(model if model is not None else (NO_PRIOR if config else level_model(level)))
     if p is not None and not p.fits(cfg.model, cfg.orders):
         raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
-    return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame)
+    return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
+                      decide=decide)
 
 
 def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,

@@ -164,12 +164,14 @@ class Compressor:
     on from what the stream has learned and afresh, and the smaller is kept, so a joint stream never
     costs more than its datasets alone (less their shared headers). Deciding doubles the time and
     the memory of coding those datasets, and their frames are written when the dataset ends.
-    `starts` says, per dataset after the first, whether it learned from those before it.
+    `starts` says, per dataset after the first, whether it learned from those before it. With
+    `decide=False` every dataset goes on from what was learned (for measurements that know what the
+    dataset costs alone, such as tools/joint.ncd_matrix).
     """
 
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
-                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None):
+                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True):
         self._engine = Engine(cfg, prior, threads)
         self._engine.progress = progress
         self._cfg, self._prior, self._threads = cfg, prior, threads
@@ -181,6 +183,7 @@ class Compressor:
         self._finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
         self._flushed = False
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
+        self._decide = decide
         self._trial: _Trial | None = None  # the dataset being coded both ways
         self.starts: list[bool] = []  # per dataset after the first: True if it went on from what was learned
 
@@ -221,7 +224,7 @@ class Compressor:
 
     def _frame(self, raw: bytes) -> bytes:
         kind = Frame(self._new_dataset, find_period(raw) if self._cfg.record else 0, looks_binary(raw))
-        if self._new_dataset:
+        if self._new_dataset and self._decide:
             fresh = Engine(self._cfg, self._prior, self._threads)
             finder = longrange.Finder(self._cfg.long_window, self._cfg.long_min) if self._cfg.long_window else None
             self._trial = _Trial(fresh, finder)

@@ -13,6 +13,7 @@ import pytest
 
 import nncomp
 from nncomp import CorruptError, NNCError, container
+from nncomp.tools.info import describe
 from nncomp.tools.joint import extract, joint_report, ncd_matrix
 
 from .conftest import SAMPLE, nncomp_env
@@ -91,7 +92,9 @@ def test_ncd_matrix_shape_and_self_similarity():
     m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1)
     assert m["single"][0] == len(nncomp.compress(a, 1))
     # C(ab) is the joint stream of a then b (a frame ends between them), as joint_report measures it
-    assert m["pair"][0][2] == joint_report([("a", [("a", a)]), ("b", [("b", b)])], 1).joint_total
+    for i, j in ((0, 2), (2, 0)):  # whether the second goes on from the first or starts afresh
+        x, y = (a, b)[i // 2], (a, b)[j // 2]
+        assert m["pair"][i][j] == joint_report([("x", [("x", x)]), ("y", [("y", y)])], 1).joint_total
     assert m["ncd"][0][1] < m["ncd"][0][2]  # a is nearer to a copy of itself than to b
 
 
@@ -161,6 +164,8 @@ def test_a_dataset_starts_afresh_where_what_came_before_would_mislead_it():
     assert c.starts == [False]  # after noise, text is cheaper from the prior's fresh state
     heads = container.frame_heads(stream)
     assert [h.fresh for _, h in heads] == [False, True] and heads[1][1].frame.new_dataset
+    d = describe(io.BytesIO(stream))
+    assert (d["datasets"], d["fresh"]) == (2, 1)
     assert nncomp.decompress(stream) == a + b
     alone = nncomp.compress(b, 1)
     (pos, head), (pos_alone, head_alone) = heads[1], container.frame_heads(alone)[0]

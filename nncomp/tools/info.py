@@ -28,7 +28,7 @@ def describe(f: BinaryIO) -> dict:
     """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
     header, head = container.read_header(f)
     cfg = header.config
-    frames = stored = binary = long = raw = packed = 0
+    frames = stored = binary = long = raw = packed = datasets = fresh = 0
     periods: set[int] = set()  # record lengths the frames use
     packed += len(head)
     while True:
@@ -46,6 +46,8 @@ def describe(f: BinaryIO) -> dict:
         stored += head.kind == container.STORED
         binary += head.frame.binary
         long += head.long
+        datasets += head.frame.new_dataset
+        fresh += head.fresh
         if head.frame.period:
             periods.add(head.frame.period)
         raw += head.raw_len
@@ -53,7 +55,8 @@ def describe(f: BinaryIO) -> dict:
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,
-                stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members)
+                stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
+                datasets=datasets + (frames > 0), fresh=fresh)
 
 
 def render(name: str, s: dict) -> Table:
@@ -81,6 +84,7 @@ def render(name: str, s: dict) -> Table:
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
+        ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone)"),
         ("memory to decode", f"about {cfg.memory_estimate() / 2**20:,.0f} MiB (tables, weights, activations; plus Python and torch)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),
@@ -120,6 +124,7 @@ def to_json(name: str, s: dict) -> dict:
     cfg = s["config"]
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
             "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "long_frames": s["long"],
-            "record_lengths": sorted(s["periods"]), "compressed": s["packed"], "original": s["raw"],
+            "record_lengths": sorted(s["periods"]), "datasets": s["datasets"], "fresh_datasets": s["fresh"],
+            "compressed": s["packed"], "original": s["raw"],
             "decode_memory": cfg.memory_estimate(),
             "members": None if s["members"] is None else [{"path": p, "size": n} for p, n in s["members"]]}
