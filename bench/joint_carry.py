@@ -1,7 +1,7 @@
 """What should a joint stream's next dataset keep of what the stream learned? Encoder-side code lengths.
 
     python bench/joint_carry.py paper1+paper2,progc+progp            # every variant
-    python bench/joint_carry.py book1+book2 "age8 (now),keep"        # some
+    python bench/joint_carry.py book1+book2 "keep (now),age8"        # some
 
 For each pair A+B of Calgary files: B's model cost alone, and after A under each variant of
 Predictor.new_dataset (what happens at the dataset boundary), at level 5, without headers. The
@@ -43,17 +43,15 @@ def age(shift):
     return f
 
 def reset_net(self):
-    self.ctx.new_dataset()
     self.net = Transformer(self.net.cfg, prior.params)
 
 def reset_mixer(self):
-    self.ctx.new_dataset()
     self.mixer = Mixer(self.layout, prior.alpha)
 
 def reset_counts(self):
     self.ctx.table.zero_()
 
-VARIANTS = {"age8 (now)": None, "keep": lambda self: None, "age2": age(1), "age64": age(6),
+VARIANTS = {"keep (now)": None, "age8": age(3), "age2": age(1), "age64": age(6),
             "reset counts": reset_counts, "reset net": reset_net, "reset mixer": reset_mixer}
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("pairs", help="A+B,C+D,...")

@@ -26,10 +26,10 @@ from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 14  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 15  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
-NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset starts here, so the model ages its counts first
+NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset of a joint stream starts here
 BINARY = 0x04  # flag on a frame's kind: binary data, coded with the mixing weights of binary frames
 LONG = 0x08  # flag on a frame's kind: the payload starts with long-range references
 FRESH = 0x10  # flag on a new dataset's first frame: the model starts afresh there, as for a file alone

@@ -153,8 +153,8 @@ class Predictor:
 
     # -- lanes ----------------------------------------------------------------------------
     def start_frame(self, lanes: int, length: int, frame: Frame = Frame()) -> None:
-        """New lanes: empty histories and no attention memory. Learned weights and counts carry on;
-        at the start of a new dataset the counts are aged first (ContextModel.new_dataset)."""
+        """New lanes: empty histories and no attention memory. Learned weights and counts carry on,
+        into a new dataset too (new_dataset)."""
         if frame.period and not self.rec:
             raise ValueError("record contexts are off in these settings")
         if frame.new_dataset:
@@ -168,9 +168,8 @@ class Predictor:
             s.start_frame(frame, lanes, length)
 
     def new_dataset(self) -> None:
-        """What a joint stream's next dataset keeps of what the stream learned before it: everything
-        but the hashed count rows, which are aged (ContextModel.new_dataset)."""
-        self.ctx.new_dataset()
+        """What a joint stream's next dataset keeps of what the stream learned before it: everything.
+        Where that misleads it, the encoder starts the dataset afresh instead (codec.Compressor)."""
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None) -> Position:
         """The context rows' logits for the current position; then count `sym` and advance, if given."""

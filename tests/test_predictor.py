@@ -193,24 +193,6 @@ def test_learning_lowers_cost():
     assert costs[-1] < 0.5 < costs[0]
 
 
-def test_new_dataset_ages_hashed_counts_only():
-    from nncomp.contexts.counts import ContextModel
-
-    ctx = ContextModel((1, 2, 3), hash_bits=16)  # orders 1 and 2 index exactly; order 3 is hashed
-    hist = torch.tensor([0x616263, 0x646566], dtype=torch.int64)
-    rows = ctx.rows(hist)
-    for n in range(20):  # 20 of 'x' after both contexts, and 5 of 'y' after the first
-        ctx.update(rows, ctx.features(rows)[1], torch.tensor([ord("x"), ord("x")]), torch.tensor([True, True]))
-        if n < 5:
-            ctx.update(rows, ctx.features(rows)[1], torch.tensor([ord("y"), ord("y")]), torch.tensor([True, False]))
-    before = ctx.table[rows].clone()  # (K, L, 256)
-    ctx.new_dataset()
-    after = ctx.table[rows]
-    assert torch.equal(after[:2], before[:2])  # exact orders keep their counts
-    assert after[2, 0, ord("x")] == 20 // 8 and after[2, 0, ord("y")] == 0  # hashed: divided by 8, rare ones gone
-    assert int(after[2].sum()) == 2 * (20 // 8)
-
-
 def test_full_rows_are_halved():
     from nncomp.contexts.counts import HALVE_BITS, ContextModel
 

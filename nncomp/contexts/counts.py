@@ -18,7 +18,6 @@ TOTAL_BUCKETS = 16  # mixing weights depend on the order and on log2 of the cont
 # which predicts it more reliably than its count alone says
 N_BUCKETS = 2 * TOTAL_BUCKETS
 HIST_BITS = 56  # lane history keeps the last 7 bytes
-DATASET_DECAY = 3  # a new dataset divides the hashed orders' counts by 2**3 (rare counts vanish)
 # A row whose total count has more than HALVE_BITS bits is halved after its update: old statistics
 # fade, so a context whose data drifts (object code, a bitmap's regions) follows it.
 HALVE_BITS = 10
@@ -61,24 +60,13 @@ class ContextModel:
         self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
         starts = self.offsets.view(-1).tolist()
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
-        self.hashed = [(a, a + n) for a, n, h in zip(starts, sizes, is_hashed) if h]
+        self.hashed = [(a, a + n) for a, n, h in zip(starts, sizes, is_hashed) if h]  # (first, end) row of each
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
         self.tags = torch.tensor(list(self.orders) + [8 + j for j in range(extra)]).view(-1, 1)
         self.is_hashed = torch.tensor(is_hashed).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
-
-    def new_dataset(self) -> None:
-        """Age the hashed orders where the next dataset of a joint stream begins.
-
-        Their rows are shared by every context that hashes there, so what one file left in them is
-        mostly noise to the next: its one-off counts mislead the next file more than its common ones
-        help. Dividing by 8 keeps the strong statistics and drops the rare ones; the exact order-1/2
-        rows keep everything. Within one file it is not done (docs/decisions.md).
-        """
-        for a, b in self.hashed:
-            self.table[a:b] >>= DATASET_DECAY
 
     def rows(self, hist: torch.Tensor, extra: torch.Tensor | None = None, sparse: bool = False) -> torch.Tensor:
         """Table rows (K, L) of each order's context, from lane histories hist (L,) int64; then, if

@@ -150,13 +150,12 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
     """NCD(x, y) = (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) for every ordered pair.
 
     Each C(x) is computed once; each C(xy) continues a copy of the compressor that has seen x, so x
-    is coded once per row rather than once per pair. C(xy) is the joint stream's size: y goes on from
-    what x taught or starts afresh, whichever is smaller, and starting afresh costs what y costs alone
-    less the header and end record the two share (so y is coded once per pair, not twice). C(y|x) =
-    C(xy) - C(x) is reported too.
+    is coded once per row rather than once per pair. C(xy) always goes on from what x taught, as if
+    the compressor could not start y afresh (joint streams can, and may be smaller): what x teaches
+    about y is the signal a distance needs, and the smaller of the two would leave unrelated pairs
+    told apart by their sizes alone. C(y|x) = C(xy) - C(x) is reported too.
     """
     names = [n for n, _ in datasets]
-    shared = len(api.compress(b"", level))  # a header and an end record
     single, prefix = [], []
     for _, data in datasets:
         c = api.compressor(level, threads=threads, progress=progress, decide=False)
@@ -171,8 +170,7 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
             if i == j:
                 continue
             c = copy.deepcopy(c0)
-            learned = head + len(c.compress(datasets[j][1])) + len(c.flush())  # c0 ended x's frame
-            pair[i][j] = min(learned, single[i] + single[j] - shared)
+            pair[i][j] = head + len(c.compress(datasets[j][1])) + len(c.flush())  # c0 ended x's frame
     ncd = [[0.0 if i == j else (pair[i][j] - min(single[i], single[j])) / max(single[i], single[j]) for j in range(n)]
            for i in range(n)]
     cond = [[0 if i == j else pair[i][j] - single[i] for j in range(n)] for i in range(n)]
