@@ -103,12 +103,16 @@ def main() -> None:
     ap.add_argument("--per-label", type=int, default=4)
     ap.add_argument("--bytes", type=int, default=2048, help="bytes per sample")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/nncomp-classify"), help="downloaded packages")
+    ap.add_argument("--tasks", default="code,prose", help="code, prose or both")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.md")
     args = ap.parse_args()
     lines = [f"Format {container.VERSION}, nncomp level {args.level}; {args.per_label} samples of {args.bytes} bytes "
              "per label; accuracy of the nearest neighbour's label.\n",
              "| task | samples | " + " | ".join(["nncomp", *CLASSICAL]) + " |", "|---|---:|" + "---:|" * (1 + len(CLASSICAL))]
     confusions = []
-    for task, table in (("programming languages", CODE), ("natural languages", PROSE)):
+    tasks = [(t, tab) for key, t, tab in (("code", "programming languages", CODE), ("prose", "natural languages", PROSE))
+             if key in args.tasks.split(",")]
+    for task, table in tasks:
         s = samples(args.cache, table, args.per_label, args.bytes)
         labels, data = [x[0] for x in s], [x[2] for x in s]
         t0 = time.perf_counter()
@@ -124,8 +128,7 @@ def main() -> None:
         lines.append(f"| {task} ({len(table)} labels) | {len(s)} | " + " | ".join(f"{acc[k]:.3f}" for k in acc) + " |")
         print(lines[-1], f"(nncomp {secs:.0f} s)", flush=True)
     lines += ["", "nncomp's confusions:" if confusions else "nncomp made no error.", *confusions]
-    out = HERE / "results" / "classify.md"
-    out.write_text("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[3:]))
 
 
