@@ -149,23 +149,20 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
                progress: Callable[[int], None] | None = None) -> dict:
     """NCD(x, y) = (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) for every ordered pair.
 
-    Each C(x) is computed once; each C(xy) continues a copy of the compressor that has seen x, so x
-    is coded once per row rather than once per pair. C(xy) always goes on from what x taught, as if
-    the compressor could not start y afresh (joint streams can, and may be smaller): what x teaches
-    about y is the signal a distance needs, and the smaller of the two would leave unrelated pairs
-    told apart by their sizes alone. C(y|x) = C(xy) - C(x) is reported too.
+    Each C(xy) continues a copy of the compressor that has seen x, so x is coded once per row rather
+    than once per pair, and only that row's compressor is kept (one per dataset would hold every
+    dataset's tables at once: gigabytes each at the default level). C(xy) always goes on from what x
+    taught, as if the compressor could not start y afresh (joint streams can, and may be smaller):
+    what x teaches about y is the signal a distance needs, and the smaller of the two would leave
+    unrelated pairs told apart by their sizes alone. C(y|x) = C(xy) - C(x) is reported too.
     """
     names = [n for n, _ in datasets]
-    single, prefix = [], []
-    for _, data in datasets:
-        c = api.compressor(level, threads=threads, progress=progress, decide=False)
-        head = c.compress(data) + c.end_frame()
-        prefix.append((c, len(head)))
-        single.append(len(head) + len(copy.deepcopy(c).flush()))
     n = len(datasets)
-    pair = [[0] * n for _ in range(n)]
+    single, pair = [0] * n, [[0] * n for _ in range(n)]
     for i in range(n):
-        c0, head = prefix[i]
+        c0 = api.compressor(level, threads=threads, progress=progress, decide=False)
+        head = len(c0.compress(datasets[i][1]) + c0.end_frame())
+        single[i] = head + len(copy.deepcopy(c0).flush())
         for j in range(n):
             if i == j:
                 continue
