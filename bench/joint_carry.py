@@ -38,8 +38,11 @@ def bits(eng, data, new):
 
 def age(shift):
     def f(self):
-        for a, b in self.ctx.hashed:
-            self.ctx.table[a:b] >>= shift
+        ctx = self.ctx
+        rows = ctx.offsets.view(-1).tolist() + [len(ctx.table)]
+        for k, hashed in enumerate(ctx.is_hashed.view(-1).tolist()):  # orders and the other sources' rows
+            if hashed:
+                ctx.table[rows[k] : rows[k + 1]] >>= shift
     return f
 
 def reset_net(self):

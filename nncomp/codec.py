@@ -202,8 +202,8 @@ class Compressor:
 
         Lanes of one frame are coded side by side; joint compression ends a frame at each dataset
         boundary so that the next dataset really comes after what the model learned from this one.
-        The next frame is flagged as a new dataset: both sides age the count statistics before it,
-        or start afresh where that codes the dataset smaller (see the class).
+        The next frame is flagged as a new dataset: it goes on from everything learned, or starts
+        afresh where that codes the dataset smaller (see the class).
         """
         out = [self.compress(b"")]
         if self._pending:

@@ -24,7 +24,7 @@ import torch
 class Frame:
     """What a frame's head tells the model about it."""
 
-    new_dataset: bool = False  # a joint stream's next dataset starts here: the counts are aged first
+    new_dataset: bool = False  # a joint stream's next dataset starts here
     period: int = 0  # record length (0: no records)
     binary: bool = False  # binary data: the weights of binary frames, sparse and pixel rows
 

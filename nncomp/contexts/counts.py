@@ -58,9 +58,7 @@ class ContextModel:
         sizes = table_sizes(self.orders, hash_bits, extra, sparse)
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
         self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
-        starts = self.offsets.view(-1).tolist()
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
-        self.hashed = [(a, a + n) for a, n, h in zip(starts, sizes, is_hashed) if h]  # (first, end) row of each
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
         self.tags = torch.tensor(list(self.orders) + [8 + j for j in range(extra)]).view(-1, 1)
