@@ -64,7 +64,9 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     `model` is the prior to start from: the level's own by default, 'none', a built-in name, a
     .nncm path or a Prior. `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
-    `decide=False` lets every dataset go on from what the stream learned (Compressor).
+    `decide=False` lets every dataset go on from what the stream learned (Compressor). `threads` sets
+    torch's CPU threads for the process (None: as they are; the command line uses 1, since waiting
+    threads spin and processes side by side slow each other down).
     """
     _check_level(level)
     cfg = config or level_config(level)

@@ -68,7 +68,7 @@ RmOpt = Annotated[bool, typer.Option("--rm", help="Remove each input file once i
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print details (settings, speed), also when writing to a pipe.")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=0, max=MAX_THREADS,
-                                                   help="CPU threads, 0: one per core (output is the same for any).")]
+                                                   help="CPU threads (default 1), 0: one per core (output is the same for any).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
 PriorOpt = Annotated[Optional[str], typer.Option("--model", help="Custom prior (.nncm) that the input was compressed with.")]
 LevelOpt = Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")]
@@ -182,7 +182,12 @@ def _each(items: list[str], action: Callable[[str], None], interrupted: str) -> 
         raise typer.Exit(1)
 
 
-def _threads(n: int | None) -> int | None:
+def _threads(n: int | None, default: int | None = 1) -> int | None:
+    """One thread unless asked: torch's threads spin while they wait, so two processes that each use
+    every core (xargs -P, make -j) slow each other down many times over, while a second thread gains
+    a single process only about a tenth (docs/decisions.md)."""
+    if n is None:
+        return default
     return (os.cpu_count() or 1) if n == 0 else n
 
 
@@ -591,7 +596,7 @@ def train(
     """Train a custom prior on INPUTS, as zstd --train trains a dictionary (a held-back part measures it)."""
     from .tools import train as trainlib
 
-    threads = _threads(threads)
+    threads = _threads(threads, default=None)  # training's larger products gain from every core
     with _one_line_errors("train", "interrupted; no model written"):
         out_path = Path(output)
         for path in (output, log):  # checked before the work, and again when writing
