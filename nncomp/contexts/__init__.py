@@ -17,7 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+import numpy as np
 import torch
+
+
+def zeros(*shape: int, dtype: torch.dtype) -> torch.Tensor:
+    """A zeroed table whose memory the system hands out as it is first written (numpy's calloc), so a
+    table sized for megabytes costs a small input only the rows it uses; torch.zeros writes every byte."""
+    return torch.from_numpy(np.zeros(shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype))
 
 
 @dataclass(frozen=True)

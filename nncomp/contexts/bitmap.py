@@ -19,7 +19,7 @@ import functools
 
 import torch
 
-from . import Frame
+from . import Frame, zeros
 from .counts import TOTAL_BUCKETS
 from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
@@ -57,7 +57,7 @@ class BitmapContext:
     """Pixel rows, one per template."""
 
     def __init__(self):
-        self.table = torch.zeros(CONTEXTS, dtype=torch.int32)  # per context: n0 | n1 << 16
+        self.table = zeros(CONTEXTS, dtype=torch.int32)  # per context: n0 | n1 << 16
         self.scores = _score_table()  # built once per process, shared (read only)
 
     @staticmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from . import zeros
 from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
 COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still fits int16
@@ -57,7 +58,7 @@ class ContextModel:
         self.halve = halve
         sizes = table_sizes(self.orders, hash_bits, extra, sparse)
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
-        self.table = torch.zeros(sum(sizes), 256, dtype=torch.int16)
+        self.table = zeros(sum(sizes), 256, dtype=torch.int16)
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from . import Frame, Guess
+from . import Frame, Guess, zeros
 from .counts import hash_context
 from ..exact import lookup
 
@@ -33,14 +33,12 @@ class MatchModel:
 
     def __init__(self, bits: int):
         self.bits = bits
-        self.table = torch.zeros(2**bits, dtype=torch.int64)  # position + 1 (0: empty)
-        self.own = torch.zeros(2**bits, dtype=torch.int64)  # ... the same, at key ^ the lane's salt
 
     def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
         """Matches stay inside a frame: the tables and the byte buffer start empty. In text frames a
         lane looks for its context in its own past before the whole frame's."""
-        self.table.zero_()
-        self.own.zero_()
+        self.table = zeros(2**self.bits, dtype=torch.int64)  # position + 1 (0: empty)
+        self.own = zeros(2**self.bits, dtype=torch.int64)  # ... the same, at key ^ the lane's salt
         self.own_first = not frame.binary
         self.lanes = lanes
         self.lane_ids = torch.arange(lanes)
