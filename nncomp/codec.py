@@ -172,9 +172,10 @@ class Compressor:
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
                  on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True):
-        self._engine = Engine(cfg, prior, threads)
-        self._engine.progress = progress
-        self._cfg, self._prior, self._threads = cfg, prior, threads
+        if prior is not None and not prior.fits(cfg.model, cfg.orders):
+            raise UnsupportedError(f"model {prior.id} does not fit these settings")
+        self._engine: Engine | None = None  # made at the first frame, whose length sizes its tables
+        self._cfg, self._prior, self._threads, self._progress = cfg, prior, threads, progress
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
@@ -224,8 +225,10 @@ class Compressor:
 
     def _frame(self, raw: bytes) -> bytes:
         kind = Frame(self._new_dataset, find_period(raw) if self._cfg.record else 0, looks_binary(raw))
-        if self._new_dataset and self._decide:
-            fresh = Engine(self._cfg, self._prior, self._threads)
+        if self._engine is None:
+            self._engine = self._start(len(raw))
+        elif self._new_dataset and self._decide:
+            fresh = self._start(len(raw))
             finder = longrange.Finder(self._cfg.long_window, self._cfg.long_min) if self._cfg.long_window else None
             self._trial = _Trial(fresh, finder)
         self._new_dataset = False
@@ -238,6 +241,12 @@ class Compressor:
         t.learned.append(self._code(raw, kind, self._engine, self._finder))
         return b""
 
+    def _start(self, n: int) -> Engine:
+        """An engine from the prior's fresh state for a stream or dataset whose first frame holds n bytes."""
+        engine = Engine(self._cfg.fitted(n), self._prior, self._threads)
+        engine.progress = self._progress
+        return engine
+
     def _settle(self) -> bytes:
         """The frames of the dataset coded both ways: the smaller way's, and its engine goes on."""
         t, self._trial = self._trial, None
@@ -245,7 +254,7 @@ class Compressor:
             return b""
         learned = sum(len(c.frame) for c in t.learned) <= sum(len(c.frame) for c in t.fresh)
         if not learned:
-            t.engine.progress, self._engine = self._engine.progress, t.engine
+            self._engine = t.engine
         self.starts.append(learned)
         return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
 
@@ -320,14 +329,14 @@ class Decompressor:
     def _step(self) -> bytes | None:
         """Consume one header or frame from the buffer; None when more input is needed."""
         buf = self._buf
-        if self._engine is None:
+        if self.header is None:
             n = container.header_length(bytes(buf[: container.HEADER_FIXED]))
             if n is None or len(buf) < n:
                 return None
             self.header = container.parse_header(bytes(buf[:n]))
             self._prior = self._resolve(self.header.model)
-            self._engine = Engine(self.header.config, self._prior, self._threads)
-            self._engine.progress = self._progress
+            if self._prior is not None and not self._prior.fits(self.header.config.model, self.header.config.orders):
+                raise UnsupportedError(f"model {self._prior.id} does not fit these settings")
             if self.header.config.long_window:
                 self._joiner = longrange.Joiner(self.header.config.long_window)
             del buf[:n]
@@ -347,13 +356,13 @@ class Decompressor:
         head = container.FRAME_HEAD.size
         if len(buf) < head:
             return None
-        f = container.parse_frame_head(bytes(buf[:head]), self._engine.cfg)
+        f = container.parse_frame_head(bytes(buf[:head]), self.header.config)
         if len(buf) < head + f.pay_len:
             return None
         payload = bytes(buf[head : head + f.pay_len])
         del buf[: head + f.pay_len]
-        if f.fresh:  # this dataset starts from the prior's fresh state, as if alone (see Compressor)
-            self._engine = Engine(self._engine.cfg, self._prior, self._threads)
+        if self._engine is None or f.fresh:  # the stream, or a dataset that starts afresh as if alone (see Compressor)
+            self._engine = Engine(self.header.config.fitted(f.raw_len), self._prior, self._threads)
             self._engine.progress = self._progress
         refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
         body = payload[used:]

@@ -15,6 +15,12 @@ MAX_FRAME = 1 << 24  # largest frame a header may announce (bounds a decoder's m
 MAX_LANES = 256
 MAX_WINDOW = 1 << 30  # the long-range window a header may ask a decoder to keep
 MAX_MEMORY = 2 << 30  # settings whose working memory would exceed this are refused (a header is untrusted)
+# An input that fits in one frame gets count tables of 4 to 8 rows per byte, and this many bits at
+# least: a small file touches less memory, and the hashes still rarely collide (one row fewer per byte
+# costs 0.2 % on small files; docs/decisions.md). The match table keeps its size: fewer entries cost
+# more, and it is touched only where written.
+FIT_SLACK = 2
+FIT_MIN_BITS = 10
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,15 @@ class CodecConfig:
         return (rows * 256 * 2 + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
                 + cells * 256 * (4 + layout.rows) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24 + self.long_window)
+
+    def fitted(self, n: int) -> CodecConfig:
+        """The settings a stream or dataset starts with when its first frame holds n bytes: count
+        tables sized to n when that frame is the whole of it (shorter than a frame), else these. Both
+        sides know n from the frame's head, so no header field says it."""
+        if n >= self.frame_size:
+            return self
+        bits = max(FIT_MIN_BITS, n.bit_length() + FIT_SLACK)
+        return replace(self, hash_bits=min(self.hash_bits, bits))
 
     def lane_layout(self, n: int) -> tuple[int, int]:
         """(lanes, lane_length) for a frame of n > 0 bytes: every lane but the last is full."""

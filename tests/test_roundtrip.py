@@ -125,3 +125,20 @@ def test_eval_corpus_round_trip_level_1(path):
 def test_eval_corpus_round_trip_default_level(path):
     data = path.read_bytes()
     assert len(_rt(data)) < len(data)
+
+
+@pytest.mark.slow
+def test_a_small_input_needs_a_fraction_of_the_levels_memory(tmp_path):
+    """Count tables sized for megabytes cost a small input only what it uses: a 4 KB file at level 5,
+    whose full tables alone are over 800 MB, round-trips in a process whose peak stays far below."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    src.write_bytes(SAMPLE.read_bytes()[:4096])
+    script = ("import resource, sys, nncomp; d = open(sys.argv[1], 'rb').read(); "
+              "assert nncomp.decompress(nncomp.compress(d, 5)) == d; "
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", script, str(src)], capture_output=True, text=True, check=True)
+    assert level_config(5).memory_estimate() > 1000 << 20
+    assert int(out.stdout) < 600 << 10  # kilobytes

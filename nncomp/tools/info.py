@@ -30,6 +30,7 @@ def describe(f: BinaryIO) -> dict:
     cfg = header.config
     frames = stored = binary = long = raw = packed = datasets = fresh = 0
     periods: set[int] = set()  # record lengths the frames use
+    largest = 0  # the longest first frame of a stream or a dataset started afresh: it sizes the tables
     packed += len(head)
     while True:
         kind = _read(f, 1)
@@ -42,6 +43,8 @@ def describe(f: BinaryIO) -> dict:
         rest = _read(f, container.FRAME_HEAD.size - 1)
         head = container.parse_frame_head(kind + rest, cfg)
         f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
+        if frames == 0 or head.fresh:
+            largest = max(largest, head.raw_len)
         frames += 1
         stored += head.kind == container.STORED
         binary += head.frame.binary
@@ -54,7 +57,7 @@ def describe(f: BinaryIO) -> dict:
         packed += container.FRAME_HEAD.size + head.pay_len
     if f.read(1):
         raise CorruptError("trailing data after the end of the stream")
-    return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg, frames=frames,
+    return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
                 stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
                 datasets=datasets + (frames > 0), fresh=fresh)
 
