@@ -121,8 +121,9 @@ class CodecConfig:
 # level but the first.
 _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
 # Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about as
-# much at one lane as at ten. Levels 3-5 give a frame under 64 KB up to 16 lanes of 3 KiB.
-_SHORT = dict(short_lane=3072, short_lanes=16)
+# much at one lane as at ten. Levels 3-5 give a frame under 64 KB up to 16 lanes of 1 KiB: a 4 KB file
+# codes 3x as fast as with lanes of 3 KiB, for 0.05 % more over the eval files (docs/decisions.md).
+_SHORT = dict(short_lane=1024, short_lanes=16)
 # Levels 2-9 share the transformer shape and context orders of the built-in prior and trade speed for
 # learning: fewer lanes mean more training steps per byte. Level 1 is a smaller model without prior,
 # match model, word or sparse contexts, with 256 lanes, whose network trains on every eighth block:
