@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 
 from . import container, prior
 from .codec import NO_PRIOR, Compressor, Decompressor, Progress
-from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, level_config, level_model
+from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, check_segment, level_config, level_model, level_segment
 from .prior import Prior
 from .errors import TRUNCATED, CorruptError, NNCError, UnsupportedError
 
@@ -58,7 +58,8 @@ def resolver(extra: list[Prior] = ()):
 
 def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, config: CodecConfig | None = None,
                threads: int | None = None, progress: Progress | None = None,
-               members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True) -> Compressor:
+               members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True,
+               segment: int | None = None, workers: int = 1) -> Compressor:
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
     `model` is the prior to start from: the level's own by default, 'none', a built-in name, a
@@ -67,6 +68,10 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     `decide=False` lets every dataset go on from what the stream learned (Compressor). `threads` sets
     torch's CPU threads for the process (None: as they are; the command line uses 1, since waiting
     threads spin and processes side by side slow each other down).
+
+    `segment` cuts the input into independently coded segments of that many bytes (None: the level's
+    size; 0: one segment, as joint streams and archives need), and `workers` codes them in that many
+    processes at once; the bytes are the same for any number of workers.
     """
     _check_level(level)
     cfg = config or level_config(level)
@@ -74,15 +79,16 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     p = load_model(model if model is not None else (NO_PRIOR if config else level_model(level)))
     if p is not None and not p.fits(cfg.model, cfg.orders):
         raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
+    segment = check_segment(level_segment(level) if segment is None else segment)
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
-                      decide=decide)
+                      decide=decide, segment=segment, workers=max(1, workers))
 
 
 def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,
-                 progress: Progress | None = None) -> Decompressor:
+                 progress: Progress | None = None, workers: int = 1) -> Decompressor:
     """An incremental Decompressor of one stream; `models` are custom priors (paths or Prior objects)
     that headers may name besides the built-in ones."""
-    return Decompressor(resolver(_priors(models)), threads=threads, progress=progress)
+    return Decompressor(resolver(_priors(models)), threads=threads, progress=progress, workers=workers)
 
 
 def _priors(models: Iterable[ModelSpec]) -> list[Prior]:
@@ -92,7 +98,7 @@ def _priors(models: Iterable[ModelSpec]) -> list[Prior]:
 
 
 def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = (), threads: int | None = None,
-                    progress: Progress | None = None) -> Iterator[bytes]:
+                    progress: Progress | None = None, workers: int = 1) -> Iterator[bytes]:
     """Decoded bytes of one or more concatenated streams whose bytes come in `chunks`.
 
     Raises CorruptError for empty input, input that ends inside a stream, and data after a stream
@@ -106,7 +112,7 @@ def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = ()
             if d is None:
                 if not container.MAGIC.startswith(bytes(chunk[: len(container.MAGIC)])) and started:
                     raise CorruptError("trailing data after the end of the stream")
-                d, started = Decompressor(resolve, threads=threads, progress=progress), True
+                d, started = Decompressor(resolve, threads=threads, progress=progress, workers=workers), True
             yield d.decompress(chunk)
             chunk, d = (d.unused_data, None) if d.eof else (b"", d)
     if d is not None or not started:
@@ -114,15 +120,17 @@ def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = ()
 
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None = None,
-             config: CodecConfig | None = None, threads: int | None = None) -> bytes:
+             config: CodecConfig | None = None, threads: int | None = None, segment: int | None = None,
+             workers: int = 1) -> bytes:
     """Compress a bytes-like object into a complete .nnc stream (TypeError for anything else, as lzma)."""
-    c = compressor(level, model=model, config=config, threads=threads)
+    c = compressor(level, model=model, config=config, threads=threads, segment=segment, workers=workers)
     return c.compress(data) + c.flush()
 
 
-def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | None = None) -> bytes:
+def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | None = None,
+               workers: int = 1) -> bytes:
     """Decompress one or more concatenated .nnc streams; CorruptError on damaged or truncated input."""
-    return b"".join(iter_decompress([memoryview(data).cast("B")], models=models, threads=threads))
+    return b"".join(iter_decompress([memoryview(data).cast("B")], models=models, threads=threads, workers=workers))
 
 
 __all__ = ["compress", "decompress", "compressor", "decompressor", "iter_decompress", "load_model",

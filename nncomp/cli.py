@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, api, container
+from . import workers as workers_mod
 from .tools import joint as jointlib
 from .tools import info as describe_stream
 from .config import DEFAULT_LEVEL
@@ -69,6 +70,12 @@ QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only errors
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Print details (settings, speed), also when writing to a pipe.")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=0, max=MAX_THREADS,
                                                    help="CPU threads (default 1), 0: one per core (output is the same for any).")]
+WorkersOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=0, max=MAX_THREADS,
+                                                   help="Worker processes that code segments side by side (default 1), "
+                                                        "0: one per core (output is the same for any).")]
+SegmentOpt = Annotated[Optional[str], typer.Option("--segment", metavar="SIZE",
+                                                   help="Cut the input into independent segments of SIZE bytes "
+                                                        "(K, M, G suffixes; 0: one segment; default: 4M).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
 PriorOpt = Annotated[Optional[str], typer.Option("--model", help="Custom prior (.nncm) that the input was compressed with.")]
 LevelOpt = Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")]
@@ -189,6 +196,30 @@ def _threads(n: int | None, default: int | None = 1) -> int | None:
     if n is None:
         return default
     return (os.cpu_count() or 1) if n == 0 else n
+
+
+def _workers(n: int | None, level: int | None = None) -> int:
+    """Worker processes for -T: as many as asked (0: one per core), but no more than memory holds."""
+    want = 1 if n is None else n or (os.cpu_count() or 1)
+    fit = workers_mod.affordable(want, level)
+    if fit < want:
+        _say(f"nncomp: -T {want}: the free memory holds {fit} worker{'s' * (fit != 1)}; using {fit}")
+    return fit
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(text: str, what: str) -> int:
+    """A byte count with an optional K, M or G suffix (powers of 1024), as zstd and xz take them."""
+    m = re.fullmatch(r"(\d+)\s*([KMG]?)(?:i?B)?", text.strip(), re.IGNORECASE)
+    if not m:
+        raise NNCError(f"{what}: not a size: {text!r}")
+    size = int(m.group(1)) * _UNITS[m.group(2).upper()]
+    try:
+        return api.check_segment(size)
+    except ValueError as e:
+        raise NNCError(f"{what}: {e}") from None
 
 
 def _stdin() -> BinaryIO:
@@ -323,7 +354,8 @@ def compress(
     rm: RmOpt = False,
     level: LevelOpt = DEFAULT_LEVEL,
     model: Annotated[Optional[str], typer.Option("--model", help="Prior to start from: 'default', 'none', or a .nncm file.")] = None,
-    threads: ThreadsOpt = None,
+    threads: WorkersOpt = None,
+    segment: SegmentOpt = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -334,14 +366,16 @@ def compress(
     _check_outputs(files, output)
     try:
         prior = api.load_model(model if model is not None else api.level_model(level))
+        seg = api.level_segment(level) if segment is None else _size(segment, "--segment")
     except NNCError as e:
         _fail("error", str(e))
         raise typer.Exit(1)
+    workers = _workers(threads, level)
     if verbose and not quiet:
         _say(f"level {level}, model {prior.id if prior else 'none'}")
 
     def work(fin, fout, prog):
-        c = api.compressor(level, model=prior or "none", threads=_threads(threads), progress=prog)
+        c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg, workers=workers)
         n_in = n_out = 0
         for chunk in _chunks(fin):
             n_in += len(chunk)
@@ -362,7 +396,7 @@ def decompress(
     keep: KeepOpt = True,
     rm: RmOpt = False,
     model: PriorOpt = None,
-    threads: ThreadsOpt = None,
+    threads: WorkersOpt = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -379,8 +413,10 @@ def decompress(
     _check_outputs(files, output, archives_ok=not to_stdout and all(m is not None for m in members.values()))
     models = _user_models(model)
 
+    workers = _workers(threads)
+
     def work(fin, fout, prog):
-        return _decode(fin, fout, _threads(threads), prog, models)
+        return _decode(fin, fout, workers, prog, models)
 
     job = _Job(output, stdout, force, rm, quiet, verbose, "decompress", _strip_suffix, work)
 
@@ -388,7 +424,7 @@ def decompress(
         if members[f] is None:
             _convert(f, job)
         else:
-            _extract(f, members[f], job, _threads(threads), models)
+            _extract(f, members[f], job, workers, models)
 
     _each(files, one, "interrupted; no output written")
 
@@ -412,7 +448,7 @@ def _user_models(path: str | None) -> list:
         raise typer.Exit(1)
 
 
-def _extract(archive: str, members: list[tuple[str, int]], job: _Job, threads, models) -> None:
+def _extract(archive: str, members: list[tuple[str, int]], job: _Job, workers: int, models) -> None:
     """Restore an archive's members under -o DIR, or beside the archive; nothing is left on failure."""
     dest = Path(job.output) if job.output else Path(archive).parent
     if dest.exists() and not dest.is_dir():
@@ -425,7 +461,7 @@ def _extract(archive: str, members: list[tuple[str, int]], job: _Job, threads, m
                     if prog:
                         prog(len(chunk))
                     yield chunk
-            written = jointlib.extract(api.iter_decompress(chunks(), models=models, threads=threads), members, dest,
+            written = jointlib.extract(api.iter_decompress(chunks(), models=models, threads=1, workers=workers), members, dest,
                                        job.force)
     if job.remove:
         os.unlink(archive)
@@ -435,7 +471,7 @@ def _extract(archive: str, members: list[tuple[str, int]], job: _Job, threads, m
              + (f" in {time.perf_counter() - t0:.1f} s" if job.verbose else ""))
 
 
-def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog, models=()) -> tuple[int, int]:
+def _decode(fin: BinaryIO, fout: BinaryIO | None, workers: int, prog, models=()) -> tuple[int, int]:
     """Decode the streams in fin into fout (None: verify only); (bytes read, bytes decoded)."""
     n_in = n_out = 0
 
@@ -445,7 +481,7 @@ def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog, mod
             n_in += len(chunk)
             yield chunk
 
-    for data in api.iter_decompress(counted(), models=models, threads=threads, progress=prog):
+    for data in api.iter_decompress(counted(), models=models, threads=1, progress=prog, workers=workers):
         n_out += _write(fout, data) if fout is not None else len(data)
     return n_in, n_out
 
@@ -454,7 +490,7 @@ def _decode(fin: BinaryIO, fout: BinaryIO | None, threads: int | None, prog, mod
 def test(
     files: Annotated[Optional[list[str]], typer.Argument(help=".nnc files to verify ('-' or none: standard input).")] = None,
     model: PriorOpt = None,
-    threads: ThreadsOpt = None,
+    threads: WorkersOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -464,7 +500,7 @@ def test(
     def one(f: str) -> None:
         total = None if f == "-" or not os.path.isfile(f) else os.path.getsize(f)
         with _open_input(f) as fin, _progress(total, quiet, _label(f)) as prog:
-            _, n = _decode(fin, None, _threads(threads), prog, models)
+            _, n = _decode(fin, None, _workers(threads), prog, models)
         if not quiet:
             _say(f"{_label(f)} : OK" + (f" ({n:,} bytes)" if verbose else ""))
 

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from . import container, longrange
-from .config import CodecConfig
+from . import workers as workers_mod
+from .config import MAX_SEGMENT, CodecConfig
 from .errors import CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.record import find_period
@@ -146,13 +147,57 @@ class _Coded(NamedTuple):
     costs: np.ndarray | None  # per-byte code lengths in bits (None: stored), for on_frame
 
 
+class _Start:
+    """A model and a long-range window from the prior's fresh state: where a stream, a segment or a
+    dataset coded afresh begins. Its tables are sized to its first frame (CodecConfig.fitted)."""
+
+    def __init__(self, cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None, n: int):
+        self.engine = Engine(cfg.fitted(n), prior, threads)
+        self.engine.progress = progress
+        self.finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
+
+
+def _kind(cfg: CodecConfig, raw: bytes, new_dataset: bool = False) -> Frame:
+    """The encoder's description of a frame: its record length and binary flag come from its bytes."""
+    return Frame(new_dataset, find_period(raw) if cfg.record else 0, looks_binary(raw))
+
+
+def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, segment: bool = False,
+          costs: bool = False) -> _Coded:
+    """A frame of raw coded by this model after this long-range window (both learn from it)."""
+    refs, literals = at.finder.split(raw, kind.period) if at.finder else ([], raw)
+    payload, bits = b"", None
+    if literals:  # the model codes (or, if stored, still learns from) the literals alone
+        payload, bits = at.engine.encode_frame(literals, kind, with_costs=costs)
+    coded = 0 < len(payload) < len(literals)
+    body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
+    frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh,
+                                  segment)
+    if refs and costs:  # copies cost nothing but their share of the frame's references
+        full = np.zeros(len(raw))
+        full[longrange.literal_mask(refs, len(raw))] = bits if coded else 8.0
+        bits = full
+    return _Coded(frame, len(raw), bits if coded or refs else None)
+
+
+def compress_segment(cfg: CodecConfig, prior: Prior | None, data: bytes, first: bool, threads=None,
+                     progress: Progress | None = None) -> bytes:
+    """The frames of one whole segment, coded from the prior's fresh state: what a worker does, and
+    byte for byte what Compressor writes for that segment."""
+    out, at = [], None
+    for i in range(0, len(data), cfg.frame_size):
+        raw = data[i : i + cfg.frame_size]
+        at = at or _Start(cfg, prior, threads, progress, len(raw))
+        out.append(_code(raw, _kind(cfg, raw), at, segment=not first and i == 0).frame)
+    return b"".join(out)
+
+
 @dataclass
 class _Trial:
     """A dataset of a joint stream coded twice, frame by frame: on from what the stream has learned,
     and from the prior's fresh state as if alone. The smaller is written when the dataset ends."""
 
-    engine: Engine  # the fresh start's
-    finder: longrange.Finder | None  # ... and its long-range window, which holds this dataset only
+    at: _Start  # the fresh start, whose long-range window holds this dataset only
     learned: list[_Coded] = field(default_factory=list)
     fresh: list[_Coded] = field(default_factory=list)
 
@@ -160,28 +205,37 @@ class _Trial:
 class Compressor:
     """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush().
 
-    end_frame() starts a new dataset (joint compression). Each dataset after the first is coded both
-    on from what the stream has learned and afresh, and the smaller is kept, so a joint stream never
-    costs more than its datasets alone (less their shared headers). Deciding doubles the time and
-    the memory of coding those datasets, and their frames are written when the dataset ends.
-    `starts` says, per dataset after the first, whether it learned from those before it. With
-    `decide=False` every dataset goes on from what was learned (for measurements that know what the
-    dataset costs alone, such as tools/joint.ncd_matrix).
+    With `segment` > 0 the input is cut into segments of that many bytes, each coded from the
+    prior's fresh state, so that any of them can be decoded without those before it; `workers` > 1
+    codes them in that many processes side by side (workers.py), to the same bytes.
+
+    end_frame() starts a new dataset (joint compression, which needs one segment). Each dataset after
+    the first is coded both on from what the stream has learned and afresh, and the smaller is kept,
+    so a joint stream never costs more than its datasets alone (less their shared headers). Deciding
+    doubles the time and the memory of coding those datasets, and their frames are written when the
+    dataset ends. `starts` says, per dataset after the first, whether it learned from those before it.
+    With `decide=False` every dataset goes on from what was learned (for measurements that know what
+    the dataset costs alone, such as tools/joint.ncd_matrix).
     """
 
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
-                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True):
+                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True,
+                 segment: int = 0, workers: int = 1):
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
-        self._engine: Engine | None = None  # made at the first frame, whose length sizes its tables
+        if workers > 1 and on_frame is not None:
+            raise ValueError("on_frame observes frames coded in this process: use one worker")
         self._cfg, self._prior, self._threads, self._progress = cfg, prior, threads, progress
+        self._at: _Start | None = None  # made at the first frame, whose length sizes its tables
+        self._segment = segment
+        self._used = 0  # bytes of the current segment coded so far
+        self._pool = workers_mod.Pool(workers, workers_mod.compress_init, (cfg, prior)) if workers > 1 and segment else None
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
         self._on_frame = on_frame  # (raw length, bytes written, per-byte code lengths or None if stored)
         self._header = container.build_header(cfg, prior.id if prior else NO_PRIOR, level, members)
-        self._finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
         self._flushed = False
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
         self._decide = decide
@@ -193,9 +247,10 @@ class Compressor:
             raise ValueError("compressor already flushed")
         self._pending += memoryview(data)  # bytes-like only: a list of ints is a TypeError, as in lzma
         out = [self._take_header()]
-        while len(self._pending) >= self._cfg.frame_size:
-            out.append(self._frame(bytes(self._pending[: self._cfg.frame_size])))
-            del self._pending[: self._cfg.frame_size]
+        while len(self._pending) >= self._room():
+            n = self._room()
+            out.append(self._frame(bytes(self._pending[:n])))
+            del self._pending[:n]
         return b"".join(out)
 
     def end_frame(self) -> bytes:
@@ -206,55 +261,87 @@ class Compressor:
         The next frame is flagged as a new dataset: it goes on from everything learned, or starts
         afresh where that codes the dataset smaller (see the class).
         """
+        if self._segment:
+            raise ValueError("datasets of a joint stream need a stream of one segment (segment=0)")
+        out = self._end()
+        self._new_dataset = self._total > 0
+        return out
+
+    def flush(self) -> bytes:
+        if self._pool is None:
+            out = self._end()
+        elif self._pool.started or not self._pending:  # the last segment goes to the workers too
+            out = self._end() + b"".join(self._collected(self._pool.drain()))
+            self._pool.close()
+        else:  # the only segment: coded here, without starting workers
+            out = self.compress(b"")
+            last = bytes(self._pending)
+            self._pending.clear()
+            self._count(last)
+            out += compress_segment(self._cfg, self._prior, last, True, self._threads, self._progress)
+            self._pool.close()
+        self._flushed = True
+        return out + container.build_end(self._total, self._crc)
+
+    def _count(self, raw: bytes) -> None:
+        self._used += len(raw)
+        self._total += len(raw)
+        self._crc = zlib.crc32(raw, self._crc)
+
+    def _end(self) -> bytes:
         out = [self.compress(b"")]
         if self._pending:
             out.append(self._frame(bytes(self._pending)))
             self._pending.clear()
         out.append(self._settle())
-        self._new_dataset = self._total > 0
         return b"".join(out)
 
-    def flush(self) -> bytes:
-        out = self.end_frame() + container.build_end(self._total, self._crc)
-        self._flushed = True
-        return out
+    def _room(self) -> int:
+        """Bytes the next frame takes: a frame's worth, or what is left of the segment (in workers: a segment)."""
+        if not self._segment:
+            return self._cfg.frame_size
+        left = self._segment - self._used % self._segment
+        return left if self._pool else min(self._cfg.frame_size, left)
 
     def _take_header(self) -> bytes:
         h, self._header = self._header, b""
         return h
 
     def _frame(self, raw: bytes) -> bytes:
-        kind = Frame(self._new_dataset, find_period(raw) if self._cfg.record else 0, looks_binary(raw))
-        if self._engine is None:
-            self._engine = self._start(len(raw))
+        """The frames of raw once written (b"" while a dataset or a worker's segment is pending)."""
+        starts_segment = self._segment > 0 and self._used > 0 and self._used % self._segment == 0
+        first = self._total == 0
+        self._count(raw)
+        if self._pool:  # raw is a whole segment
+            return b"".join(self._collected(self._pool.submit(workers_mod.compress, raw, first)))
+        kind = _kind(self._cfg, raw, self._new_dataset)
+        if self._at is None or starts_segment:
+            self._at = _Start(self._cfg, self._prior, self._threads, self._progress, len(raw))
         elif self._new_dataset and self._decide:
-            fresh = self._start(len(raw))
-            finder = longrange.Finder(self._cfg.long_window, self._cfg.long_min) if self._cfg.long_window else None
-            self._trial = _Trial(fresh, finder)
+            self._trial = _Trial(_Start(self._cfg, self._prior, self._threads, self._progress, len(raw)))
         self._new_dataset = False
-        self._total += len(raw)
-        self._crc = zlib.crc32(raw, self._crc)
-        t = self._trial
+        t, costs = self._trial, self._on_frame is not None
         if t is None:
-            return self._emit(self._code(raw, kind, self._engine, self._finder))
-        t.fresh.append(self._code(raw, kind, t.engine, t.finder, fresh=not t.fresh))
-        t.learned.append(self._code(raw, kind, self._engine, self._finder))
+            return self._emit(_code(raw, kind, self._at, segment=starts_segment, costs=costs))
+        t.fresh.append(_code(raw, kind, t.at, fresh=not t.fresh, costs=costs))
+        t.learned.append(_code(raw, kind, self._at, costs=costs))
         return b""
 
-    def _start(self, n: int) -> Engine:
-        """An engine from the prior's fresh state for a stream or dataset whose first frame holds n bytes."""
-        engine = Engine(self._cfg.fitted(n), self._prior, self._threads)
-        engine.progress = self._progress
-        return engine
+    def _collected(self, segments: list[tuple[int, bytes]]) -> list[bytes]:
+        """Segments that workers finished, in order: (raw length, frames)."""
+        for n, _ in segments:
+            if self._progress:
+                self._progress(n)
+        return [frames for _, frames in segments]
 
     def _settle(self) -> bytes:
-        """The frames of the dataset coded both ways: the smaller way's, and its engine goes on."""
+        """The frames of the dataset coded both ways: the smaller way's, and its model goes on."""
         t, self._trial = self._trial, None
         if t is None:
             return b""
         learned = sum(len(c.frame) for c in t.learned) <= sum(len(c.frame) for c in t.fresh)
         if not learned:
-            self._engine = t.engine
+            self._at = t.at
         self.starts.append(learned)
         return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
 
@@ -263,24 +350,54 @@ class Compressor:
             self._on_frame(c.raw_len, len(c.frame), c.costs)
         return c.frame
 
-    def _code(self, raw: bytes, kind: Frame, engine: Engine, finder: longrange.Finder | None,
-              fresh: bool = False) -> _Coded:
-        """A frame of raw coded by this engine after this long-range window (both learn from it)."""
-        refs, literals = finder.split(raw, kind.period) if finder else ([], raw)
-        payload, costs = b"", None
-        if literals:  # the model codes (or, if stored, still learns from) the literals alone
-            payload, costs = engine.encode_frame(literals, kind, with_costs=self._on_frame is not None)
-        coded = 0 < len(payload) < len(literals)
-        body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
-        frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh)
-        if refs and self._on_frame:  # copies cost nothing but their share of the frame's references
-            bits = np.zeros(len(raw))
-            bits[longrange.literal_mask(refs, len(raw))] = costs if coded else 8.0
-            costs = bits
-        return _Coded(frame, len(raw), costs if coded or refs else None)
-
 
 ModelResolver = Callable[[str], Prior | None]
+
+
+class _FrameDecoder:
+    """Decodes the frames of a stream, or of one of its segments, in order (one at a time)."""
+
+    def __init__(self, cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None):
+        self.cfg, self._prior, self._threads, self._progress = cfg, prior, threads, progress
+        self._engine: Engine | None = None
+        self._joiner: longrange.Joiner | None = None
+
+    def frame(self, f: container.FrameHead, payload: bytes) -> bytes:
+        """The bytes of the frame with head f and this payload (checked against its checksum)."""
+        if self._engine is None or f.fresh or f.segment:  # the stream, a segment, or a dataset started afresh
+            self._engine = Engine(self.cfg.fitted(f.raw_len), self._prior, self._threads)
+            self._engine.progress = self._progress
+        if self._joiner is None or f.segment:
+            self._joiner = longrange.Joiner(self.cfg.long_window) if self.cfg.long_window else None
+        refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
+        body = payload[used:]
+        n_lit = f.raw_len - sum(length for _, length, _ in refs)
+        if n_lit < 0:
+            raise CorruptError("long-range references longer than their frame")
+        if f.kind == container.STORED:
+            if len(body) != n_lit:
+                raise CorruptError("frame payload length out of range")
+            if body:
+                self._engine.encode_frame(body, f.frame, code=False)
+            literals = body
+        else:
+            if not (n_lit and body and len(body) % 4 == 0):
+                raise CorruptError("frame payload length out of range")
+            literals = self._engine.decode_frame(body, n_lit, f.frame)
+        raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
+        if zlib.crc32(raw) != f.crc:
+            raise CorruptError("frame checksum mismatch (damaged data)")
+        return raw
+
+
+def decode_segment(cfg: CodecConfig, prior: Prior | None, frames: bytes, threads=None) -> bytes:
+    """The bytes of one whole segment's frames (heads already checked by the caller): what a worker does."""
+    dec, out, pos, head = _FrameDecoder(cfg, prior, threads, None), [], 0, container.FRAME_HEAD.size
+    while pos < len(frames):
+        f = container.parse_frame_head(frames[pos : pos + head], cfg)
+        out.append(dec.frame(f, frames[pos + head : pos + head + f.pay_len]))
+        pos += head + f.pay_len
+    return b"".join(out)
 
 
 class Decompressor:
@@ -288,17 +405,23 @@ class Decompressor:
 
     Feed decompress() chunks. `eof` turns True after the end record; bytes after it are kept in
     `unused_data` (another stream may follow, as api.iter_decompress handles). `needs_input` is
-    False while decoded bytes are waiting because of an earlier max_length.
+    False while decoded bytes are waiting because of an earlier max_length. With `workers` > 1 the
+    segments of a segmented stream are decoded in that many processes side by side.
     """
 
-    def __init__(self, resolve_model: ModelResolver, *, threads=None, progress: Progress | None = None):
+    def __init__(self, resolve_model: ModelResolver, *, threads=None, progress: Progress | None = None,
+                 workers: int = 1):
         self._resolve = resolve_model
         self._threads = threads
         self._progress = progress
+        self._workers = workers
         self._buf = bytearray()
         self._out = bytearray()  # decoded but not yet returned (max_length)
-        self._engine: Engine | None = None
-        self._joiner: longrange.Joiner | None = None
+        self._dec: _FrameDecoder | None = None
+        self._pool: workers_mod.Pool | None = None
+        self._seg: list[tuple[container.FrameHead, bytes]] = []  # (head, frame) of the segment gathered for a worker
+        self._seg_raw = 0  # ... and their bytes once decoded
+        self._inline = False  # the current segment is too long for a worker: decoded here
         self._total = 0
         self._crc = 0
         self.eof = False
@@ -333,12 +456,13 @@ class Decompressor:
             n = container.header_length(bytes(buf[: container.HEADER_FIXED]))
             if n is None or len(buf) < n:
                 return None
-            self.header = container.parse_header(bytes(buf[:n]))
-            self._prior = self._resolve(self.header.model)
-            if self._prior is not None and not self._prior.fits(self.header.config.model, self.header.config.orders):
-                raise UnsupportedError(f"model {self._prior.id} does not fit these settings")
-            if self.header.config.long_window:
-                self._joiner = longrange.Joiner(self.header.config.long_window)
+            self.header = h = container.parse_header(bytes(buf[:n]))
+            prior = self._resolve(h.model)
+            if prior is not None and not prior.fits(h.config.model, h.config.orders):
+                raise UnsupportedError(f"model {prior.id} does not fit these settings")
+            self._dec = _FrameDecoder(h.config, prior, self._threads, self._progress)
+            if self._workers > 1:
+                self._pool = workers_mod.Pool(self._workers, workers_mod.decompress_init, (h.config, prior))
             del buf[:n]
             return b""
         if not buf:
@@ -347,41 +471,66 @@ class Decompressor:
             need = 1 + container.END_BODY.size
             if len(buf) < need:
                 return None
+            out = self._checked(*self._drain())
             total, crc = container.END_BODY.unpack_from(buf, 1)
             if total != self._total or crc != self._crc:
                 raise CorruptError("stream checksum or length mismatch")
             del buf[:need]
             self.eof = True
-            return b""
+            return out
         head = container.FRAME_HEAD.size
         if len(buf) < head:
             return None
         f = container.parse_frame_head(bytes(buf[:head]), self.header.config)
         if len(buf) < head + f.pay_len:
             return None
-        payload = bytes(buf[head : head + f.pay_len])
+        frame = bytes(buf[: head + f.pay_len])
         del buf[: head + f.pay_len]
-        if self._engine is None or f.fresh:  # the stream, or a dataset that starts afresh as if alone (see Compressor)
-            self._engine = Engine(self.header.config.fitted(f.raw_len), self._prior, self._threads)
-            self._engine.progress = self._progress
-        refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
-        body = payload[used:]
-        n_lit = f.raw_len - sum(length for _, length, _ in refs)
-        if n_lit < 0:
-            raise CorruptError("long-range references longer than their frame")
-        if f.kind == container.STORED:
-            if len(body) != n_lit:
-                raise CorruptError("frame payload length out of range")
-            if body:
-                self._engine.encode_frame(body, f.frame, code=False)
-            literals = body
-        else:
-            if not (n_lit and body and len(body) % 4 == 0):
-                raise CorruptError("frame payload length out of range")
-            literals = self._engine.decode_frame(body, n_lit, f.frame)
-        raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
-        if zlib.crc32(raw) != f.crc:
-            raise CorruptError("frame checksum mismatch (damaged data)")
+        if self._pool is None:
+            return self._checked([], [self._dec.frame(f, frame[head:])])
+        done = self._submit() if f.segment else []
+        if f.segment:
+            self._inline = False
+        if self._inline:
+            return self._checked(done, [self._dec.frame(f, frame[head:])])
+        self._seg.append((f, frame))
+        self._seg_raw += f.raw_len
+        if self._seg_raw > MAX_SEGMENT:  # not made by a segmenting encoder: decode it here, after the others
+            self._inline = True
+            return self._checked(done + self._pool.drain(), self._here())
+        return self._checked(done + self._pool.ready())
+
+    def _here(self) -> list[bytes]:
+        """The gathered segment's bytes, decoded in this process."""
+        head = container.FRAME_HEAD.size
+        out = [self._dec.frame(f, fr[head:]) for f, fr in self._seg]
+        self._seg, self._seg_raw = [], 0
+        return out
+
+    def _submit(self) -> list[bytes]:
+        """Give the gathered segment to a worker; the results now due."""
+        if not self._seg:
+            return []
+        frames = b"".join(fr for _, fr in self._seg)
+        self._seg, self._seg_raw = [], 0
+        return self._pool.submit(workers_mod.decompress, frames)
+
+    def _drain(self) -> tuple[list[bytes], list[bytes]]:
+        """At the end record: (segments the workers still owe, the only segment if it is decoded here)."""
+        if self._pool is None:
+            return [], []
+        if not self._pool.started:  # one segment: no workers are started for it
+            return [], self._here()
+        owed = self._submit() + self._pool.drain()
+        self._pool.close()
+        return owed, []
+
+    def _checked(self, from_workers: list[bytes], here: list[bytes] = ()) -> bytes:
+        """Decoded bytes in stream order: the workers' segments, then those decoded in this process."""
+        for piece in from_workers:
+            if self._progress:  # the engines of this process tick by themselves
+                self._progress(len(piece))
+        raw = b"".join([*from_workers, *here])
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
         return raw

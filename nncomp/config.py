@@ -159,6 +159,24 @@ def level_config(level: int) -> CodecConfig:
     return LEVELS[level]
 
 
+# Each level cuts its input into segments of this many bytes, coded independently so that workers can
+# code them side by side: fewer bytes per segment mean more of them to share out, and more restarts
+# from the prior's fresh state (docs/decisions.md measures the cost).
+SEGMENTS = {level: 4 << 20 for level in LEVELS}
+MIN_SEGMENT, MAX_SEGMENT = 1 << 12, 1 << 26  # a parallel decoder holds up to 2 segments per worker
+
+
+def level_segment(level: int) -> int:
+    return SEGMENTS[level] if level in SEGMENTS else 0
+
+
+def check_segment(size: int) -> int:
+    """A segment size the encoder may use (0: one segment)."""
+    if isinstance(size, bool) or not isinstance(size, int) or not (size == 0 or MIN_SEGMENT <= size <= MAX_SEGMENT):
+        raise ValueError(f"segment size must be 0 (one segment) or {MIN_SEGMENT:,} to {MAX_SEGMENT:,} bytes")
+    return size
+
+
 def level_model(level: int) -> str:
     """Built-in prior of a level; 'none' where it is not installed (weights are then seeded random)."""
     from .prior import builtin  # late: prior imports model, which config already needs

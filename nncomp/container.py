@@ -3,7 +3,8 @@
     header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
              (the settings are a level's preset, named by a hash, or listed in full when customised)
     frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary, +8 long-range references,
-             +16 the new dataset starts from the prior's fresh state)
+             +16 the new dataset starts from the prior's fresh state, +32 a segment starts: the model
+             and the long-range window start afresh, so the frames up to the next segment decode alone)
              | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
     payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
     end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
@@ -26,13 +27,14 @@ from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 17  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 18  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset of a joint stream starts here
 BINARY = 0x04  # flag on a frame's kind: binary data, coded with the mixing weights of binary frames
 LONG = 0x08  # flag on a frame's kind: the payload starts with long-range references
 FRESH = 0x10  # flag on a new dataset's first frame: the model starts afresh there, as for a file alone
+SEGMENT = 0x20  # flag on a segment's first frame (not the stream's): nothing before it is needed to decode it
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 HEADER_FIXED = len(MAGIC) + 1 + 4
@@ -46,6 +48,7 @@ class FrameHead(NamedTuple):
     crc: int
     long: bool = False  # the payload starts with long-range references
     fresh: bool = False  # the model starts afresh here
+    segment: bool = False  # a segment starts here: the model and the long-range window start afresh
 
 
 class Header(NamedTuple):
@@ -160,9 +163,9 @@ def parse_header(raw: bytes) -> Header:
 
 
 def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), long: bool = False,
-                fresh: bool = False) -> bytes:
+                fresh: bool = False, segment: bool = False) -> bytes:
     flags = ((NEW_DATASET if frame.new_dataset else 0) | (BINARY if frame.binary else 0) | (LONG if long else 0)
-             | (FRESH if fresh else 0))
+             | (FRESH if fresh else 0) | (SEGMENT if segment else 0))
     return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), frame.period) + payload
 
 
@@ -173,12 +176,14 @@ def build_end(total: int, crc: int) -> bytes:
 def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
     """A frame head, checked against the settings."""
     kind, raw_len, pay_len, crc, period = FRAME_HEAD.unpack_from(buf)
-    new_dataset, binary, long, fresh = (bool(kind & f) for f in (NEW_DATASET, BINARY, LONG, FRESH))
-    kind &= ~(NEW_DATASET | BINARY | LONG | FRESH)
+    new_dataset, binary, long, fresh, segment = (bool(kind & f) for f in (NEW_DATASET, BINARY, LONG, FRESH, SEGMENT))
+    kind &= ~(NEW_DATASET | BINARY | LONG | FRESH | SEGMENT)
     if kind not in (STORED, CODED):
         raise CorruptError(f"unknown frame kind {kind}")
     if fresh and not new_dataset:
         raise CorruptError("a fresh start outside a dataset boundary")
+    if segment and new_dataset:
+        raise CorruptError("a segment starting at a dataset boundary")
     if not 0 < raw_len <= cfg.frame_size:
         raise CorruptError("frame length out of range")
     if long:  # references and literals are checked against each other when they are read
@@ -188,7 +193,7 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("frame payload length out of range")
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh)
+    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh, segment)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

@@ -39,7 +39,7 @@ def joint_stream(level: int) -> tuple[bytes, bytes, list[bool]]:
 
     d = inputs()
     parts = [d["random"], d["text"], d["source"]]
-    c = nncomp.compressor(level)
+    c = nncomp.compressor(level, segment=0)
     stream = b"".join(c.compress(p) + c.end_frame() for p in parts) + c.flush()
     return stream, b"".join(parts), c.starts
 

@@ -94,7 +94,7 @@ def test_ncd_matrix_shape_and_self_similarity():
     # C(ab) is the stream of a then b (a frame ends between them) where b always goes on from a
     for i, j in ((0, 2), (2, 0)):
         x, y = (a, b)[i // 2], (a, b)[j // 2]
-        c = nncomp.compressor(1, decide=False)
+        c = nncomp.compressor(1, decide=False, segment=0)
         assert m["pair"][i][j] == len(c.compress(x) + c.end_frame() + c.compress(y) + c.flush())
     assert m["ncd"][0][1] < m["ncd"][0][2]  # a is nearer to a copy of itself than to b
 
@@ -132,7 +132,7 @@ def _frame_kinds(stream: bytes) -> list[tuple[int, int]]:
 @pytest.mark.slow
 def test_new_dataset_flag_marks_boundaries():
     a, b = TEXT[:6000], TEXT[6000:12000]
-    c = nncomp.compressor(1)
+    c = nncomp.compressor(1, segment=0)
     stream = c.compress(a) + c.end_frame() + c.compress(b) + c.flush()
     kinds = _frame_kinds(stream)
     assert [k & container.NEW_DATASET for _, k in kinds] == [0, container.NEW_DATASET]
@@ -155,7 +155,7 @@ def test_a_joint_stream_never_costs_more_than_its_datasets_alone():
 
 def test_a_dataset_starts_afresh_where_what_came_before_would_mislead_it():
     a, b = random.Random(5).randbytes(6000), TEXT[:4000]
-    c = nncomp.compressor(1)
+    c = nncomp.compressor(1, segment=0)
     stream = c.compress(a) + c.end_frame() + c.compress(b) + c.flush()
     assert c.starts == [False]  # after noise, text is cheaper from the prior's fresh state
     heads = container.frame_heads(stream)

@@ -1,4 +1,4 @@
-"""Files decode under another thread count and CPU instruction set, in separate processes."""
+"""Files decode under another thread or worker count and CPU instruction set, in separate processes."""
 
 import hashlib
 import platform
@@ -10,10 +10,11 @@ import pytest
 from .conftest import SAMPLE, nncomp_env
 
 DATA = SAMPLE.read_bytes()[:12000]
+SEGMENT = 4096  # three segments: -T 3 codes two in worker processes and the last one in its own
 
 CONFIGS = {
     "T1-default-isa": (["-T", "1"], {"ATEN_CPU_CAPABILITY": "default"}),
-    "T2-best-isa": (["-T", "2"], {}),
+    "T3-best-isa": (["-T", "3"], {}),
 }
 
 
@@ -31,7 +32,8 @@ def _run(args, env, data):
 
 @pytest.fixture(scope="module")
 def packed():
-    return {name: _run(["compress", "-q", "-c", "-", *flags], env, DATA) for name, (flags, env) in CONFIGS.items()}
+    return {name: _run(["compress", "-q", "-c", "--segment", str(SEGMENT), "-", *flags], env, DATA)
+            for name, (flags, env) in CONFIGS.items()}
 
 
 @pytest.mark.slow
@@ -40,7 +42,7 @@ def test_compressed_bytes_identical_across_configurations(packed):
     assert len(set(digests.values())) == 1, digests
 
 
-@pytest.mark.parametrize("enc,dec", [("T1-default-isa", "T2-best-isa"), ("T2-best-isa", "T1-default-isa")])
+@pytest.mark.parametrize("enc,dec", [("T1-default-isa", "T3-best-isa"), ("T3-best-isa", "T1-default-isa")])
 @pytest.mark.slow
 def test_decode_in_other_configuration(packed, enc, dec):
     flags, env = CONFIGS[dec]
@@ -48,19 +50,21 @@ def test_decode_in_other_configuration(packed, enc, dec):
 
 
 _LIBRARY = ("import sys, nncomp; f = getattr(nncomp, sys.argv[1]); "
-            "sys.stdout.buffer.write(f(sys.stdin.buffer.read(), threads=2))")
+            "kw = {'segment': int(sys.argv[2])} if len(sys.argv) > 2 else {}; "
+            "sys.stdout.buffer.write(f(sys.stdin.buffer.read(), threads=2, **kw))")
 
 
-def _library(verb: str, data: bytes) -> bytes:
-    """nncomp.compress / decompress in a plain Python process: the command line's heap settings
-    (nncomp/heap.py: freed memory kept and reused, so stale buffer contents are not zeros) are absent."""
-    return _python(["-c", _LIBRARY, verb], data)
+def _library(verb: str, data: bytes, *args: str) -> bytes:
+    """nncomp.compress / decompress in a plain Python process, with torch on two threads: the command
+    line's heap settings (nncomp/heap.py: freed memory kept and reused, so stale buffer contents are
+    not zeros) and its single thread are absent."""
+    return _python(["-c", _LIBRARY, verb, *args], data)
 
 
 @pytest.mark.slow
 def test_library_process_matches_command_line(packed):
-    lib = _library("compress", DATA)
-    assert lib == packed["T2-best-isa"]
+    lib = _library("compress", DATA, str(SEGMENT))
+    assert lib == packed["T3-best-isa"]
     assert _library("decompress", packed["T1-default-isa"]) == DATA
 
 

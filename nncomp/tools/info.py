@@ -28,7 +28,7 @@ def describe(f: BinaryIO) -> dict:
     """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
     header, head = container.read_header(f)
     cfg = header.config
-    frames = stored = binary = long = raw = packed = datasets = fresh = 0
+    frames = stored = binary = long = raw = packed = datasets = fresh = segments = 0
     periods: set[int] = set()  # record lengths the frames use
     largest = 0  # the longest first frame of a stream or a dataset started afresh: it sizes the tables
     packed += len(head)
@@ -43,8 +43,9 @@ def describe(f: BinaryIO) -> dict:
         rest = _read(f, container.FRAME_HEAD.size - 1)
         head = container.parse_frame_head(kind + rest, cfg)
         f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
-        if frames == 0 or head.fresh:
+        if frames == 0 or head.fresh or head.segment:
             largest = max(largest, head.raw_len)
+        segments += frames == 0 or head.segment
         frames += 1
         stored += head.kind == container.STORED
         binary += head.frame.binary
@@ -59,7 +60,7 @@ def describe(f: BinaryIO) -> dict:
         raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
                 stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
-                datasets=datasets + (frames > 0), fresh=fresh)
+                datasets=datasets + (frames > 0), fresh=fresh, segments=segments)
 
 
 def render(name: str, s: dict) -> Table:
@@ -88,6 +89,7 @@ def render(name: str, s: dict) -> Table:
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
         ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone)"),
+        ("segments", f"{s['segments']:,} (each decodes without the others; -T N decodes N at once)"),
         ("memory to decode", f"about {cfg.memory_estimate() / 2**20:,.0f} MiB (tables, weights, activations; plus Python and torch)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),
@@ -128,6 +130,7 @@ def to_json(name: str, s: dict) -> dict:
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
             "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "long_frames": s["long"],
             "record_lengths": sorted(s["periods"]), "datasets": s["datasets"], "fresh_datasets": s["fresh"],
+            "segments": s["segments"],
             "compressed": s["packed"], "original": s["raw"],
             "decode_memory": cfg.memory_estimate(),
             "members": None if s["members"] is None else [{"path": p, "size": n} for p, n in s["members"]]}

@@ -78,7 +78,7 @@ def _compress_measured(chunks: list[bytes], level: int, threads, progress):
     """Compress the concatenation of chunks, one dataset each; (stream size, per-chunk share of it,
     adding up exactly, Compressor.starts)."""
     frames: list[tuple[int, int, np.ndarray | None]] = []
-    c = api.compressor(level, threads=threads, progress=progress,
+    c = api.compressor(level, threads=threads, progress=progress, segment=0,
                        on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
     total = sum(len(c.compress(ch)) + len(c.end_frame()) for ch in chunks) + len(c.flush())
     return total, _split(total, [len(ch) for ch in chunks], frames), c.starts
@@ -160,7 +160,7 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
     n = len(datasets)
     single, pair = [0] * n, [[0] * n for _ in range(n)]
     for i in range(n):
-        c0 = api.compressor(level, threads=threads, progress=progress, decide=False)
+        c0 = api.compressor(level, threads=threads, progress=progress, decide=False, segment=0)
         head = len(c0.compress(datasets[i][1]) + c0.end_frame())
         single[i] = head + len(copy.deepcopy(c0).flush())
         for j in range(n):
@@ -181,7 +181,7 @@ def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEV
     Compressor.starts)."""
     entries = archive_entries(members)
     frames: list = []
-    c = api.compressor(level, threads=threads, progress=progress, members=entries,
+    c = api.compressor(level, threads=threads, progress=progress, members=entries, segment=0,
                        on_frame=lambda raw, size, costs: frames.append((raw, size, costs)))
     sizes = groups or [n for _, n in entries]
     ends = set(np.cumsum(sizes).tolist())  # a frame ends at every group boundary (see Compressor.end_frame)

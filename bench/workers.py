@@ -1,0 +1,63 @@
+"""Throughput against worker processes (-T): compress and decompress one file through the command line
+with each worker count, check that every count writes the same bytes, and print a table.
+
+    python bench/workers.py FILE [--level 5] [--segment 4M] [--workers 1,2] [--rounds 1]
+
+Worker counts alternate within each round, so drift of the machine spreads over all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+NNCOMP = [sys.executable, "-m", "nncomp"]
+
+
+def _timed(args: list[str], out: str) -> float:
+    t = time.perf_counter()
+    with open(out, "wb") as f:
+        subprocess.run(NNCOMP + args, stdout=f, check=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("file")
+    ap.add_argument("--level", type=int, default=5)
+    ap.add_argument("--segment", default=None, help="segment size (default: the level's)")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--rounds", type=int, default=1)
+    a = ap.parse_args()
+    counts = [int(w) for w in a.workers.split(",")]
+    size = os.path.getsize(a.file)
+    seg = ["--segment", a.segment] if a.segment else []
+    with open(a.file, "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    print(f"# {os.path.basename(a.file)} ({size:,} bytes), level {a.level}, segment {a.segment or 'default'}, "
+          f"{os.cpu_count()} cores")
+    print("round\tworkers\tcompressed\tcompress_s\tcompress_KB/s\tdecompress_s\tdecompress_KB/s")
+    digests = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(a.rounds):
+            for w in counts:
+                packed, back = os.path.join(tmp, f"{w}.nnc"), os.path.join(tmp, f"{w}.out")
+                tc = _timed(["compress", "-q", "-c", "-l", str(a.level), "-T", str(w), *seg, a.file], packed)
+                td = _timed(["decompress", "-q", "-c", "-T", str(w), packed], back)
+                with open(packed, "rb") as f:
+                    digests.add(hashlib.sha256(f.read()).hexdigest())
+                with open(back, "rb") as f:
+                    if hashlib.sha256(f.read()).hexdigest() != want:
+                        raise SystemExit(f"round trip failed with -T {w}")
+                print(f"{r + 1}\t{w}\t{os.path.getsize(packed)}\t{tc:.1f}\t{size / tc / 1e3:.1f}\t{td:.1f}\t"
+                      f"{size / td / 1e3:.1f}", flush=True)
+    print(f"# the same bytes for every worker count: {len(digests) == 1}")
+
+
+if __name__ == "__main__":
+    main()
