@@ -17,12 +17,13 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	VENV=$(VENV) bash scripts/demo.sh samples/sample.txt
 
+# two test processes: most of the suite runs nncomp on one thread (tests/conftest.py)
 test: $(VENV)/.installed
-	$(PY) -m pytest -q --durations=12
+	$(PY) -m pytest -q -n 2 --durations=12
 
 # the fast tier (under two minutes): unit tests, lock-step tests and the golden streams
 check: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) bench/compare.py

@@ -6,9 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from nncomp.config import CodecConfig
 from nncomp.model import ModelConfig
+
+# The suite runs in two processes (`make test`): with torch's threads each, waiting threads would
+# spin against the other process's (issue 31). Tests of other thread counts set their own.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "corpus" / "eval"
@@ -40,5 +45,8 @@ def eval_files(max_bytes: int) -> list[Path]:
 
 def nncomp_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # a test process that runs torch on several threads (train, the library on two) shares the cores
+    # with the other test process: its threads sleep while they wait instead of spinning
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.update(extra)
     return env
