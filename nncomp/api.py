@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 
 from . import container, prior
 from .codec import NO_PRIOR, Compressor, Decompressor, Progress
-from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, check_segment, level_config, level_model, level_segment
+from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, DEFAULT_SEGMENT, check_segment, level_config, level_model
 from .prior import Prior
 from .errors import TRUNCATED, CorruptError, NNCError, UnsupportedError
 
@@ -69,8 +69,8 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     torch's CPU threads for the process (None: as they are; the command line uses 1, since waiting
     threads spin and processes side by side slow each other down).
 
-    `segment` cuts the input into independently coded segments of that many bytes (None: the level's
-    size; 0: one segment, as joint streams and archives need), and `workers` codes them in that many
+    `segment` cuts the input into independently coded segments of that many bytes (None: 4 MiB,
+    DEFAULT_SEGMENT; 0: one segment, as joint streams and archives need), and `workers` codes them in that many
     processes at once; the bytes are the same for any number of workers.
     """
     _check_level(level)
@@ -79,7 +79,7 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     p = load_model(model if model is not None else (NO_PRIOR if config else level_model(level)))
     if p is not None and not p.fits(cfg.model, cfg.orders):
         raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
-    segment = check_segment(level_segment(level) if segment is None else segment)
+    segment = check_segment(DEFAULT_SEGMENT if segment is None else segment)
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
                       decide=decide, segment=segment, workers=max(1, workers))
 

@@ -210,16 +210,15 @@ def _workers(n: int | None, level: int | None = None) -> int:
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
-def _size(text: str, what: str) -> int:
-    """A byte count with an optional K, M or G suffix (powers of 1024), as zstd and xz take them."""
+def _segment_size(text: str) -> int:
+    """--segment's byte count, with an optional K, M or G suffix (powers of 1024), as zstd and xz take sizes."""
     m = re.fullmatch(r"(\d+)\s*([KMG]?)(?:i?B)?", text.strip(), re.IGNORECASE)
     if not m:
-        raise NNCError(f"{what}: not a size: {text!r}")
-    size = int(m.group(1)) * _UNITS[m.group(2).upper()]
+        raise NNCError(f"--segment: not a size: {text!r}")
     try:
-        return api.check_segment(size)
+        return api.check_segment(int(m.group(1)) * _UNITS[m.group(2).upper()])
     except ValueError as e:
-        raise NNCError(f"{what}: {e}") from None
+        raise NNCError(f"--segment: {e}") from None
 
 
 def _stdin() -> BinaryIO:
@@ -366,7 +365,7 @@ def compress(
     _check_outputs(files, output)
     try:
         prior = api.load_model(model if model is not None else api.level_model(level))
-        seg = api.level_segment(level) if segment is None else _size(segment, "--segment")
+        seg = api.DEFAULT_SEGMENT if segment is None else _segment_size(segment)
     except NNCError as e:
         _fail("error", str(e))
         raise typer.Exit(1)

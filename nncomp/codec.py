@@ -147,13 +147,20 @@ class _Coded(NamedTuple):
     costs: np.ndarray | None  # per-byte code lengths in bits (None: stored), for on_frame
 
 
+def _fresh_engine(cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None, n: int) -> Engine:
+    """The prior's fresh state for a stream, segment or dataset whose first frame holds n bytes (the
+    tables are sized to it: CodecConfig.fitted); encoder and decoder both start here."""
+    engine = Engine(cfg.fitted(n), prior, threads)
+    engine.progress = progress
+    return engine
+
+
 class _Start:
     """A model and a long-range window from the prior's fresh state: where a stream, a segment or a
-    dataset coded afresh begins. Its tables are sized to its first frame (CodecConfig.fitted)."""
+    dataset coded afresh begins."""
 
     def __init__(self, cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None, n: int):
-        self.engine = Engine(cfg.fitted(n), prior, threads)
-        self.engine.progress = progress
+        self.engine = _fresh_engine(cfg, prior, threads, progress, n)
         self.finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
 
 
@@ -230,7 +237,7 @@ class Compressor:
         self._at: _Start | None = None  # made at the first frame, whose length sizes its tables
         self._segment = segment
         self._used = 0  # bytes of the current segment coded so far
-        self._pool = workers_mod.Pool(workers, workers_mod.compress_init, (cfg, prior)) if workers > 1 and segment else None
+        self._pool = workers_mod.Pool(workers, (cfg, prior)) if workers > 1 and segment else None
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
@@ -268,25 +275,15 @@ class Compressor:
         return out
 
     def flush(self) -> bytes:
-        if self._pool is None:
-            out = self._end()
-        elif self._pool.started or not self._pending:  # the last segment goes to the workers too
-            out = self._end() + b"".join(self._collected(self._pool.drain()))
+        if self._pool and not self._pool.started:  # one segment: coded here, without starting workers
             self._pool.close()
-        else:  # the only segment: coded here, without starting workers
-            out = self.compress(b"")
-            last = bytes(self._pending)
-            self._pending.clear()
-            self._count(last)
-            out += compress_segment(self._cfg, self._prior, last, True, self._threads, self._progress)
+            self._pool = None
+        out = self._end()
+        if self._pool:
+            out += b"".join(self._collected(self._pool.drain()))
             self._pool.close()
         self._flushed = True
         return out + container.build_end(self._total, self._crc)
-
-    def _count(self, raw: bytes) -> None:
-        self._used += len(raw)
-        self._total += len(raw)
-        self._crc = zlib.crc32(raw, self._crc)
 
     def _end(self) -> bytes:
         out = [self.compress(b"")]
@@ -311,7 +308,9 @@ class Compressor:
         """The frames of raw once written (b"" while a dataset or a worker's segment is pending)."""
         starts_segment = self._segment > 0 and self._used > 0 and self._used % self._segment == 0
         first = self._total == 0
-        self._count(raw)
+        self._used += len(raw)
+        self._total += len(raw)
+        self._crc = zlib.crc32(raw, self._crc)
         if self._pool:  # raw is a whole segment
             return b"".join(self._collected(self._pool.submit(workers_mod.compress, raw, first)))
         kind = _kind(self._cfg, raw, self._new_dataset)
@@ -365,8 +364,7 @@ class _FrameDecoder:
     def frame(self, f: container.FrameHead, payload: bytes) -> bytes:
         """The bytes of the frame with head f and this payload (checked against its checksum)."""
         if self._engine is None or f.fresh or f.segment:  # the stream, a segment, or a dataset started afresh
-            self._engine = Engine(self.cfg.fitted(f.raw_len), self._prior, self._threads)
-            self._engine.progress = self._progress
+            self._engine = _fresh_engine(self.cfg, self._prior, self._threads, self._progress, f.raw_len)
         if self._joiner is None or f.segment:
             self._joiner = longrange.Joiner(self.cfg.long_window) if self.cfg.long_window else None
         refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
@@ -462,7 +460,7 @@ class Decompressor:
                 raise UnsupportedError(f"model {prior.id} does not fit these settings")
             self._dec = _FrameDecoder(h.config, prior, self._threads, self._progress)
             if self._workers > 1:
-                self._pool = workers_mod.Pool(self._workers, workers_mod.decompress_init, (h.config, prior))
+                self._pool = workers_mod.Pool(self._workers, (h.config, prior))
             del buf[:n]
             return b""
         if not buf:

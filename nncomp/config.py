@@ -162,12 +162,8 @@ def level_config(level: int) -> CodecConfig:
 # Each level cuts its input into segments of this many bytes, coded independently so that workers can
 # code them side by side: fewer bytes per segment mean more of them to share out, and more restarts
 # from the prior's fresh state (docs/decisions.md measures the cost).
-SEGMENTS = {level: 4 << 20 for level in LEVELS}
+DEFAULT_SEGMENT = 4 << 20
 MIN_SEGMENT, MAX_SEGMENT = 1 << 12, 1 << 26  # a parallel decoder holds up to 2 segments per worker
-
-
-def level_segment(level: int) -> int:
-    return SEGMENTS[level] if level in SEGMENTS else 0
 
 
 def check_segment(size: int) -> int:

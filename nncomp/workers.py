@@ -52,9 +52,6 @@ def _init(args: tuple) -> None:
     _args = args
 
 
-compress_init = decompress_init = _init
-
-
 def compress(data: bytes, first: bool) -> tuple[int, bytes]:
     """In a worker: (length, frames) of one segment."""
     from .codec import compress_segment
@@ -75,9 +72,10 @@ class Pool:
     """Tasks on `workers` processes; results are taken in the order the tasks were given, and at most
     2 x workers tasks (their inputs and results) are held at once."""
 
-    def __init__(self, workers: int, init, args: tuple):
+    def __init__(self, workers: int, args: tuple):
+        """`args`: the (settings, prior) every task of this pool codes with, sent to each worker once."""
         self._ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=init, initargs=(args,))
+                                       initializer=_init, initargs=(args,))
         self._queue: deque[Future] = deque()
         self._ahead = 2 * workers
         self.started = False  # a task was given: the workers exist (they start with the first)
