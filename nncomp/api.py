@@ -4,9 +4,9 @@ incremental objects behind them. The CLI, the tests and the benchmarks all go th
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
-from . import container, prior
+from . import container, prior, seek
 from .codec import NO_PRIOR, Compressor, Decompressor, Progress
 from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, DEFAULT_SEGMENT, check_segment, level_config, level_model
 from .prior import Prior
@@ -133,5 +133,23 @@ def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | 
     return b"".join(iter_decompress([memoryview(data).cast("B")], models=models, threads=threads, workers=workers))
 
 
-__all__ = ["compress", "decompress", "compressor", "decompressor", "iter_decompress", "load_model",
+def read_range(file: str | os.PathLike | BinaryIO, start: int, stop: int, *, models: Iterable[ModelSpec] = (),
+               workers: int = 1) -> bytes:
+    """Bytes [start, stop) of what the .nnc file (a path, or a seekable binary file object) decodes to,
+    clipped to the data as slicing is. Its seek tables locate the segments that hold them, and only
+    those are decoded, up to the range's end (in `workers` processes at once); CorruptError if a table
+    or a segment is damaged."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
+        raise TypeError("start and stop must be ints")
+    if start < 0 or stop < 0:
+        raise ValueError("start and stop are offsets in the decoded data (>= 0)")
+    if stop <= start:
+        return b""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as f:
+            return seek.read_range(f, start, stop, resolver(_priors(models)), workers)
+    return seek.read_range(file, start, stop, resolver(_priors(models)), workers)
+
+
+__all__ = ["compress", "decompress", "read_range", "compressor", "decompressor", "iter_decompress", "load_model",
            "NNCError", "CorruptError", "UnsupportedError"]

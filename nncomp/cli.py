@@ -210,15 +210,31 @@ def _workers(n: int | None, level: int | None = None) -> int:
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
-def _segment_size(text: str) -> int:
-    """--segment's byte count, with an optional K, M or G suffix (powers of 1024), as zstd and xz take sizes."""
+def _size(text: str, option: str) -> int:
+    """A byte count with an optional K, M or G suffix (powers of 1024), as zstd and xz take sizes."""
     m = re.fullmatch(r"(\d+)\s*([KMG]?)(?:i?B)?", text.strip(), re.IGNORECASE)
     if not m:
-        raise NNCError(f"--segment: not a size: {text!r}")
+        raise NNCError(f"{option}: not a size: {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2).upper()]
+
+
+def _segment_size(text: str) -> int:
     try:
-        return api.check_segment(int(m.group(1)) * _UNITS[m.group(2).upper()])
+        return api.check_segment(_size(text, "--segment"))
     except ValueError as e:
         raise NNCError(f"--segment: {e}") from None
+
+
+def _byte_range(text: str) -> tuple[int, int]:
+    """--range START:END (END excluded; either may be left out: from the start, to the end)."""
+    if text.count(":") != 1:
+        raise NNCError(f"--range: expected START:END, not {text!r}")
+    a, b = text.split(":")
+    start = _size(a, "--range") if a.strip() else 0
+    stop = _size(b, "--range") if b.strip() else 1 << 63
+    if stop < start:
+        raise NNCError("--range: END comes before START")
+    return start, stop
 
 
 def _stdin() -> BinaryIO:
@@ -396,6 +412,9 @@ def decompress(
     rm: RmOpt = False,
     model: PriorOpt = None,
     threads: WorkersOpt = None,
+    byte_range: Annotated[Optional[str], typer.Option("--range", metavar="START:END", help=(
+        "Decode only bytes START up to END (sizes take K, M, G) of one file, to standard output or -o FILE; "
+        "only the segments that hold them are decoded."))] = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -407,6 +426,10 @@ def decompress(
     """
     _check_device(device)
     files = files or ["-"]
+    if byte_range is not None:
+        _each(files[:1], lambda f: _decode_range(f, byte_range, output, force, _workers(threads), _user_models(model),
+                                                 len(files)), "interrupted; no output written")
+        return
     to_stdout = stdout or output == "-"
     members = {f: None if to_stdout else _members(f) for f in files}  # archives restore members, unless to stdout
     _check_outputs(files, output, archives_ok=not to_stdout and all(m is not None for m in members.values()))
@@ -426,6 +449,27 @@ def decompress(
             _extract(f, members[f], job, workers, models)
 
     _each(files, one, "interrupted; no output written")
+
+
+def _decode_range(src: str, spec: str, output: str | None, force: bool, workers: int, models, n_files: int) -> None:
+    """--range: the bytes START..END of what one .nnc file decodes to, through its seek tables."""
+    if n_files != 1:
+        raise NNCError("--range takes one file")
+    start, stop = _byte_range(spec)
+    _check_input(src)
+    if src == "-":
+        raise NNCError("--range needs a file (it seeks to the segments), not standard input")
+    dst = output or "-"
+    if dst != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
+        raise NNCError("input and output are the same file")
+    with open(src, "rb") as fin:
+        data = api.read_range(fin, start, stop, models=models, workers=workers)
+    if dst == "-":
+        _write(_stdout(), data)
+        _stdout().flush()
+    else:
+        with _opened_output(dst, force, like=src) as fout:
+            _write(fout, data)
 
 
 def _members(path: str) -> list[tuple[str, int]] | None:

@@ -243,6 +243,8 @@ class Compressor:
         self._crc = 0
         self._on_frame = on_frame  # (raw length, bytes written, per-byte code lengths or None if stored)
         self._header = container.build_header(cfg, prior.id if prior else NO_PRIOR, level, members)
+        self._header_len = len(self._header)
+        self._index: list[list[int]] = []  # per segment written: [raw length, length of its frames]
         self._flushed = False
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
         self._decide = decide
@@ -283,7 +285,7 @@ class Compressor:
             out += b"".join(self._collected(self._pool.drain()))
             self._pool.close()
         self._flushed = True
-        return out + container.build_end(self._total, self._crc)
+        return out + container.build_end(self._total, self._crc, self._header_len, self._index)
 
     def _end(self) -> bytes:
         out = [self.compress(b"")]
@@ -328,7 +330,8 @@ class Compressor:
 
     def _collected(self, segments: list[tuple[int, bytes]]) -> list[bytes]:
         """Segments that workers finished, in order: (raw length, frames)."""
-        for n, _ in segments:
+        for n, frames in segments:
+            self._index.append([n, len(frames)])
             if self._progress:
                 self._progress(n)
         return [frames for _, frames in segments]
@@ -345,9 +348,18 @@ class Compressor:
         return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
 
     def _emit(self, c: _Coded) -> bytes:
+        _tally(self._index, c.frame[0] & container.SEGMENT, c.raw_len, len(c.frame))
         if self._on_frame:
             self._on_frame(c.raw_len, len(c.frame), c.costs)
         return c.frame
+
+
+def _tally(index: list[list[int]], starts_segment: bool, raw_len: int, frame_len: int) -> None:
+    """Count a frame into the seek table (the stream's first frame starts its first segment)."""
+    if starts_segment or not index:
+        index.append([0, 0])
+    index[-1][0] += raw_len
+    index[-1][1] += frame_len
 
 
 ModelResolver = Callable[[str], Prior | None]
@@ -388,12 +400,16 @@ class _FrameDecoder:
         return raw
 
 
-def decode_segment(cfg: CodecConfig, prior: Prior | None, frames: bytes, threads=None) -> bytes:
-    """The bytes of one whole segment's frames (heads already checked by the caller): what a worker does."""
-    dec, out, pos, head = _FrameDecoder(cfg, prior, threads, None), [], 0, container.FRAME_HEAD.size
-    while pos < len(frames):
+def decode_segment(cfg: CodecConfig, prior: Prior | None, frames: bytes, threads=None, stop: int | None = None) -> bytes:
+    """The bytes of one whole segment's frames (what a worker does), or of its frames up to the one
+    that holds byte `stop` (random access)."""
+    dec, out, pos, head, n = _FrameDecoder(cfg, prior, threads, None), [], 0, container.FRAME_HEAD.size, 0
+    while pos < len(frames) and (stop is None or n < stop):
         f = container.parse_frame_head(frames[pos : pos + head], cfg)
+        if pos + head + f.pay_len > len(frames) or (f.segment and pos > 0):
+            raise CorruptError("the seek table does not match the frames")
         out.append(dec.frame(f, frames[pos + head : pos + head + f.pay_len]))
+        n += f.raw_len
         pos += head + f.pay_len
     return b"".join(out)
 
@@ -422,6 +438,8 @@ class Decompressor:
         self._inline = False  # the current segment is too long for a worker: decoded here
         self._total = 0
         self._crc = 0
+        self._header_len = 0
+        self._index: list[list[int]] = []  # the seek table the frames make, checked against the stream's
         self.eof = False
         self.needs_input = True
         self.unused_data = b""
@@ -461,19 +479,25 @@ class Decompressor:
             self._dec = _FrameDecoder(h.config, prior, self._threads, self._progress)
             if self._workers > 1:
                 self._pool = workers_mod.Pool(self._workers, (h.config, prior))
+            self._header_len = n
             del buf[:n]
             return b""
         if not buf:
             return None
         if buf[0] == container.END:
-            need = 1 + container.END_BODY.size
-            if len(buf) < need:
-                return None
+            need = container.end_bound(len(self._index))
+            try:
+                end = container.parse_end(bytes(buf[:need]))
+            except CorruptError:
+                if len(buf) < need:  # perhaps only incomplete: wait (at the input's end, it is truncated)
+                    return None
+                raise
             out = self._checked(*self._drain())
-            total, crc = container.END_BODY.unpack_from(buf, 1)
-            if total != self._total or crc != self._crc:
+            if end.total != self._total or end.crc != self._crc:
                 raise CorruptError("stream checksum or length mismatch")
-            del buf[:need]
+            if end.header_len != self._header_len or end.segments != [tuple(x) for x in self._index]:
+                raise CorruptError("the seek table does not match the stream")
+            del buf[: end.size]
             self.eof = True
             return out
         head = container.FRAME_HEAD.size
@@ -484,6 +508,7 @@ class Decompressor:
             return None
         frame = bytes(buf[: head + f.pay_len])
         del buf[: head + f.pay_len]
+        _tally(self._index, f.segment, f.raw_len, len(frame))
         if self._pool is None:
             return self._checked([], [self._dec.frame(f, frame[head:])])
         done = self._submit() if f.segment else []

@@ -7,7 +7,10 @@
              and the long-range window start afresh, so the frames up to the next segment decode alone)
              | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
     payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
-    end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32
+    end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32 | seek table
+             | crc32 of the end record before it u32 | seek table length u32
+    seek table: header length, number of segments, then per segment its raw length and the length
+             of its frames (LEB128 varints): read from the file's end, it locates every segment
 
 All integers are big-endian. Parsing is strict: every length is checked against what the header
 allows before anything is allocated, and any inconsistency raises CorruptError.
@@ -21,13 +24,14 @@ import struct
 import zlib
 from typing import BinaryIO, NamedTuple
 
+from . import varint
 from .config import LEVELS, CodecConfig, level_config, preset_tag
 from .errors import TRUNCATED, CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 18  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 19  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset of a joint stream starts here
@@ -37,6 +41,8 @@ FRESH = 0x10  # flag on a new dataset's first frame: the model starts afresh the
 SEGMENT = 0x20  # flag on a segment's first frame (not the stream's): nothing before it is needed to decode it
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
+END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, seek table length
+END_MIN = 1 + END_BODY.size + 2 + END_TAIL.size  # an end record's size with an empty seek table
 HEADER_FIXED = len(MAGIC) + 1 + 4
 
 
@@ -169,8 +175,58 @@ def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), l
     return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), frame.period) + payload
 
 
-def build_end(total: int, crc: int) -> bytes:
-    return bytes([END]) + END_BODY.pack(total, crc)
+class End(NamedTuple):
+    total: int  # raw bytes of the stream
+    crc: int  # crc32 of them
+    header_len: int  # bytes of the stream's header: its first frame starts there
+    segments: list[tuple[int, int]]  # (raw length, length of its frames) per segment, in order
+    size: int  # bytes of the end record
+
+
+def build_end(total: int, crc: int, header_len: int, segments: list[tuple[int, int]]) -> bytes:
+    table = bytearray()
+    for v in (header_len, len(segments), *(v for seg in segments for v in seg)):
+        varint.put(table, v)
+    body = bytes([END]) + END_BODY.pack(total, crc) + table
+    return body + END_TAIL.pack(zlib.crc32(body), len(table))
+
+
+def end_bound(segments: int) -> int:
+    """The most bytes an end record listing this many segments can take."""
+    return 1 + END_BODY.size + 10 * (2 + 2 * segments) + END_TAIL.size
+
+
+def end_size(tail: bytes) -> int:
+    """The size of the end record whose last END_TAIL.size bytes are `tail` (to read it from a file's end)."""
+    (_, n) = END_TAIL.unpack(tail)
+    return 1 + END_BODY.size + n + END_TAIL.size
+
+
+def parse_end(buf) -> End:
+    """The end record at the start of buf (which may hold more after it), checked; CorruptError if damaged."""
+    if len(buf) < END_MIN:
+        raise CorruptError(TRUNCATED)
+    if buf[0] != END:
+        raise CorruptError("damaged end record")
+    total, crc = END_BODY.unpack_from(buf, 1)
+    pos = start = 1 + END_BODY.size
+    header_len, pos = varint.get(buf, pos, "seek table")
+    count, pos = varint.get(buf, pos, "seek table")
+    if count > len(buf) - pos or header_len > MAX_HEADER_JSON + HEADER_FIXED + 4:
+        raise CorruptError("damaged seek table")
+    table = []
+    for _ in range(count):
+        raw, pos = varint.get(buf, pos, "seek table")
+        frames, pos = varint.get(buf, pos, "seek table")
+        table.append((raw, frames))
+    if len(buf) < pos + END_TAIL.size:
+        raise CorruptError(TRUNCATED)
+    body_crc, n = END_TAIL.unpack_from(buf, pos)
+    if zlib.crc32(bytes(buf[:pos])) != body_crc or n != pos - start:
+        raise CorruptError("damaged seek table")
+    if sum(r for r, _ in table) != total or any(r == 0 or f == 0 for r, f in table):
+        raise CorruptError("seek table does not match the stream's length")
+    return End(total, crc, header_len, table, pos + END_TAIL.size)
 
 
 def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:

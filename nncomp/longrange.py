@@ -20,6 +20,7 @@ import struct
 
 import numpy as np
 
+from . import varint
 from .errors import CorruptError
 
 HASH_LEN = 32  # bytes hashed per indexed position
@@ -192,10 +193,7 @@ def pack(refs: list[Ref]) -> bytes:
     out = bytearray(struct.pack(">I", len(refs)))
     for ref in refs:
         for v in ref:
-            while v >= 0x80:
-                out.append((v & 0x7F) | 0x80)
-                v >>= 7
-            out.append(v)
+            varint.put(out, v)
     return bytes(out)
 
 
@@ -210,16 +208,7 @@ def unpack(buf: bytes, raw_len: int) -> tuple[list[Ref], int]:
     for _ in range(count):
         ref = []
         for _ in range(3):
-            v = shift = 0
-            while True:
-                if pos >= len(buf) or shift > 35:
-                    raise CorruptError("damaged long-range references")
-                b = buf[pos]
-                pos += 1
-                v |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            v, pos = varint.get(buf, pos, "long-range references", bits=42)
             ref.append(v)
         if ref[1] == 0 or ref[0] + ref[1] > raw_len:
             raise CorruptError("long-range reference out of range")

@@ -60,12 +60,12 @@ def compress(data: bytes, first: bool) -> tuple[int, bytes]:
     return len(data), compress_segment(cfg, prior, data, first)
 
 
-def decompress(frames: bytes) -> bytes:
-    """In a worker: the bytes of one segment's frames."""
+def decompress(frames: bytes, stop: int | None = None) -> bytes:
+    """In a worker: the bytes of one segment's frames (up to the frame that holds byte `stop`)."""
     from .codec import decode_segment
 
     cfg, prior = _args
-    return decode_segment(cfg, prior, frames)
+    return decode_segment(cfg, prior, frames, stop=stop)
 
 
 class Pool:

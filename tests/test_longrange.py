@@ -104,7 +104,7 @@ def stream_with(frame_body: bytes, raw: bytes, kind=container.STORED) -> bytes:
     empty = nncomp.compress(b"", config=TINY)
     header = empty[: container.header_length(empty[: container.HEADER_FIXED])]
     frame = container.build_frame(kind, raw, frame_body, long=True)
-    return header + frame + container.build_end(len(raw), zlib.crc32(raw))
+    return header + frame + container.build_end(len(raw), zlib.crc32(raw), len(header), [(len(raw), len(frame))])
 
 
 def test_a_well_formed_reference_decodes():

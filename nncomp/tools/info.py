@@ -35,10 +35,13 @@ def describe(f: BinaryIO) -> dict:
     while True:
         kind = _read(f, 1)
         if kind[0] == container.END:
-            total, _ = container.END_BODY.unpack(_read(f, container.END_BODY.size))
-            packed += 1 + container.END_BODY.size
-            if total != raw:
+            tail = kind + f.read()
+            end = container.parse_end(tail)
+            packed += end.size
+            if end.total != raw or len(end.segments) != segments:
                 raise CorruptError("stream length mismatch")
+            if len(tail) > end.size:
+                raise CorruptError("trailing data after the end of the stream")
             break
         rest = _read(f, container.FRAME_HEAD.size - 1)
         head = container.parse_frame_head(kind + rest, cfg)
@@ -56,8 +59,6 @@ def describe(f: BinaryIO) -> dict:
             periods.add(head.frame.period)
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
-    if f.read(1):
-        raise CorruptError("trailing data after the end of the stream")
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
                 stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
                 datasets=datasets + (frames > 0), fresh=fresh, segments=segments)
