@@ -7,7 +7,7 @@ import os
 from typing import BinaryIO, Iterable, Iterator
 
 from . import container, prior, seek
-from .codec import NO_PRIOR, Compressor, Decompressor, Progress
+from .codec import NO_PRIOR, Compressor, Decompressor, PoolMaker, Progress
 from .config import DEFAULT_LEVEL, LEVELS, CodecConfig, DEFAULT_SEGMENT, check_segment, level_config, level_model
 from .prior import Prior
 from .errors import TRUNCATED, CorruptError, NNCError, UnsupportedError
@@ -59,7 +59,7 @@ def resolver(extra: list[Prior] = ()):
 def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, config: CodecConfig | None = None,
                threads: int | None = None, progress: Progress | None = None,
                members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True,
-               segment: int | None = None, workers: int = 1) -> Compressor:
+               segment: int | None = None, workers: int = 1, pool: PoolMaker | None = None) -> Compressor:
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
     `model` is the prior to start from: the level's own by default, 'none', a built-in name, a
@@ -71,7 +71,8 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
 
     `segment` cuts the input into independently coded segments of that many bytes (None: 4 MiB,
     DEFAULT_SEGMENT; 0: one segment, as joint streams and archives need), and `workers` codes them in that many
-    processes at once; the bytes are the same for any number of workers.
+    processes at once; the bytes are the same for any number of workers. `pool` makes the workers
+    instead, from the stream's (settings, prior): nncomp.distributed codes segments on a cluster so.
     """
     _check_level(level)
     cfg = config or level_config(level)
@@ -81,14 +82,14 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
         raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
     segment = check_segment(DEFAULT_SEGMENT if segment is None else segment)
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
-                      decide=decide, segment=segment, workers=max(1, workers))
+                      decide=decide, segment=segment, workers=max(1, workers), pool=pool)
 
 
 def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,
-                 progress: Progress | None = None, workers: int = 1) -> Decompressor:
+                 progress: Progress | None = None, workers: int = 1, pool: PoolMaker | None = None) -> Decompressor:
     """An incremental Decompressor of one stream; `models` are custom priors (paths or Prior objects)
     that headers may name besides the built-in ones."""
-    return Decompressor(resolver(_priors(models)), threads=threads, progress=progress, workers=workers)
+    return Decompressor(resolver(_priors(models)), threads=threads, progress=progress, workers=workers, pool=pool)
 
 
 def _priors(models: Iterable[ModelSpec]) -> list[Prior]:
@@ -98,7 +99,7 @@ def _priors(models: Iterable[ModelSpec]) -> list[Prior]:
 
 
 def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = (), threads: int | None = None,
-                    progress: Progress | None = None, workers: int = 1) -> Iterator[bytes]:
+                    progress: Progress | None = None, workers: int = 1, pool: PoolMaker | None = None) -> Iterator[bytes]:
     """Decoded bytes of one or more concatenated streams whose bytes come in `chunks`.
 
     Raises CorruptError for empty input, input that ends inside a stream, and data after a stream
@@ -112,7 +113,8 @@ def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = ()
             if d is None:
                 if not container.MAGIC.startswith(bytes(chunk[: len(container.MAGIC)])) and started:
                     raise CorruptError("trailing data after the end of the stream")
-                d, started = Decompressor(resolve, threads=threads, progress=progress, workers=workers), True
+                d = Decompressor(resolve, threads=threads, progress=progress, workers=workers, pool=pool)
+                started = True
             yield d.decompress(chunk)
             chunk, d = (d.unused_data, None) if d.eof else (b"", d)
     if d is not None or not started:

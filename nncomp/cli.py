@@ -77,6 +77,9 @@ SegmentOpt = Annotated[Optional[str], typer.Option("--segment", metavar="SIZE",
                                                    help="Cut the input into independent segments of SIZE bytes "
                                                         "(K, M, G suffixes; 0: one segment; default: 4M).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help=(
+    "Code the segments on the Dask cluster of this scheduler (tcp://HOST:8786) instead of -T local workers; "
+    "needs nncomp[dask] here and on the workers."))]
 PriorOpt = Annotated[Optional[str], typer.Option("--model", help="Custom prior (.nncm) that the input was compressed with.")]
 LevelOpt = Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")]
 
@@ -237,6 +240,37 @@ def _byte_range(text: str) -> tuple[int, int]:
     return start, stop
 
 
+class _Cluster:
+    """--scheduler: a Dask client, connected at the first segment that needs it and closed at the end."""
+
+    def __init__(self, address: str | None):
+        self.address = address
+        self._client = None
+
+    def pool(self, fin: BinaryIO | None):
+        """A maker of pools on the cluster (None: local workers); they read a named input file themselves
+        when every worker sees it."""
+        if not self.address:
+            return None
+        from . import distributed
+
+        def make(args):
+            if self._client is None:
+                self._client = distributed.client(self.address)
+            name = getattr(fin, "name", None)
+            path = os.path.abspath(name) if isinstance(name, str) and os.path.isfile(name) else None
+            return distributed.DaskPool(self._client, args, path if path and distributed.visible(self._client, path) else None)
+
+        return make
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._client is not None:
+            self._client.close()
+
+
 def _stdin() -> BinaryIO:
     if 0 in _closed_std or sys.stdin is None:
         raise NNCError("standard input is closed")
@@ -371,6 +405,7 @@ def compress(
     model: Annotated[Optional[str], typer.Option("--model", help="Prior to start from: 'default', 'none', or a .nncm file.")] = None,
     threads: WorkersOpt = None,
     segment: SegmentOpt = None,
+    scheduler: SchedulerOpt = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -385,12 +420,14 @@ def compress(
     except NNCError as e:
         _fail("error", str(e))
         raise typer.Exit(1)
-    workers = _workers(threads, level)
+    cluster = _Cluster(scheduler)
+    workers = 1 if scheduler else _workers(threads, level)
     if verbose and not quiet:
         _say(f"level {level}, model {prior.id if prior else 'none'}")
 
     def work(fin, fout, prog):
-        c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg, workers=workers)
+        c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg, workers=workers,
+                           pool=cluster.pool(fin))
         n_in = n_out = 0
         for chunk in _chunks(fin):
             n_in += len(chunk)
@@ -399,7 +436,8 @@ def compress(
         return n_in, n_out
 
     job = _Job(output, stdout, force, rm, quiet, verbose, "compress", _add_suffix, work)
-    _each(files, lambda f: _convert(f, job), "interrupted; no output written")
+    with cluster:
+        _each(files, lambda f: _convert(f, job), "interrupted; no output written")
 
 
 @app.command()
@@ -415,6 +453,7 @@ def decompress(
     byte_range: Annotated[Optional[str], typer.Option("--range", metavar="START:END", help=(
         "Decode only bytes START up to END (sizes take K, M, G) of one file, to standard output or -o FILE; "
         "only the segments that hold them are decoded."))] = None,
+    scheduler: SchedulerOpt = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -435,10 +474,11 @@ def decompress(
     _check_outputs(files, output, archives_ok=not to_stdout and all(m is not None for m in members.values()))
     models = _user_models(model)
 
-    workers = _workers(threads)
+    cluster = _Cluster(scheduler)
+    workers = 1 if scheduler else _workers(threads)
 
     def work(fin, fout, prog):
-        return _decode(fin, fout, workers, prog, models)
+        return _decode(fin, fout, workers, prog, models, cluster.pool(None))
 
     job = _Job(output, stdout, force, rm, quiet, verbose, "decompress", _strip_suffix, work)
 
@@ -448,7 +488,8 @@ def decompress(
         else:
             _extract(f, members[f], job, workers, models)
 
-    _each(files, one, "interrupted; no output written")
+    with cluster:
+        _each(files, one, "interrupted; no output written")
 
 
 def _decode_range(src: str, spec: str, output: str | None, force: bool, workers: int, models, n_files: int) -> None:
@@ -514,7 +555,7 @@ def _extract(archive: str, members: list[tuple[str, int]], job: _Job, workers: i
              + (f" in {time.perf_counter() - t0:.1f} s" if job.verbose else ""))
 
 
-def _decode(fin: BinaryIO, fout: BinaryIO | None, workers: int, prog, models=()) -> tuple[int, int]:
+def _decode(fin: BinaryIO, fout: BinaryIO | None, workers: int, prog, models=(), pool=None) -> tuple[int, int]:
     """Decode the streams in fin into fout (None: verify only); (bytes read, bytes decoded)."""
     n_in = n_out = 0
 
@@ -524,7 +565,7 @@ def _decode(fin: BinaryIO, fout: BinaryIO | None, workers: int, prog, models=())
             n_in += len(chunk)
             yield chunk
 
-    for data in api.iter_decompress(counted(), models=models, threads=1, progress=prog, workers=workers):
+    for data in api.iter_decompress(counted(), models=models, threads=1, progress=prog, workers=workers, pool=pool):
         n_out += _write(fout, data) if fout is not None else len(data)
     return n_in, n_out
 

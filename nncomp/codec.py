@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, NamedTuple
 
 import constriction
@@ -31,6 +32,7 @@ NO_PRIOR = "none"  # header model id of a stream that starts from seeded random 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
 Progress = Callable[[int], None]
+PoolMaker = Callable[[tuple], "workers_mod.Pool"]  # (settings, prior) -> a pool of workers that code segments
 
 
 _CONTROL = np.zeros(256, dtype=bool)
@@ -228,7 +230,7 @@ class Compressor:
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
                  on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True,
-                 segment: int = 0, workers: int = 1):
+                 segment: int = 0, workers: int = 1, pool: PoolMaker | None = None):
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
         if workers > 1 and on_frame is not None:
@@ -237,7 +239,8 @@ class Compressor:
         self._at: _Start | None = None  # made at the first frame, whose length sizes its tables
         self._segment = segment
         self._used = 0  # bytes of the current segment coded so far
-        self._pool = workers_mod.Pool(workers, (cfg, prior)) if workers > 1 and segment else None
+        pool = pool or (partial(workers_mod.Pool, workers) if workers > 1 else None)
+        self._pool = pool((cfg, prior)) if pool and segment else None
         self._pending = bytearray()
         self._total = 0
         self._crc = 0
@@ -314,7 +317,7 @@ class Compressor:
         self._total += len(raw)
         self._crc = zlib.crc32(raw, self._crc)
         if self._pool:  # raw is a whole segment
-            return b"".join(self._collected(self._pool.submit(workers_mod.compress, raw, first)))
+            return b"".join(self._collected(self._pool.compress(raw, first)))
         kind = _kind(self._cfg, raw, self._new_dataset)
         if self._at is None or starts_segment:
             self._at = _Start(self._cfg, self._prior, self._threads, self._progress, len(raw))
@@ -424,11 +427,11 @@ class Decompressor:
     """
 
     def __init__(self, resolve_model: ModelResolver, *, threads=None, progress: Progress | None = None,
-                 workers: int = 1):
+                 workers: int = 1, pool: PoolMaker | None = None):
         self._resolve = resolve_model
+        self._make_pool = pool or (partial(workers_mod.Pool, workers) if workers > 1 else None)
         self._threads = threads
         self._progress = progress
-        self._workers = workers
         self._buf = bytearray()
         self._out = bytearray()  # decoded but not yet returned (max_length)
         self._dec: _FrameDecoder | None = None
@@ -477,8 +480,8 @@ class Decompressor:
             if prior is not None and not prior.fits(h.config.model, h.config.orders):
                 raise UnsupportedError(f"model {prior.id} does not fit these settings")
             self._dec = _FrameDecoder(h.config, prior, self._threads, self._progress)
-            if self._workers > 1:
-                self._pool = workers_mod.Pool(self._workers, (h.config, prior))
+            if self._make_pool:
+                self._pool = self._make_pool((h.config, prior))
             self._header_len = n
             del buf[:n]
             return b""
@@ -536,7 +539,7 @@ class Decompressor:
             return []
         frames = b"".join(fr for _, fr in self._seg)
         self._seg, self._seg_raw = [], 0
-        return self._pool.submit(workers_mod.decompress, frames)
+        return self._pool.decompress(frames)
 
     def _drain(self) -> tuple[list[bytes], list[bytes]]:
         """At the end record: (segments the workers still owe, the only segment if it is decoded here)."""

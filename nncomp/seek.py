@@ -100,7 +100,7 @@ def _decoded(jobs: list, resolve, workers: int) -> list[bytes]:
         pool = workers_mod.Pool(workers, (h.config, resolve(h.model)))
         try:
             for s, frames, need in jobs[i:j]:
-                out += pool.submit(workers_mod.decompress, frames, need)
+                out += pool.decompress(frames, need)
             out += pool.drain()
         finally:
             pool.close()

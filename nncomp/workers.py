@@ -69,8 +69,9 @@ def decompress(frames: bytes, stop: int | None = None) -> bytes:
 
 
 class Pool:
-    """Tasks on `workers` processes; results are taken in the order the tasks were given, and at most
-    2 x workers tasks (their inputs and results) are held at once."""
+    """Segments coded on `workers` processes; results are taken in the order the segments were given,
+    and at most 2 x workers tasks (their inputs and results) are held at once. distributed.DaskPool
+    does the same on a cluster."""
 
     def __init__(self, workers: int, args: tuple):
         """`args`: the (settings, prior) every task of this pool codes with, sent to each worker once."""
@@ -80,7 +81,16 @@ class Pool:
         self._ahead = 2 * workers
         self.started = False  # a task was given: the workers exist (they start with the first)
 
-    def submit(self, fn, *args) -> list:
+    def compress(self, raw: bytes, first: bool) -> list[tuple[int, bytes]]:
+        """Code a segment (the stream's first or not); returns the (length, frames) of segments now done."""
+        return self._submit(compress, raw, first)
+
+    def decompress(self, frames: bytes, stop: int | None = None) -> list[bytes]:
+        """Decode a segment's frames (up to the frame that holds byte `stop`); returns the bytes of
+        segments now done."""
+        return self._submit(decompress, frames, stop)
+
+    def _submit(self, fn, *args) -> list:
         """Give a task; returns the results now due, waiting while too many tasks are in flight."""
         self._queue.append(self._ex.submit(fn, *args))
         self.started = True
@@ -90,15 +100,18 @@ class Pool:
         """Results of the oldest tasks that are done (and of any that must be waited for)."""
         out = []
         while self._queue and (self._queue[0].done() or len(self._queue) > self._ahead):
-            out.append(self._queue.popleft().result())
+            out.append(self._result(self._queue.popleft()))
         return out
 
     def drain(self) -> list:
         """Every result still owed, in order."""
         out = []
         while self._queue:
-            out.append(self._queue.popleft().result())
+            out.append(self._result(self._queue.popleft()))
         return out
+
+    def _result(self, future):
+        return future.result()
 
     def close(self) -> None:
         self._ex.shutdown(wait=True, cancel_futures=True)
