@@ -149,8 +149,8 @@ def read_range(file: str | os.PathLike | BinaryIO, start: int, stop: int, *, mod
         return b""
     if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as f:
-            return seek.read_range(f, start, stop, resolver(_priors(models)), workers)
-    return seek.read_range(file, start, stop, resolver(_priors(models)), workers)
+            return b"".join(seek.iter_range(f, start, stop, resolver(_priors(models)), workers))
+    return b"".join(seek.iter_range(file, start, stop, resolver(_priors(models)), workers))
 
 
 __all__ = ["compress", "decompress", "read_range", "compressor", "decompressor", "iter_decompress", "load_model",

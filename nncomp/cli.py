@@ -23,7 +23,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, api, container
+from . import __version__, api, container, seek
 from . import workers as workers_mod
 from .tools import joint as jointlib
 from .tools import info as describe_stream
@@ -503,14 +503,11 @@ def _decode_range(src: str, spec: str, output: str | None, force: bool, workers:
     dst = output or "-"
     if dst != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
         raise NNCError("input and output are the same file")
-    with open(src, "rb") as fin:
-        data = api.read_range(fin, start, stop, models=models, workers=workers)
-    if dst == "-":
-        _write(_stdout(), data)
-        _stdout().flush()
-    else:
-        with _opened_output(dst, force, like=src) as fout:
-            _write(fout, data)
+    with open(src, "rb") as fin, ExitStack() as stack:
+        fout = _stdout() if dst == "-" else stack.enter_context(_opened_output(dst, force, like=src))
+        for piece in seek.iter_range(fin, start, stop, api.resolver(models), workers):
+            _write(fout, piece)
+        fout.flush()
 
 
 def _members(path: str) -> list[tuple[str, int]] | None:

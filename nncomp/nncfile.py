@@ -7,7 +7,8 @@ import io
 import os
 from typing import BinaryIO, Iterable
 
-from . import api
+from . import api, seek
+from .errors import NNCError
 from .config import DEFAULT_LEVEL, CodecConfig
 
 _READ, _WRITE = "rb", "wb"
@@ -21,8 +22,8 @@ class NNCFile(io.BufferedIOBase):
     are read as one), "w" (write, truncating), "x" (write, the file must not exist) or "a" (append
     a new stream), each optionally with "b". Writing takes `level`, `model` and `config` as
     nncomp.compress does; reading takes `models`, the custom priors headers may name. Reading is
-    seekable when the underlying file is: seek() is emulated by decoding, so seeking backwards
-    decodes again from the start and is slow.
+    seekable when the underlying file is: seek() goes to the start of the segment that holds the
+    target (the streams' seek tables say where) and decodes from there.
     """
 
     def __init__(self, filename: str | bytes | os.PathLike | BinaryIO, mode: str = "r", *, level: int = DEFAULT_LEVEL,
@@ -52,6 +53,7 @@ class NNCFile(io.BufferedIOBase):
             self._start = self._fp.tell() if self._fp.seekable() else 0
             self._size = -1  # uncompressed size, once reading has reached the end
             self._decoded = None
+            self._segments: list | None = None  # the seek tables' segments, once a seek needs them
             self._restart()
 
     # -- state ----------------------------------------------------------------------------------------
@@ -124,6 +126,24 @@ class NNCFile(io.BufferedIOBase):
         self._pos += view.nbytes
         return view.nbytes
 
+    def _segment_at(self, offset: int):
+        """The segment that holds decoded byte `offset` (the last one past the end); None where the file
+        has no usable seek tables (not at its start, or damaged: then decoding from the start says so)."""
+        if self._segments is None:
+            self._segments = []
+            if self._start == 0:
+                here = self._fp.tell()  # the decoder reading on from here must not notice
+                try:
+                    self._segments = seek.index(self._fp)
+                except NNCError:
+                    pass
+                finally:
+                    self._fp.seek(here)
+        for s in reversed(self._segments):
+            if s.start <= offset:
+                return s
+        return None
+
     # -- reading --------------------------------------------------------------------------------------
     def _restart(self) -> None:
         if self._decoded is not None:
@@ -185,13 +205,20 @@ class NNCFile(io.BufferedIOBase):
         if whence == io.SEEK_CUR:
             offset += self._pos
         elif whence == io.SEEK_END:
+            if self._size < 0 and self._segment_at(0) is not None:  # the seek tables know the size
+                self._size = self._segments[-1].start + self._segments[-1].size
             if self._size < 0:
                 while self._fill():
                     self._take(len(self._buffer))
             offset += self._size
         elif whence != io.SEEK_SET:
             raise ValueError(f"invalid whence: {whence!r}")
-        if offset < self._pos:
+        seg = self._segment_at(offset) if offset < self._pos or offset > self._pos + len(self._buffer) else None
+        if seg is not None and (offset < self._pos or seg.start > self._pos):
+            self._decoded.close()
+            self._decoded = seek.iter_range(self._fp, seg.start, 1 << 63, api.resolver(api._priors(self._models)))
+            self._buffer, self._offset, self._pos = b"", 0, seg.start
+        elif offset < self._pos:
             self._restart()
         while self._pos < offset and self._fill():
             self._take(offset - self._pos)

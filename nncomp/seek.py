@@ -8,7 +8,8 @@ each segment's first frame); a damaged one is a CorruptError, never a wrong answ
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Callable, NamedTuple
+from collections import deque
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 from . import container
 from . import workers as workers_mod
@@ -61,48 +62,51 @@ def index(f: BinaryIO) -> list[Segment]:
     return out
 
 
-def read_range(f: BinaryIO, start: int, stop: int, resolve: Callable[[str], Prior | None], workers: int = 1) -> bytes:
+def iter_range(f: BinaryIO, start: int, stop: int, resolve: Callable[[str], Prior | None],
+               workers: int = 1) -> Iterator[bytes]:
     """Decoded bytes [start, stop) of the .nnc streams in the seekable binary file f (clipped to the data,
-    as slicing is), decoding only the segments that hold them; `resolve` finds the prior a header names,
-    and `workers` processes decode segments side by side."""
+    as slicing is), a piece per segment, decoding only the segments that hold them, each up to the
+    frame that holds `stop`; `resolve` finds the prior a header names, and `workers` processes decode
+    segments side by side (at most 2 x workers segments held at once)."""
     wanted = [s for s in index(f) if s.start < stop and start < s.start + s.size]
-    jobs = []  # (segment, its frames, decoded bytes of it that are needed)
-    for s in wanted:
-        f.seek(s.offset)
-        frames = f.read(s.length)
-        if len(frames) != s.length:
-            raise CorruptError("truncated input or damaged seek table")
-        head = container.parse_frame_head(frames[: container.FRAME_HEAD.size], s.header.config)
-        if head.segment == s.first:  # a segment after its stream's first starts with the flag, the first without
-            raise CorruptError("the seek table does not match the frames")
-        jobs.append((s, frames, min(stop, s.start + s.size) - s.start))
-    pieces = _decoded(jobs, resolve, workers)
-    out = []
-    for (s, _, need), piece in zip(jobs, pieces):
+    jobs = ((s, _frames(f, s), min(stop, s.start + s.size) - s.start) for s in wanted)
+    for (s, need), piece in _decoded(jobs, resolve, workers):
         if len(piece) < need or (need == s.size and len(piece) != s.size):
             raise CorruptError("the seek table does not match the frames")
-        out.append(piece[max(0, start - s.start) : need])
-    return b"".join(out)
+        yield piece[max(0, start - s.start) : need]
 
 
-def _decoded(jobs: list, resolve, workers: int) -> list[bytes]:
-    """Each job's segment decoded as far as needed: here, or in worker processes (one pool per stream's settings)."""
-    if workers <= 1 or len(jobs) <= 1:
-        return [decode_segment(s.header.config, resolve(s.header.model), frames, stop=need)
-                for s, frames, need in jobs]
-    out: list[bytes] = []
-    i = 0
-    while i < len(jobs):  # runs of segments that share a header share a pool
-        j = i
-        while j < len(jobs) and jobs[j][0].header == jobs[i][0].header:
-            j += 1
-        h = jobs[i][0].header
-        pool = workers_mod.Pool(workers, (h.config, resolve(h.model)))
-        try:
-            for s, frames, need in jobs[i:j]:
-                out += pool.decompress(frames, need)
-            out += pool.drain()
-        finally:
+def _frames(f: BinaryIO, s: Segment) -> bytes:
+    """The frames of segment s, read from f; CorruptError unless a segment starts there."""
+    f.seek(s.offset)
+    frames = f.read(s.length)
+    if len(frames) != s.length:
+        raise CorruptError("truncated input or damaged seek table")
+    head = container.parse_frame_head(frames[: container.FRAME_HEAD.size], s.header.config)
+    if head.segment == s.first:  # a segment after its stream's first starts with the flag, the first without
+        raise CorruptError("the seek table does not match the frames")
+    return frames
+
+
+def _decoded(jobs: Iterable, resolve, workers: int) -> Iterator[tuple[tuple[Segment, int], bytes]]:
+    """((segment, bytes needed), its bytes decoded as far as needed) per job, in order: here, or in worker
+    processes (a pool for each run of segments whose streams share settings)."""
+    pool, settings, owed = None, None, deque()
+    try:
+        for s, frames, need in jobs:
+            if workers <= 1:
+                yield (s, need), decode_segment(s.header.config, resolve(s.header.model), frames, stop=need)
+                continue
+            if s.header != settings:
+                if pool is not None:
+                    yield from zip([owed.popleft() for _ in range(len(owed))], pool.drain())
+                    pool.close()
+                pool, settings = workers_mod.Pool(workers, (s.header.config, resolve(s.header.model))), s.header
+            owed.append((s, need))
+            for piece in pool.decompress(frames, need):
+                yield owed.popleft(), piece
+        if pool is not None:
+            yield from zip([owed.popleft() for _ in range(len(owed))], pool.drain())
+    finally:
+        if pool is not None:
             pool.close()
-        i = j
-    return out

@@ -144,3 +144,18 @@ def test_command_line_range(tmp_path):
     for args in (["--range", "9:3", packed], ["--range", "x", packed], ["--range", "1:2", "-"]):
         r = run("decompress", *args)
         assert r.returncode == 1 and r.stderr.count(b"\n") == 1 and b"Traceback" not in r.stderr, args
+
+
+def test_nncfile_seeks_to_segments(two_streams, monkeypatch):
+    stream, data = two_streams
+    decoded = []
+    real = seek.decode_segment
+    monkeypatch.setattr(seek, "decode_segment", lambda cfg, prior, frames, threads=None, stop=None:
+                        decoded.append(len(frames)) or real(cfg, prior, frames, threads, stop))
+    with nncomp.open(io.BytesIO(stream)) as f:
+        f.seek(13500)  # the second stream's second segment: nothing before it is decoded
+        assert f.read(100) == data[13500:13600] and len(decoded) == 1
+        for offset in (5000, 100, 9000, 13999, 4096):  # backwards and forwards, across both streams
+            f.seek(offset)
+            assert f.read(50) == data[offset : offset + 50]
+        assert f.seek(-7, io.SEEK_END) == len(data) - 7 and f.read() == data[-7:]
