@@ -11,7 +11,9 @@ import re
 import signal
 import sys
 import time
+from collections import deque
 from contextlib import ExitStack, contextmanager, nullcontext
+from functools import partial
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -271,6 +273,49 @@ class _Cluster:
             self._client.close()
 
 
+class _Ahead:
+    """Many small files on workers: each input of at most one segment is one task, coded ahead of the
+    loop that writes the outputs in order (a file of one segment has nothing else to share out)."""
+
+    def __init__(self, files: list[str], segment: int | None, level: int, make_pool, prior):
+        self._todo = deque(f for f in files if f != "-" and os.path.isfile(f) and os.path.getsize(f) <= (segment or 1 << 62))
+        self._pool = make_pool((api.level_config(level), prior)) if make_pool and len(self._todo) > 1 else None
+        self._level = level
+        self._sent: deque[tuple[str, bytes]] = deque()  # (file, its bytes) of the tasks in flight
+        self._done: dict[str, tuple[bytes, bytes]] = {}  # file -> (its bytes, its stream)
+
+    def take(self, fin: BinaryIO) -> tuple[int, bytes] | None:
+        """(bytes read, stream) of the input fin if a worker coded it and it still holds those bytes."""
+        name = getattr(fin, "name", None)
+        if self._pool is None or not isinstance(name, str) or not (name in self._done or name in self._todo
+                                                                   or any(f == name for f, _ in self._sent)):
+            return None
+        while name not in self._done:
+            while self._todo and len(self._sent) < self._pool.ahead:
+                f = self._todo.popleft()
+                with open(f, "rb") as g:
+                    self._sent.append((f, g.read()))
+                self._got(self._pool.stream(self._sent[-1][1], self._level))
+            self._got(self._pool.drain())
+        data, stream = self._done.pop(name)
+        if fin.read() == data:
+            return len(data), stream
+        fin.seek(0)  # changed since it was read: coded again, as it is now
+        return None
+
+    def _got(self, streams: list[bytes]) -> None:
+        for stream in streams:
+            f, data = self._sent.popleft()
+            self._done[f] = (data, stream)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.close()
+
+
 def _stdin() -> BinaryIO:
     if 0 in _closed_std or sys.stdin is None:
         raise NNCError("standard input is closed")
@@ -425,7 +470,13 @@ def compress(
     if verbose and not quiet:
         _say(f"level {level}, model {prior.id if prior else 'none'}")
 
+    ahead = _Ahead(files, seg or None, level, cluster.pool(None) or (partial(workers_mod.Pool, workers)
+                                                                    if workers > 1 else None), prior)
+
     def work(fin, fout, prog):
+        done = ahead.take(fin)
+        if done is not None:
+            return done[0], _write(fout, done[1])
         c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg, workers=workers,
                            pool=cluster.pool(fin))
         n_in = n_out = 0
@@ -436,7 +487,7 @@ def compress(
         return n_in, n_out
 
     job = _Job(output, stdout, force, rm, quiet, verbose, "compress", _add_suffix, work)
-    with cluster:
+    with cluster, ahead:
         _each(files, lambda f: _convert(f, job), "interrupted; no output written")
 
 

@@ -75,7 +75,7 @@ class DaskPool(workers_mod.Pool):
         self._shared = (cfg, prior.id if prior else None, prior.to_bytes() if prior else None)
         self._sent = None  # the settings and prior, sent to the workers with the first task
         self._queue: deque = deque()
-        self._ahead = 2 * max(1, sum(client.nthreads().values()))
+        self.ahead = 2 * max(1, sum(client.nthreads().values()))
         self._path = path
         self._offset = 0  # of the next segment in the input file
         self.started = False

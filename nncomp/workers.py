@@ -60,6 +60,14 @@ def compress(data: bytes, first: bool) -> tuple[int, bytes]:
     return len(data), compress_segment(cfg, prior, data, first)
 
 
+def compress_stream(data: bytes, level: int) -> bytes:
+    """In a worker: an input of one segment as a whole stream (many small files, one task each)."""
+    from .api import compress
+
+    cfg, prior = _args
+    return compress(data, level, model=prior if prior is not None else "none", config=cfg, segment=0)
+
+
 def decompress(frames: bytes, stop: int | None = None) -> bytes:
     """In a worker: the bytes of one segment's frames (up to the frame that holds byte `stop`)."""
     from .codec import decode_segment
@@ -78,12 +86,16 @@ class Pool:
         self._ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init, initargs=(args,))
         self._queue: deque[Future] = deque()
-        self._ahead = 2 * workers
+        self.ahead = 2 * workers  # tasks in flight at most
         self.started = False  # a task was given: the workers exist (they start with the first)
 
     def compress(self, raw: bytes, first: bool) -> list[tuple[int, bytes]]:
         """Code a segment (the stream's first or not); returns the (length, frames) of segments now done."""
         return self._submit(compress, raw, first)
+
+    def stream(self, data: bytes, level: int) -> list[bytes]:
+        """Code a whole input of at most one segment as a stream; returns the streams now done."""
+        return self._submit(compress_stream, data, level)
 
     def decompress(self, frames: bytes, stop: int | None = None) -> list[bytes]:
         """Decode a segment's frames (up to the frame that holds byte `stop`); returns the bytes of
@@ -99,7 +111,7 @@ class Pool:
     def ready(self) -> list:
         """Results of the oldest tasks that are done (and of any that must be waited for)."""
         out = []
-        while self._queue and (self._queue[0].done() or len(self._queue) > self._ahead):
+        while self._queue and (self._queue[0].done() or len(self._queue) > self.ahead):
             out.append(self._result(self._queue.popleft()))
         return out
 

@@ -103,3 +103,18 @@ def test_a_bad_segment_size_is_one_line_and_exit_1(size):
     r = _cli("compress", "--segment", size, "-c", "-", data=b"x")
     assert r.returncode in (1, 2) and r.stdout == b""
     assert len(r.stderr.decode().strip().splitlines()) == 1 and "segment" in r.stderr.decode()
+
+
+@pytest.mark.slow
+def test_many_small_files_are_one_task_each(tmp_path):
+    """`compress -T 2 a b c d` (one task per file, on workers) writes for each file the bytes it has alone."""
+    files = []
+    for i in range(4):
+        f = tmp_path / f"f{i}.txt"
+        f.write_bytes(DATA[i * 1000 : i * 1000 + 1500 + 300 * i])
+        files.append(f)
+    r = subprocess.run([sys.executable, "-m", "nncomp", "compress", "-q", "-l", "1", "-T", "2", *map(str, files)],
+                       capture_output=True, env=nncomp_env())
+    assert r.returncode == 0, r.stderr
+    for f in files:
+        assert (tmp_path / (f.name + ".nnc")).read_bytes() == nncomp.compress(f.read_bytes(), level=1)
