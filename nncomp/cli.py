@@ -278,8 +278,11 @@ class _Ahead:
     loop that writes the outputs in order (a file of one segment has nothing else to share out)."""
 
     def __init__(self, files: list[str], segment: int | None, level: int, make_pool, prior):
-        self._todo = deque(f for f in files if f != "-" and os.path.isfile(f) and os.path.getsize(f) <= (segment or 1 << 62))
-        self._pool = make_pool((api.level_config(level), prior)) if make_pool and len(self._todo) > 1 else None
+        small = [f for f in files if f != "-" and os.path.isfile(f) and os.path.getsize(f) <= (segment or 1 << 62)]
+        self._todo = deque(small) if make_pool and len(small) > 1 else deque()
+        self._mine = set(self._todo)  # files that are, or will be, tasks
+        self._make = lambda: make_pool((api.level_config(level), prior))
+        self._pool = None  # started at the first file that needs it (a cluster connects then)
         self._level = level
         self._sent: deque[tuple[str, bytes]] = deque()  # (file, its bytes) of the tasks in flight
         self._done: dict[str, tuple[bytes, bytes]] = {}  # file -> (its bytes, its stream)
@@ -287,16 +290,22 @@ class _Ahead:
     def take(self, fin: BinaryIO) -> tuple[int, bytes] | None:
         """(bytes read, stream) of the input fin if a worker coded it and it still holds those bytes."""
         name = getattr(fin, "name", None)
-        if self._pool is None or not isinstance(name, str) or not (name in self._done or name in self._todo
-                                                                   or any(f == name for f, _ in self._sent)):
+        if name not in self._mine:
             return None
-        while name not in self._done:
-            while self._todo and len(self._sent) < self._pool.ahead:
-                f = self._todo.popleft()
-                with open(f, "rb") as g:
-                    self._sent.append((f, g.read()))
-                self._got(self._pool.stream(self._sent[-1][1], self._level))
-            self._got(self._pool.drain())
+        self._mine.discard(name)
+        try:
+            self._pool = self._pool or self._make()
+            while name not in self._done:
+                while self._todo and len(self._sent) < self._pool.ahead:
+                    f = self._todo.popleft()
+                    with open(f, "rb") as g:
+                        self._sent.append((f, g.read()))
+                    self._got(self._pool.stream(self._sent[-1][1], self._level))
+                self._got(self._pool.drain())
+        except BaseException:  # results can no longer be matched to files: the rest are coded one by one
+            for held in (self._todo, self._mine, self._sent, self._done):
+                held.clear()
+            raise
         data, stream = self._done.pop(name)
         if fin.read() == data:
             return len(data), stream
