@@ -136,11 +136,11 @@ def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | 
 
 
 def read_range(file: str | os.PathLike | BinaryIO, start: int, stop: int, *, models: Iterable[ModelSpec] = (),
-               workers: int = 1) -> bytes:
+               threads: int | None = None, workers: int = 1) -> bytes:
     """Bytes [start, stop) of what the .nnc file (a path, or a seekable binary file object) decodes to,
     clipped to the data as slicing is. Its seek tables locate the segments that hold them, and only
-    those are decoded, up to the range's end (in `workers` processes at once); CorruptError if a table
-    or a segment is damaged."""
+    those are decoded, up to the range's end (in `workers` processes at once; `threads`: torch's threads
+    in this process, as for decompress); CorruptError if a table or a segment is damaged."""
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
         raise TypeError("start and stop must be ints")
     if start < 0 or stop < 0:
@@ -149,8 +149,8 @@ def read_range(file: str | os.PathLike | BinaryIO, start: int, stop: int, *, mod
         return b""
     if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as f:
-            return b"".join(seek.iter_range(f, start, stop, resolver(_priors(models)), workers))
-    return b"".join(seek.iter_range(file, start, stop, resolver(_priors(models)), workers))
+            return b"".join(seek.iter_range(f, start, stop, resolver(_priors(models)), workers, threads))
+    return b"".join(seek.iter_range(file, start, stop, resolver(_priors(models)), workers, threads))
 
 
 __all__ = ["compress", "decompress", "read_range", "compressor", "decompressor", "iter_decompress", "load_model",

@@ -565,7 +565,7 @@ def _decode_range(src: str, spec: str, output: str | None, force: bool, workers:
         raise NNCError("input and output are the same file")
     with open(src, "rb") as fin, ExitStack() as stack:
         fout = _stdout() if dst == "-" else stack.enter_context(_opened_output(dst, force, like=src))
-        for piece in seek.iter_range(fin, start, stop, api.resolver(models), workers):
+        for piece in seek.iter_range(fin, start, stop, api.resolver(models), workers, threads=1):
             _write(fout, piece)
         fout.flush()
 

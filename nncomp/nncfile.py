@@ -216,7 +216,8 @@ class NNCFile(io.BufferedIOBase):
         seg = self._segment_at(offset) if offset < self._pos or offset > self._pos + len(self._buffer) else None
         if seg is not None and (offset < self._pos or seg.start > self._pos):
             self._decoded.close()
-            self._decoded = seek.iter_range(self._fp, seg.start, 1 << 63, api.resolver(api._priors(self._models)))
+            self._decoded = seek.iter_range(self._fp, seg.start, 1 << 63, api.resolver(api._priors(self._models)),
+                                            threads=self._threads)
             self._buffer, self._offset, self._pos = b"", 0, seg.start
         elif offset < self._pos:
             self._restart()

@@ -63,14 +63,14 @@ def index(f: BinaryIO) -> list[Segment]:
 
 
 def iter_range(f: BinaryIO, start: int, stop: int, resolve: Callable[[str], Prior | None],
-               workers: int = 1) -> Iterator[bytes]:
+               workers: int = 1, threads: int | None = None) -> Iterator[bytes]:
     """Decoded bytes [start, stop) of the .nnc streams in the seekable binary file f (clipped to the data,
     as slicing is), a piece per segment, decoding only the segments that hold them, each up to the
     frame that holds `stop`; `resolve` finds the prior a header names, and `workers` processes decode
-    segments side by side (at most 2 x workers segments held at once)."""
+    segments side by side (at most 2 x workers segments held at once); `threads` sets torch's threads here."""
     wanted = [s for s in index(f) if s.start < stop and start < s.start + s.size]
     jobs = ((s, _frames(f, s), min(stop, s.start + s.size) - s.start) for s in wanted)
-    for (s, need), piece in _decoded(jobs, resolve, workers):
+    for (s, need), piece in _decoded(jobs, resolve, workers, threads):
         if len(piece) < need or (need == s.size and len(piece) != s.size):
             raise CorruptError("the seek table does not match the frames")
         yield piece[max(0, start - s.start) : need]
@@ -88,14 +88,14 @@ def _frames(f: BinaryIO, s: Segment) -> bytes:
     return frames
 
 
-def _decoded(jobs: Iterable, resolve, workers: int) -> Iterator[tuple[tuple[Segment, int], bytes]]:
+def _decoded(jobs: Iterable, resolve, workers: int, threads: int | None) -> Iterator[tuple[tuple[Segment, int], bytes]]:
     """((segment, bytes needed), its bytes decoded as far as needed) per job, in order: here, or in worker
     processes (a pool for each run of segments whose streams share settings)."""
     pool, settings, owed = None, None, deque()
     try:
         for s, frames, need in jobs:
             if workers <= 1:
-                yield (s, need), decode_segment(s.header.config, resolve(s.header.model), frames, stop=need)
+                yield (s, need), decode_segment(s.header.config, resolve(s.header.model), frames, threads, stop=need)
                 continue
             if s.header != settings:
                 if pool is not None:
