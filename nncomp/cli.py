@@ -81,7 +81,7 @@ SegmentOpt = Annotated[Optional[str], typer.Option("--segment", metavar="SIZE",
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help=(
     "Code the segments on the Dask cluster of this scheduler (tcp://HOST:8786) instead of -T local workers; "
-    "needs nncomp[dask] here and on the workers."))]
+    "needs Dask and the same nncomp here and on the workers."))]
 PriorOpt = Annotated[Optional[str], typer.Option("--model", help="Custom prior (.nncm) that the input was compressed with.")]
 LevelOpt = Annotated[int, typer.Option("-l", "--level", min=1, max=9, help="1 fastest ... 9 strongest.")]
 
