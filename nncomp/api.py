@@ -4,6 +4,7 @@ incremental objects behind them. The CLI, the tests and the benchmarks all go th
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from typing import BinaryIO, Iterable, Iterator
 
 from . import container, prior, seek
@@ -147,10 +148,8 @@ def read_range(file: str | os.PathLike | BinaryIO, start: int, stop: int, *, mod
         raise ValueError("start and stop are offsets in the decoded data (>= 0)")
     if stop <= start:
         return b""
-    if isinstance(file, (str, os.PathLike)):
-        with open(file, "rb") as f:
-            return b"".join(seek.iter_range(f, start, stop, resolver(_priors(models)), workers, threads))
-    return b"".join(seek.iter_range(file, start, stop, resolver(_priors(models)), workers, threads))
+    with open(file, "rb") if isinstance(file, (str, os.PathLike)) else nullcontext(file) as f:
+        return b"".join(seek.iter_range(f, start, stop, resolver(_priors(models)), workers, threads))
 
 
 __all__ = ["compress", "decompress", "read_range", "compressor", "decompressor", "iter_decompress", "load_model",
