@@ -2,7 +2,7 @@
 with each worker count, check that every count writes the same bytes, and print a table.
 
     python bench/workers.py FILE [--level 5] [--segment 4M] [--workers 1,2] [--rounds 1] [--dask 2]
-                                 [--only-compress]
+                                 [--only-compress] [--keep DIR]
 
 Worker counts alternate within each round, so drift of the machine spreads over all of them. With
 --dask N, each round also codes the file on a Dask LocalCluster of N worker processes (a row "dN").
@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--dask", type=int, default=0, help="also code on a Dask LocalCluster of this many workers")
     ap.add_argument("--only-compress", action="store_true", help="skip decompression (to compare bytes only)")
+    ap.add_argument("--keep", metavar="DIR", help="keep the .nnc files here (WORKERS.nnc)")
     a = ap.parse_args()
     counts = [int(w) for w in a.workers.split(",") if w] + ([f"d{a.dask}"] if a.dask else [])
     size = os.path.getsize(a.file)
@@ -45,9 +46,10 @@ def main() -> None:
         want = hashlib.sha256(f.read()).hexdigest()
     print(f"# {os.path.basename(a.file)} ({size:,} bytes), level {a.level}, segment {a.segment or 'default'}, "
           f"{os.cpu_count()} cores")
-    print("round\tworkers\tcompressed\tcompress_s\tcompress_KB/s\tdecompress_s\tdecompress_KB/s")
+    print("round\tworkers\tcompressed\tcompress_s\tcompress_KB/s\tdecompress_s\tdecompress_KB/s\tsha256")
     digests = set()
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = a.keep or tmp
         for r in range(a.rounds):
             for w in counts:
                 packed, back = os.path.join(tmp, f"{w}.nnc"), os.path.join(tmp, f"{w}.out")
@@ -57,13 +59,14 @@ def main() -> None:
                     tc = _timed(["compress", "-q", "-c", "-l", str(a.level), "-T", str(w), *seg, a.file], packed)
                     td = 0.0 if a.only_compress else _timed(["decompress", "-q", "-c", "-T", str(w), packed], back)
                 with open(packed, "rb") as f:
-                    digests.add(hashlib.sha256(f.read()).hexdigest())
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                digests.add(digest)
                 if td:
                     with open(back, "rb") as f:
                         if hashlib.sha256(f.read()).hexdigest() != want:
                             raise SystemExit(f"round trip failed with -T {w}")
                 print(f"{r + 1}\t{w}\t{os.path.getsize(packed)}\t{tc:.1f}\t{size / tc / 1e3:.1f}\t{td:.1f}\t"
-                      f"{size / td / 1e3 if td else 0:.1f}", flush=True)
+                      f"{size / td / 1e3 if td else 0:.1f}\t{digest[:16]}", flush=True)
     print(f"# the same bytes for every worker count: {len(digests) == 1}")
 
 

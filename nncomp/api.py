@@ -60,7 +60,8 @@ def resolver(extra: list[Prior] = ()):
 def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, config: CodecConfig | None = None,
                threads: int | None = None, progress: Progress | None = None,
                members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True,
-               segment: int | None = None, workers: int = 1, pool: PoolMaker | None = None) -> Compressor:
+               segment: int | None = None, size: int | None = None, workers: int = 1,
+               pool: PoolMaker | None = None) -> Compressor:
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
     `model` is the prior to start from: the level's own by default, 'none', a built-in name, a
@@ -70,9 +71,11 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     torch's CPU threads for the process (None: as they are; the command line uses 1, since waiting
     threads spin and processes side by side slow each other down).
 
-    `segment` cuts the input into independently coded segments of that many bytes (None: 4 MiB,
-    DEFAULT_SEGMENT; 0: one segment, as joint streams and archives need), and `workers` codes them in that many
-    processes at once; the bytes are the same for any number of workers. `pool` makes the workers
+    `segment` cuts the input into independently coded segments of at most that many bytes (None:
+    3 MiB, DEFAULT_SEGMENT; 0: one segment, as joint streams and archives need), of equal length when
+    `size`, the input's length, is given (the bytes then depend on it; a wrong size only moves the
+    cuts), and `workers` codes them in that many processes at once; the bytes are the same for any
+    number of workers. `pool` makes the workers
     instead, from the stream's (settings, prior): nncomp.distributed codes segments on a cluster so.
     """
     _check_level(level)
@@ -83,7 +86,7 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
         raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
     segment = check_segment(DEFAULT_SEGMENT if segment is None else segment)
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
-                      decide=decide, segment=segment, workers=max(1, workers), pool=pool)
+                      decide=decide, segment=segment, size=size, workers=max(1, workers), pool=pool)
 
 
 def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,
@@ -126,7 +129,8 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None
              config: CodecConfig | None = None, threads: int | None = None, segment: int | None = None,
              workers: int = 1) -> bytes:
     """Compress a bytes-like object into a complete .nnc stream (TypeError for anything else, as lzma)."""
-    c = compressor(level, model=model, config=config, threads=threads, segment=segment, workers=workers)
+    size = memoryview(data).nbytes  # bytes-like only: anything else is a TypeError, as in lzma
+    c = compressor(level, model=model, config=config, threads=threads, segment=segment, size=size, workers=workers)
     return c.compress(data) + c.flush()
 
 

@@ -31,7 +31,7 @@ from .tools import joint as jointlib
 from .tools import info as describe_stream
 from .config import DEFAULT_LEVEL
 from .errors import NNCError
-from .fileio import atomic_output, is_stream, open_output
+from .fileio import atomic_output, bytes_left, is_stream, open_output
 from .heap import keep_freed_memory
 
 SUFFIX = ".nnc"
@@ -76,8 +76,9 @@ WorkersOpt = Annotated[Optional[int], typer.Option("-T", "--threads", min=0, max
                                                    help="Worker processes that code segments side by side (default 1), "
                                                         "0: one per core (output is the same for any).")]
 SegmentOpt = Annotated[Optional[str], typer.Option("--segment", metavar="SIZE",
-                                                   help="Cut the input into independent segments of SIZE bytes "
-                                                        "(K, M, G suffixes; 0: one segment; default: 4M).")]
+                                                   help="Cut the input into independent segments of at most SIZE "
+                                                        "bytes, equal ones where its size is known (K, M, G suffixes; "
+                                                        "0: one segment; default: 3M).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help=(
     "Code the segments on the Dask cluster of this scheduler (tcp://HOST:8786) instead of -T local workers; "
@@ -486,8 +487,8 @@ def compress(
         done = ahead.take(fin)
         if done is not None:
             return done[0], _write(fout, done[1])
-        c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg, workers=workers,
-                           pool=cluster.pool(fin))
+        c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg,
+                           size=bytes_left(fin), workers=workers, pool=cluster.pool(fin))
         n_in = n_out = 0
         for chunk in _chunks(fin):
             n_in += len(chunk)

@@ -19,7 +19,7 @@ import torch
 
 from . import container, longrange
 from . import workers as workers_mod
-from .config import MAX_SEGMENT, CodecConfig
+from .config import MAX_SEGMENT, CodecConfig, segment_length
 from .errors import CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.record import find_period
@@ -214,9 +214,10 @@ class _Trial:
 class Compressor:
     """Incremental compressor in the manner of lzma.LZMACompressor: compress() chunks, then flush().
 
-    With `segment` > 0 the input is cut into segments of that many bytes, each coded from the
-    prior's fresh state, so that any of them can be decoded without those before it; `workers` > 1
-    codes them in that many processes side by side (workers.py), to the same bytes.
+    With `segment` > 0 the input is cut into segments of at most that many bytes, each coded from the
+    prior's fresh state, so that any of them can be decoded without those before it; given the input's
+    `size`, they are cut equal (config.segment_length). `workers` > 1 codes them in that many
+    processes side by side (workers.py), to the same bytes.
 
     end_frame() starts a new dataset (joint compression, which needs one segment). Each dataset after
     the first is coded both on from what the stream has learned and afresh, and the smaller is kept,
@@ -230,14 +231,14 @@ class Compressor:
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
                  on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True,
-                 segment: int = 0, workers: int = 1, pool: PoolMaker | None = None):
+                 segment: int = 0, size: int | None = None, workers: int = 1, pool: PoolMaker | None = None):
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
         if workers > 1 and on_frame is not None:
             raise ValueError("on_frame observes frames coded in this process: use one worker")
         self._cfg, self._prior, self._threads, self._progress = cfg, prior, threads, progress
         self._at: _Start | None = None  # made at the first frame, whose length sizes its tables
-        self._segment = segment
+        self._segment = segment_length(segment, size)
         self._used = 0  # bytes of the current segment coded so far
         pool = pool or (partial(workers_mod.Pool, workers) if workers > 1 else None)
         self._pool = pool((cfg, prior)) if pool and segment else None

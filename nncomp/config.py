@@ -159,10 +159,10 @@ def level_config(level: int) -> CodecConfig:
     return LEVELS[level]
 
 
-# Each level cuts its input into segments of this many bytes, coded independently so that workers can
+# Inputs are cut into segments of at most this many bytes, coded independently so that workers can
 # code them side by side: fewer bytes per segment mean more of them to share out, and more restarts
-# from the prior's fresh state (docs/decisions.md measures the cost).
-DEFAULT_SEGMENT = 4 << 20
+# from the prior's fresh state (docs/decisions.md measures both).
+DEFAULT_SEGMENT = 3 << 20
 MIN_SEGMENT, MAX_SEGMENT = 1 << 12, 1 << 26  # a parallel decoder holds up to 2 segments per worker
 
 
@@ -171,6 +171,16 @@ def check_segment(size: int) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or not (size == 0 or MIN_SEGMENT <= size <= MAX_SEGMENT):
         raise ValueError(f"segment size must be 0 (one segment) or {MIN_SEGMENT:,} to {MAX_SEGMENT:,} bytes")
     return size
+
+
+def segment_length(segment: int, size: int | None) -> int:
+    """The length of each segment but the last for an input of `size` bytes (None: unknown) cut into
+    segments of at most `segment` bytes: as few segments as that allows, of equal length, so that
+    workers get equal shares. An input of unknown length (a pipe) is cut every `segment` bytes."""
+    if not segment or size is None or size <= segment:
+        return segment
+    n = -(-size // segment)
+    return -(-size // n)
 
 
 def level_model(level: int) -> str:

@@ -115,7 +115,7 @@ def compress_file(client, path: str | os.PathLike, out: BinaryIO, *, level: int 
     input themselves (None: if they all see the same file). Returns (bytes read, bytes written)."""
     path = os.path.abspath(path)
     reads = visible(client, path) if shared is None else shared
-    c = api.compressor(level, model=model, segment=segment, progress=progress,
+    c = api.compressor(level, model=model, segment=segment, size=os.path.getsize(path), progress=progress,
                        pool=lambda args: DaskPool(client, args, path if reads else None))
     n_in = n_out = 0
     with open(path, "rb") as f:

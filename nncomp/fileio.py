@@ -36,6 +36,15 @@ def is_stream(path: str | Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+def bytes_left(f: BinaryIO) -> int | None:
+    """The bytes a regular file holds from its position on; None for a pipe, a terminal or a device."""
+    try:
+        st = os.fstat(f.fileno())
+        return st.st_size - f.tell() if stat.S_ISREG(st.st_mode) else None
+    except (OSError, ValueError, AttributeError):  # no descriptor (an in-memory file) or not seekable
+        return None
+
+
 @contextmanager
 def temporary_beside(path: Path) -> Iterator[tuple[BinaryIO, str]]:
     """An open temporary file in path's directory, with the mode a new file would get; (file, name).

@@ -46,7 +46,7 @@ def test_a_cluster_writes_the_bytes_of_a_local_run_and_decodes_them(cluster, tmp
 def test_a_custom_prior_travels_to_the_workers(cluster):
     """Settings that are not a level's and the seeded prior of no model: the worker codes what this process would."""
     _, client = cluster
-    c = nncomp.compressor(config=TINY, segment=SEG, pool=lambda args: distributed.DaskPool(client, args))
+    c = nncomp.compressor(config=TINY, segment=SEG, size=len(DATA), pool=lambda args: distributed.DaskPool(client, args))
     packed = c.compress(DATA) + c.flush()
     assert packed == nncomp.compress(DATA, config=TINY, segment=SEG)
     assert b"".join(nncomp.iter_decompress([packed], pool=lambda args: distributed.DaskPool(client, args))) == DATA

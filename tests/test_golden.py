@@ -44,6 +44,14 @@ def joint_stream(level: int) -> tuple[bytes, bytes, list[bool]]:
     return stream, b"".join(parts), c.starts
 
 
+def segmented_stream() -> tuple[bytes, bytes]:
+    """(stream, data): 10,000 bytes cut into segments of at most 4,096, which compress() makes equal."""
+    import nncomp
+
+    data = (Path(__file__).resolve().parent.parent / "samples" / "sample.txt").read_bytes()[:10000]
+    return nncomp.compress(data, 1, segment=4096), data
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_streams_are_the_golden_ones(level):
     import nncomp
@@ -65,6 +73,14 @@ def test_joint_stream_is_the_golden_one():
     assert nncomp.decompress(stream) == data
 
 
+def test_segmented_stream_is_the_golden_one():
+    import nncomp
+
+    stream, data = segmented_stream()
+    assert stream == path("segments", 1).read_bytes(), "segmented stream at level 1: coded bytes changed"
+    assert nncomp.decompress(stream) == data
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import nncomp
@@ -76,4 +92,5 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
         for name, data in inputs().items():
             path(name, level).write_bytes(nncomp.compress(data, level))
     path("joint", 1).write_bytes(joint_stream(1)[0])
+    path("segments", 1).write_bytes(segmented_stream()[0])
     print(f"wrote {len(list(GOLDEN.glob('*.nnc')))} streams to {GOLDEN}")

@@ -13,14 +13,20 @@ from nncomp import CorruptError, NNCError, codec, container, seek
 from .conftest import SAMPLE, TINY, nncomp_env
 
 DATA = SAMPLE.read_bytes()[:9000]
-SEG = 4096  # three segments: 4,096 + 4,096 + 808 bytes
+SEG = 4096  # three segments: 4,096 + 4,096 + 808 bytes (as a pipe is cut; _cut)
+
+
+def _cut(data: bytes) -> bytes:
+    """A stream cut every SEG bytes, as an input of unknown length is (compress() would cut equal parts)."""
+    c = nncomp.compressor(config=TINY, segment=SEG)
+    return c.compress(data) + c.flush()
 
 
 @pytest.fixture(scope="module")
 def two_streams() -> tuple[bytes, bytes]:
     """Two concatenated streams (so a table must also find where the second starts) and their data."""
-    a = nncomp.compress(DATA, config=TINY, segment=SEG)
-    b = nncomp.compress(DATA[:5000][::-1], config=TINY, segment=SEG)
+    a = _cut(DATA)
+    b = _cut(DATA[:5000][::-1])
     return a + b, DATA + DATA[:5000][::-1]
 
 
@@ -39,7 +45,7 @@ def test_the_table_lists_every_segment_where_its_frames_are(two_streams):
         head = container.parse_frame_head(stream[s.offset : s.offset + container.FRAME_HEAD.size], TINY)
         assert head.segment == (not s.first)
     first = stream[: len(stream) // 2]
-    assert _end(nncomp.compress(DATA, config=TINY, segment=SEG)).segments == [(s.size, s.length) for s in segs[:3]]
+    assert _end(_cut(DATA)).segments == [(s.size, s.length) for s in segs[:3]]
     assert first  # the streams are not empty
 
 
@@ -79,7 +85,7 @@ def test_an_empty_stream_and_one_byte():
 
 @pytest.mark.slow
 def test_every_damaged_byte_of_the_end_record_is_an_error():
-    stream = nncomp.compress(DATA, config=TINY, segment=SEG)
+    stream = _cut(DATA)
     n = _end(stream).size
     for i in range(len(stream) - n, len(stream)):
         for bit in (0, 7):
@@ -94,7 +100,7 @@ def test_every_damaged_byte_of_the_end_record_is_an_error():
 
 def test_a_table_that_lies_consistently_is_caught():
     """A table rebuilt with a valid checksum but shifted segment sizes (sums kept) is still refused."""
-    stream = nncomp.compress(DATA, config=TINY, segment=SEG)
+    stream = _cut(DATA)
     end = _end(stream)
     (r0, f0), (r1, f1), rest = end.segments[0], end.segments[1], end.segments[2:]
     for segments in ([(r0 + 1, f0), (r1 - 1, f1), *rest], [(r0, f0 + 4), (r1, f1 - 4), *rest]):
@@ -106,7 +112,7 @@ def test_a_table_that_lies_consistently_is_caught():
 
 
 def test_truncated_files_have_no_table():
-    stream = nncomp.compress(DATA, config=TINY, segment=SEG)
+    stream = _cut(DATA)
     for cut in (1, 5, len(stream) // 2, len(stream) - 1):
         with pytest.raises(NNCError):
             nncomp.read_range(io.BytesIO(stream[:cut]), 0, 100)

@@ -20,21 +20,31 @@ def _heads(stream: bytes):
     return container.frame_heads(stream)
 
 
-@pytest.mark.slow
-def test_segments_start_where_the_size_says_and_each_decodes_alone():
-    stream = nncomp.compress(DATA, config=TINY, segment=SEG)
-    heads = _heads(stream)
+def _starts(stream: bytes) -> list[int]:
+    """Where the stream's segments after the first start, in input bytes."""
     starts, pos = [], 0
-    for _, h in heads:
+    for _, h in _heads(stream):
         if h.segment:
             starts.append(pos)
         pos += h.raw_len
-    assert starts == list(range(SEG, len(DATA), SEG)) and not heads[0][1].segment
-    assert describe(io.BytesIO(stream))["segments"] == 1 + len(starts)
+    return starts
+
+
+@pytest.mark.slow
+def test_segments_start_where_the_size_says_and_each_decodes_alone():
+    # 9,000 bytes in segments of at most 4,096: three equal ones, not 4,096 + 4,096 + 808
+    stream = nncomp.compress(DATA, config=TINY, segment=SEG)
+    assert _starts(stream) == [3000, 6000] and not _heads(stream)[0][1].segment
+    assert describe(io.BytesIO(stream))["segments"] == 3
     assert nncomp.decompress(stream) == DATA
+    # of unknown length (a pipe), the input is cut every SEG bytes
+    c = nncomp.compressor(config=TINY, segment=SEG)
+    piped = b"".join(c.compress(DATA[i : i + 1000]) for i in range(0, len(DATA), 1000)) + c.flush()
+    assert _starts(piped) == [SEG, 2 * SEG] and nncomp.decompress(piped) == DATA
+    heads = _heads(stream)
     # the frames of the second segment, cut out of the stream, decode by themselves
     (a, _), (b, _) = [(p, h) for p, h in heads if h.segment][:2]
-    assert codec.decode_segment(TINY, None, stream[a:b]) == DATA[SEG : 2 * SEG]
+    assert codec.decode_segment(TINY, None, stream[a:b]) == DATA[3000:6000]
 
 
 def test_one_segment_is_the_stream_of_before():
