@@ -3,6 +3,7 @@
     python bench/compare.py                          # default level, the issue's file set
     python bench/compare.py --levels 1,5,9 --files paper1,progc --threads 2
     python bench/compare.py --levels 1 --no-classical --merge bench/results/compare.tsv   # add a level
+    python bench/compare.py --files bench/devcorpus --classical "xz -9e,zpaq -m5" --out bench/results/devcorpus
 
 Writes bench/results/compare.md (a markdown table) and compare.tsv. Every figure comes from this
 run: sizes are exact; speeds are wall-clock KB/s (1 KB = 1000 bytes) of one process, nncomp
@@ -44,22 +45,34 @@ CLASSICAL = {  # name: (compress argv, decompress argv)
     # 7z cannot write a .7z archive to a pipe: {archive} is a temporary file
     "7z PPMd o=16": (["7z", "a", "-t7z", "-m0=PPMd:mem=256m:o=16", "-mmt=1", "-bso0", "-bsp0", "-si", "{archive}"],
                      ["7z", "e", "-so", "-bsp0", "{archive}"]),
+    # zpaq reads files and extracts into a folder: {input} holds the data, {outdir} receives it
+    "zpaq -m5": (["zpaq", "a", "{archive}", "{input}", "-m5", "-t1"], ["zpaq", "x", "{archive}", "-to", "{outdir}", "-t1"]),
 }
 
 
-def find(name: str) -> Path:
+def find(name: str) -> list[Path]:
+    """An eval file by name, a file by path, or every file of a folder (its MANIFEST.tsv aside)."""
+    p = Path(name)
+    if p.is_dir():
+        return sorted(f for f in p.iterdir() if f.is_file() and f.name != "MANIFEST.tsv")
+    if p.is_file():
+        return [p]
     hits = sorted(EVAL.rglob(name))
     if not hits:
         raise SystemExit(f"{name}: not found under {EVAL}")
-    return hits[0]
+    return hits[:1]
 
 
 def run_classical(argv_c, argv_d, data: bytes, decode: bool = True):
     with tempfile.TemporaryDirectory() as tmp:
-        archive = str(Path(tmp) / "out.7z")
-        argv_c, argv_d = ([archive if a == "{archive}" else a for a in argv] for argv in (argv_c, argv_d))
+        names = {"{archive}": str(Path(tmp) / ("out.zpaq" if argv_c[0] == "zpaq" else "out.7z")),
+                 "{input}": str(Path(tmp) / "in"), "{outdir}": str(Path(tmp) / "x")}
+        archive, infile, outdir = names.values()
+        argv_c, argv_d = ([names.get(a, a) for a in argv] for argv in (argv_c, argv_d))
+        if infile in argv_c:
+            Path(infile).write_bytes(data)
         t0 = time.perf_counter()
-        packed = subprocess.run(argv_c, input=data, capture_output=True, check=True).stdout
+        packed = subprocess.run(argv_c, input=None if infile in argv_c else data, capture_output=True, check=True).stdout
         tc = time.perf_counter() - t0
         if archive in argv_c:
             packed = Path(archive).read_bytes()
@@ -68,6 +81,8 @@ def run_classical(argv_c, argv_d, data: bytes, decode: bool = True):
         t0 = time.perf_counter()
         back = subprocess.run(argv_d, input=None if archive in argv_d else packed, capture_output=True, check=True).stdout
         td = time.perf_counter() - t0
+        if outdir in argv_d:
+            [back] = [f.read_bytes() for f in Path(outdir).rglob("*") if f.is_file()]
     return len(packed), tc, td, back == data
 
 
@@ -86,9 +101,11 @@ def run_nncomp(level: int, data: bytes, threads: int | None, decode: bool = True
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default=str(nncomp.DEFAULT_LEVEL), help="nncomp levels, comma-separated")
-    ap.add_argument("--files", default=DEFAULT_FILES, help="eval file names, comma-separated, or calgary+canterbury")
+    ap.add_argument("--files", default=DEFAULT_FILES,
+                    help="eval file names, paths or folders, comma-separated, or calgary+canterbury")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--classical", default=",".join(CLASSICAL), help="the classical compressors to run, comma-separated")
     ap.add_argument("--sizes-only", action="store_true", help="compress only (no decompression, no round-trip check)")
     ap.add_argument("--out", default=str(HERE / "results" / "compare"))
     ap.add_argument("--merge", action="append", default=[], metavar="TSV",
@@ -96,13 +113,16 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = []
-    for name in (CALGARY_CANTERBURY if args.files == "calgary+canterbury" else args.files).split(","):
-        path = find(name)
+    paths = [p for name in (CALGARY_CANTERBURY if args.files == "calgary+canterbury" else args.files).split(",")
+             for p in find(name)]
+    for path in paths:
         data = path.read_bytes()
         dec = not args.sizes_only
-        tools = [(f"nncomp -l {lv}", lambda d, lv=int(lv): run_nncomp(lv, d, args.threads, dec)) for lv in args.levels.split(",")]
+        tools = [(f"nncomp -l {lv}", lambda d, lv=int(lv): run_nncomp(lv, d, args.threads, dec)) for lv in args.levels.split(",") if lv]
         if not args.no_classical:
             for tool, (c, d) in CLASSICAL.items():
+                if tool not in args.classical.split(","):
+                    continue
                 if shutil.which(c[0]):
                     tools.append((tool, lambda data, c=c, d=d: run_classical(c, d, data, dec)))
                 else:

@@ -103,7 +103,10 @@ def test_command_line_output_is_the_same_for_every_worker_count(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout)
     assert outs[0] == outs[1] == outs[2]
-    assert sum(h.segment for _, h in _heads(outs[0])) == 4
+    assert _starts(outs[0]) == [4000, 8000, 12000, 16000]  # a file's size is known: five equal segments
+    piped = _cli("compress", "-l", "1", "--segment", "4K", "-c", "-", data=src.read_bytes()).stdout
+    assert _starts(piped) == [4096, 8192, 12288, 16384]  # a pipe's is not: cut every 4 KiB
+    assert nncomp.decompress(piped) == src.read_bytes()
     r = _cli("decompress", "-T", "2", "-c", "-", data=outs[0])
     assert r.returncode == 0 and r.stdout == src.read_bytes()
 
