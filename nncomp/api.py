@@ -75,8 +75,8 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     3 MiB, DEFAULT_SEGMENT; 0: one segment, as joint streams and archives need), of equal length when
     `size`, the input's length, is given (the bytes then depend on it; a wrong size only moves the
     cuts), and `workers` codes them in that many processes at once; the bytes are the same for any
-    number of workers. `pool` makes the workers
-    instead, from the stream's (settings, prior): nncomp.distributed codes segments on a cluster so.
+    number of workers. `pool` makes the workers instead, from the stream's (settings, prior):
+    nncomp.distributed codes segments on a cluster so.
     """
     _check_level(level)
     cfg = config or level_config(level)

@@ -38,7 +38,8 @@ def _run(fn, shared: tuple, *args):
 
     global _heap_kept
     if not _heap_kept:  # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536: every block would fault its memory in anew
-        _heap_kept = keep_freed_memory()
+        keep_freed_memory()
+        _heap_kept = True
     cfg, model_id, model_bytes = shared
     if model_id is not None and model_id not in _priors:
         _priors[model_id] = Prior.parse(model_bytes)
