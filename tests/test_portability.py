@@ -49,9 +49,15 @@ def test_decode_in_other_configuration(packed, enc, dec):
     assert _run(["decompress", "-q", "-c", "-", *flags], env, packed[enc]) == DATA
 
 
-_LIBRARY = ("import sys, nncomp; f = getattr(nncomp, sys.argv[1]); "
-            "kw = {'segment': int(sys.argv[2])} if len(sys.argv) > 2 else {}; "
-            "sys.stdout.buffer.write(f(sys.stdin.buffer.read(), threads=2, **kw))")
+# compress as the command line does a pipe (an input of unknown size, cut every SEGMENT bytes)
+_LIBRARY = """import sys, nncomp
+data = sys.stdin.buffer.read()
+if sys.argv[1] == "compress":
+    c = nncomp.compressor(threads=2, segment=int(sys.argv[2]))
+    sys.stdout.buffer.write(c.compress(data) + c.flush())
+else:
+    sys.stdout.buffer.write(nncomp.decompress(data, threads=2))
+"""
 
 
 def _library(verb: str, data: bytes, *args: str) -> bytes:
