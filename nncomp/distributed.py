@@ -27,23 +27,15 @@ CHUNK = 1 << 20
 _PROBE = 1 << 16  # bytes a worker reads of the input to show it sees the same file
 
 _priors: dict[str, Prior] = {}  # on a worker: the priors its tasks have brought, by id
-_heap_kept = False  # on a worker: its freed memory is kept for the next block (heap.py)
 
 
 def _run(fn, shared: tuple, *args):
     """On a Dask worker: run a workers.py task with this stream's settings and prior."""
-    import torch
-
-    from .heap import keep_freed_memory
-
-    global _heap_kept
-    if not _heap_kept:  # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536: every block would fault its memory in anew
-        keep_freed_memory()
-        _heap_kept = True
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536: without prepare() every block would fault its memory in anew
+    workers_mod.prepare()
     cfg, model_id, model_bytes = shared
     if model_id is not None and model_id not in _priors:
         _priors[model_id] = Prior.parse(model_bytes)
-    torch.set_num_threads(1)  # one thread per task: a worker's threads share its cores without spinning
     workers_mod._args = (cfg, _priors.get(model_id))
     return fn(*args)
 

@@ -41,14 +41,26 @@ def _available() -> int:
         return 1 << 62
 
 
-def _init(args: tuple) -> None:
+_prepared = False  # this process is set up as a worker (prepare)
+
+
+def prepare() -> None:
+    """Set up this process as a worker, once: torch on one thread, and freed memory kept for the next
+    block (heap.py; a worker is ours alone, as the nncomp process is). Dask's workers call it too."""
     import torch
 
     from .heap import keep_freed_memory
 
+    global _prepared
+    if not _prepared:
+        torch.set_num_threads(1)
+        keep_freed_memory()
+        _prepared = True
+
+
+def _init(args: tuple) -> None:
     global _args
-    torch.set_num_threads(1)
-    keep_freed_memory()  # a worker is ours alone, as the nncomp process is (heap.py)
+    prepare()
     _args = args
 
 
