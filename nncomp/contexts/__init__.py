@@ -14,17 +14,23 @@ on bytes both sides have already coded, so the encoder and the decoder compute t
 
 from __future__ import annotations
 
+import math
+import mmap
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-import numpy as np
 import torch
 
 
 def zeros(*shape: int, dtype: torch.dtype) -> torch.Tensor:
-    """A zeroed table whose memory the system hands out as it is first written (numpy's calloc), so a
-    table sized for megabytes costs a small input only the rows it uses; torch.zeros writes every byte."""
-    return torch.from_numpy(np.zeros(shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype))
+    """A zeroed table in an anonymous mapping, whose pages the system hands out as they are first
+    written: a table sized for megabytes costs a small input only the pages it touches. Not numpy's
+    calloc, which asks for 2 MiB pages on large arrays, so that each row a hashed context writes costs
+    2 MiB; nor torch.zeros, which writes every byte."""
+    size = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+    if not size:
+        return torch.zeros(shape, dtype=dtype)
+    return torch.frombuffer(mmap.mmap(-1, size), dtype=dtype).view(shape)  # the tensor keeps the mapping
 
 
 @dataclass(frozen=True)
