@@ -137,15 +137,26 @@ def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None) -
     return torch.mul(g.double(), 2.0**shift, out=out).round_(), 2.0**-shift
 
 
+_DECIMAL = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+
+
+@functools.lru_cache(maxsize=None)
+def _exp2_fractions(frac: int) -> tuple[decimal.Decimal, ...]:
+    """2**(-j/frac) for j < frac, to 40 digits of correctly rounded decimal arithmetic."""
+    ln2 = _DECIMAL.ln(decimal.Decimal(2))
+    return tuple(_DECIMAL.exp(_DECIMAL.divide(_DECIMAL.multiply(decimal.Decimal(-j), ln2), frac)) for j in range(frac))
+
+
 @functools.lru_cache(maxsize=None)
 def _exp2_values(frac: int, size: int, top_bits: int) -> tuple[int, ...]:
-    """round(2**top_bits * 2**(-i/frac)) for i < size, in correctly rounded decimal arithmetic."""
-    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
-    ln2 = ctx.ln(decimal.Decimal(2))
-    top = decimal.Decimal(2**top_bits)
+    """round(2**top_bits * 2**(-i/frac)) for i < size: 2**(-i/frac) is a power of two times one of
+    frac fractional powers, so a table needs frac exponentials, not size (a process start saves tens of
+    milliseconds). tests/test_exact.py checks every table the codec uses against one exponential per entry."""
+    parts = _exp2_fractions(frac)
     out = []
     for i in range(size):
-        v = ctx.multiply(top, ctx.exp(ctx.divide(ctx.multiply(decimal.Decimal(-i), ln2), frac)))
+        q, j = divmod(i, frac)
+        v = _DECIMAL.divide(_DECIMAL.multiply(decimal.Decimal(2**top_bits), parts[j]), decimal.Decimal(2**q))
         out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
     return tuple(out)
 
@@ -157,14 +168,18 @@ def exp2_table(frac: int, size: int, top_bits: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=None)
 def _log2_mantissa(bits: int, frac: int) -> tuple[int, ...]:
-    """round(frac * log2(1 + i / 2**bits)) for i < 2**bits, in decimal arithmetic."""
-    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
-    ln2 = ctx.ln(decimal.Decimal(2))
+    """round(frac * log2(1 + i / 2**bits)) for i < 2**bits: entry i is the number of v in 1..frac with
+    2**bits * 2**((v - 1/2) / frac) <= 2**bits + i, frac exponentials instead of 2**bits logarithms.
+    No threshold is an integer (they are irrational), so the comparison decides the rounding exactly."""
     n = 2**bits
-    out = []
+    ln2 = _DECIMAL.ln(decimal.Decimal(2))
+    thresholds = [_DECIMAL.multiply(decimal.Decimal(n), _DECIMAL.exp(_DECIMAL.multiply(
+        _DECIMAL.divide(decimal.Decimal(2 * v - 1), 2 * frac), ln2))) for v in range(1, frac + 1)]
+    out, v = [], 0
     for i in range(n):
-        v = ctx.multiply(decimal.Decimal(frac), ctx.divide(ctx.ln(ctx.divide(decimal.Decimal(n + i), n)), ln2))
-        out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
+        while v < frac and thresholds[v] <= n + i:
+            v += 1
+        out.append(v)
     return tuple(out)
 
 

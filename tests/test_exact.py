@@ -1,5 +1,6 @@
 """The exact-arithmetic primitives: products, tables and the integer generator."""
 
+import decimal
 import math
 
 import numpy as np
@@ -62,6 +63,33 @@ def test_exp2_table_values():
     ref = [round(1024 * 2 ** (-i / 16)) for i in range(33)]
     assert max(abs(int(x) - r) for x, r in zip(t, ref)) <= 1
     assert all(t[i] >= t[i + 1] for i in range(32))
+
+
+def _exp2_reference(frac: int, size: int, top_bits: int) -> list[int]:
+    """The definition, one correctly rounded decimal exponential per entry."""
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    ln2, top = ctx.ln(decimal.Decimal(2)), decimal.Decimal(2**top_bits)
+    return [int(ctx.multiply(top, ctx.exp(ctx.divide(ctx.multiply(decimal.Decimal(-i), ln2), frac)))
+                .to_integral_value(rounding=decimal.ROUND_HALF_EVEN)) for i in range(size)]
+
+
+def _log2_mantissa_reference(bits: int, frac: int) -> list[int]:
+    """The definition, one correctly rounded decimal logarithm per entry."""
+    ctx = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+    ln2, n = ctx.ln(decimal.Decimal(2)), 2**bits
+    return [int(ctx.multiply(decimal.Decimal(frac), ctx.divide(ctx.ln(ctx.divide(decimal.Decimal(n + i), n)), ln2))
+                .to_integral_value(rounding=decimal.ROUND_HALF_EVEN)) for i in range(n)]
+
+
+def test_tables_match_their_definition():
+    """The coder's tables are built with few transcendentals; every entry is what the definition gives."""
+    from nncomp import exact, model, predictor
+
+    for frac, size, top in ((exact.LOGIT_FRAC, predictor.OUT_RANGE + 1, exact.EXP_BITS),
+                            (model.ATT_FRAC, model.ATT_RANGE, model.ATT_TOP), (16, 33, 10), (3, 39, 12)):
+        assert exp2_table(frac, size, top).tolist() == _exp2_reference(frac, size, top), (frac, size, top)
+    for bits, frac in ((exact._MANT_BITS, exact.LOGIT_FRAC), (6, 16)):
+        assert list(exact._log2_mantissa(bits, frac)) == _log2_mantissa_reference(bits, frac), (bits, frac)
 
 
 def test_ilog2_fixed_close_to_log2():
