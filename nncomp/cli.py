@@ -13,26 +13,25 @@ import sys
 import time
 from collections import deque
 from contextlib import ExitStack, contextmanager, nullcontext
-from functools import partial
+from functools import cache, partial
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, BinaryIO, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Callable, Iterator, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-from rich.table import Table
-from rich.text import Text
 
 from . import __version__, api, container, seek
 from . import workers as workers_mod
 from .tools import joint as jointlib
-from .tools import info as describe_stream
 from .config import DEFAULT_LEVEL
 from .errors import NNCError
 from .fileio import atomic_output, bytes_left, is_stream, open_output
 from .heap import keep_freed_memory
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 SUFFIX = ".nnc"
 CHUNK = 1 << 20
@@ -46,8 +45,22 @@ app = typer.Typer(
     "(`tar -I nncomp`).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    """rich's console for stderr or stdout, made when first needed: importing rich takes a fifth of a
+    small file's run, which prints nothing unless asked to."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _text(text: str, **style):
+    """Text printed as it is (never read as rich markup), control characters escaped."""
+    from rich.text import Text
+
+    return Text(_show(text), **style)
 _closed_std: set[int] = set()  # standard descriptors the caller had closed (run() holds them on /dev/null)
 
 
@@ -116,11 +129,11 @@ def _escape(c: str) -> str:
 
 def _say(text: str) -> None:
     """One line on stderr, printed as it is (never read as rich markup)."""
-    err.print(Text(_show(text)), soft_wrap=True)
+    _console(True).print(_text(text), soft_wrap=True)
 
 
 def _fail(name: str, message: str) -> None:
-    err.print(Text(_show(f"nncomp: {name}: {message}"), style="red"), soft_wrap=True)
+    _console(True).print(_text(f"nncomp: {name}: {message}", style="red"), soft_wrap=True)
 
 
 def _message(e: Exception) -> str:
@@ -154,12 +167,14 @@ def _chunks(f: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
 @contextmanager
 def _progress(total: int | None, quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
     """A transient bar on a terminal (bytes, speed, time left), for any input: coding is slow enough to need it."""
-    if quiet or not err.is_terminal:
+    if quiet or not _console(True).is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     columns = [TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn()]
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=_console(True), transient=True) as bar:
         task = bar.add_task(_show(label), total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -655,6 +670,8 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON on standard output.")] = False,
 ) -> None:
     """Show what the headers and frames of FILES hold, like zstd -l."""
+    from .tools import info as describe_stream
+
     files = files or ["-"]
     summaries: list[tuple[str, dict]] = []
 
@@ -663,17 +680,17 @@ def info(
             summary = describe_stream.describe(fin)
         summaries.append((f, summary))
         if not as_json:
-            out.print(describe_stream.render(_show(f), summary))
+            _console(False).print(describe_stream.render(_show(f), summary))
             if summary["members"] is not None:
-                out.print(describe_stream.render_members(summary, _show))
+                _console(False).print(describe_stream.render_members(summary, _show))
 
     try:
         _each(files, one, "interrupted")
     finally:
         if as_json:
-            out.print_json(data=[describe_stream.to_json(f, s) for f, s in summaries])
+            _console(False).print_json(data=[describe_stream.to_json(f, s) for f, s in summaries])
         elif len(summaries) > 1:
-            out.print(describe_stream.render_total(summaries))
+            _console(False).print(describe_stream.render_total(summaries))
 
 
 @app.command()
@@ -704,7 +721,7 @@ def joint(
             n = len(blobs)
             with _progress(total * (n + 1), quiet or as_json, "matrix") as prog:
                 m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
-            out.print_json(data=_stamped(m)) if as_json else out.print(_matrix_table(m))
+            _console(False).print_json(data=_stamped(m)) if as_json else _console(False).print(_matrix_table(m))
             return
         want_report = report or as_json or output is None
         with _progress(total * (2 if want_report else 1), quiet or as_json, "joint") as prog:
@@ -718,9 +735,9 @@ def joint(
             else:
                 rep = jointlib.joint_report(datasets, level, threads=threads, progress=prog)
         if as_json:
-            out.print_json(data=_stamped(rep.to_dict()))
+            _console(False).print_json(data=_stamped(rep.to_dict()))
         elif want_report:
-            out.print(_report_table(rep))
+            _console(False).print(_report_table(rep))
         if output and not quiet:
             _say(f"wrote {output}")
 
@@ -731,12 +748,14 @@ def _stamped(d: dict) -> dict:
 
 
 def _report_table(rep) -> Table:
+    from rich.table import Table
+
     t = Table(title=f"joint compression, level {rep.level}", title_justify="left")
     for col in ("dataset", "bytes", "alone", "in joint stream", "saving", "saving %", "starts from"):
         t.add_column(col, justify="left" if col in ("dataset", "starts from") else "right")
     for d in rep.datasets:
         start = "-" if d.learned is None else "what came before" if d.learned else "fresh (as alone)"
-        t.add_row(Text(_show(d.name)), f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}",
+        t.add_row(_text(d.name), f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}",
                   f"{d.saving_pct:.2f}", start)
     t.add_section()
     t.add_row("total", f"{sum(d.size for d in rep.datasets):,}", f"{rep.separate_total:,}", f"{rep.joint_total:,}",
@@ -745,12 +764,14 @@ def _report_table(rep) -> Table:
 
 
 def _matrix_table(m: dict) -> Table:
+    from rich.table import Table
+
     t = Table(title=f"NCD(row, column), level {m['level']}", title_justify="left")
     t.add_column("")
     for name in m["names"]:
-        t.add_column(Text(_show(name)), justify="right")
+        t.add_column(_text(name), justify="right")
     for name, row in zip(m["names"], m["ncd"]):
-        t.add_row(Text(_show(name)), *[f"{v:.3f}" for v in row])
+        t.add_row(_text(name), *[f"{v:.3f}" for v in row])
     return t
 
 
@@ -816,6 +837,8 @@ def _write_model(path: Path, prior) -> None:
 @app.command()
 def models() -> None:
     """List the built-in models."""
+    from rich.table import Table
+
     from . import prior as priorlib
 
     t = Table(title="built-in models", title_justify="left")
@@ -834,7 +857,7 @@ def models() -> None:
         if pre:
             seen = f"{pre['steps'] * pre['batch'] * pre['seq']:,} (float) + {seen}"
         t.add_row(name, p.id, f"{size:,}", f"{n:,}", shape, seen)
-    out.print(t)
+    _console(False).print(t)
 
 
 def _write(f: BinaryIO, data: bytes) -> int:

@@ -129,3 +129,11 @@ def test_info_and_test_commands(src, tmp_path):
 def test_version():
     r = runner.invoke(app, ["--version"])
     assert r.exit_code == 0 and r.output.startswith("nncomp ")
+
+
+def test_quiet_commands_do_not_import_rich():
+    """rich is imported when something is printed, not by every run: a small file's run is mostly start-up."""
+    code = ("import sys, typer; before = {m for m in sys.modules if m.split('.')[0] == 'rich'}; "
+            "import nncomp.cli; print(sorted({m for m in sys.modules if m.split('.')[0] == 'rich'} - before))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=nncomp_env(), timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == b"[]", r.stdout + r.stderr

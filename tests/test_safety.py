@@ -377,7 +377,8 @@ def test_usage_errors_are_one_line():
 
 def test_progress_on_a_terminal_for_a_small_input(tmp_path, monkeypatch):
     buf = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=buf, force_terminal=True, width=120))
+    console = Console(file=buf, force_terminal=True, width=120)
+    monkeypatch.setattr(cli, "_console", lambda stderr: console)
     src = tmp_path / "small.txt"
     src.write_bytes(DATA)
     r = runner.invoke(cli.app, ["compress", "-l", "1", str(src)])
