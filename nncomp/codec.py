@@ -67,14 +67,14 @@ class Engine:
 
     @torch.inference_mode()
     def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None,
-                 policy: Policy = Policy()):
+                 policy: Policy = Policy(), huge: bool = False):
         configure_torch()
         if threads:
             torch.set_num_threads(threads)
         self.cfg = cfg
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
-        self.pred = Predictor(cfg, prior, policy)
+        self.pred = Predictor(cfg, prior, policy, huge)
         self.progress: Progress | None = None
 
     @torch.inference_mode()
@@ -152,7 +152,9 @@ class _Coded(NamedTuple):
 def _fresh_engine(cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None, n: int) -> Engine:
     """The prior's fresh state for a stream, segment or dataset whose first frame holds n bytes (the
     tables are sized to it: CodecConfig.fitted); encoder and decoder both start here."""
-    engine = Engine(cfg.fitted(n), prior, threads)
+    fitted = cfg.fitted(n)
+    # an input with as many bytes as a hashed order has rows writes rows on most of the table's pages
+    engine = Engine(fitted, prior, threads, huge=n >= 2**fitted.hash_bits)
     engine.progress = progress
     return engine
 

@@ -116,14 +116,16 @@ class BlockBuffers:
 class Predictor:
     """Transformer + context sources + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
 
-    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, policy: Policy = Policy()):
+    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, policy: Policy = Policy(), huge: bool = False):
+        """`huge`: the input will fill the count table (contexts.zeros)."""
         self.net = Transformer(cfg.model, prior.params if prior else None)
         self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
         self.net_lowest = min(lowest, cfg.model.n_layer)
         self.policy = policy
         self.layout = RowLayout.of(cfg)
-        self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed, sparse=cfg.sparse, halve=cfg.halve)
+        self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed, sparse=cfg.sparse, halve=cfg.halve,
+                                huge=huge)
         self.match = MatchModel(cfg.match_bits) if self.layout.match else None
         self.rec = RecordContext() if self.layout.record else None
         self.bitmap = BitmapContext() if self.layout.bitmap else None

@@ -49,7 +49,7 @@ class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
     def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int = 0, sparse: bool = False,
-                 halve: bool = False):
+                 halve: bool = False, huge: bool = False):
         if not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or not 0 <= extra <= 10:
             raise ValueError("context model settings out of range")
         self.orders = tuple(orders)
@@ -58,7 +58,7 @@ class ContextModel:
         self.halve = halve
         sizes = table_sizes(self.orders, hash_bits, extra, sparse)
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
-        self.table = zeros(sum(sizes), 256, dtype=torch.int16)
+        self.table = zeros(sum(sizes), 256, dtype=torch.int16, huge=huge)
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
