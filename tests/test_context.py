@@ -3,7 +3,7 @@ contexts keep each lane's statistics apart."""
 
 import torch
 
-from nncomp.contexts import Frame
+from nncomp.contexts import Frame, zeros
 from nncomp.contexts.counts import HALVE_BITS, TOTAL_BUCKETS, ContextModel
 from nncomp.contexts.lanes import LaneContext
 
@@ -56,3 +56,12 @@ def test_lane_rows_keep_each_lanes_statistics_apart():
     A, B = ord("A"), ord("B")
     assert f[0, 0, A] == f[0, 0, B] == f[0, 1, A]  # the shared order-2 row saw both equally often
     assert f[1, 0, A] > f[1, 0, B] == 0 and f[1, 1, B] > f[1, 1, A] == 0  # each lane's row saw its own
+
+
+def test_zeros_gives_independent_zeroed_tables():
+    for huge in (False, True):
+        a, b = zeros(1000, 256, dtype=torch.int16, huge=huge), zeros(1000, 256, dtype=torch.int16, huge=huge)
+        assert a.shape == (1000, 256) and a.dtype == torch.int16 and not a.any()
+        a[3, 4] = 7
+        assert a[3, 4] == 7 and not b.any()  # no two tables share memory
+    assert zeros(0, 256, dtype=torch.int64).shape == (0, 256)

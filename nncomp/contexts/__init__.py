@@ -19,6 +19,7 @@ import mmap
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+import numpy as np
 import torch
 
 
@@ -31,8 +32,10 @@ def zeros(*shape: int, dtype: torch.dtype, huge: bool = False) -> torch.Tensor:
     size = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
     if not size:
         return torch.zeros(shape, dtype=dtype)
+    if not hasattr(mmap, "MAP_PRIVATE"):  # Windows: calloc through numpy
+        return torch.from_numpy(np.zeros(shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype))
     m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)  # private: a shared mapping gets no 2 MiB pages
-    if huge and hasattr(mmap, "MADV_HUGEPAGE"):  # Linux only
+    if huge and hasattr(mmap, "MADV_HUGEPAGE"):  # Linux
         m.madvise(mmap.MADV_HUGEPAGE)
     return torch.frombuffer(m, dtype=dtype).view(shape)  # the tensor keeps the mapping
 
