@@ -61,6 +61,8 @@ def _text(text: str, **style):
     from rich.text import Text
 
     return Text(_show(text), **style)
+
+
 _closed_std: set[int] = set()  # standard descriptors the caller had closed (run() holds them on /dev/null)
 
 
