@@ -140,11 +140,9 @@ def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None) -
 _DECIMAL = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
 
 
-@functools.lru_cache(maxsize=None)
-def _exp2_fractions(frac: int) -> tuple[decimal.Decimal, ...]:
-    """2**(-j/frac) for j < frac, to 40 digits of correctly rounded decimal arithmetic."""
-    ln2 = _DECIMAL.ln(decimal.Decimal(2))
-    return tuple(_DECIMAL.exp(_DECIMAL.divide(_DECIMAL.multiply(decimal.Decimal(-j), ln2), frac)) for j in range(frac))
+def _pow2(x: decimal.Decimal) -> decimal.Decimal:
+    """2**x to 40 digits of correctly rounded decimal arithmetic: the one transcendental of the tables."""
+    return _DECIMAL.exp(_DECIMAL.multiply(x, _DECIMAL.ln(decimal.Decimal(2))))
 
 
 @functools.lru_cache(maxsize=None)
@@ -152,11 +150,12 @@ def _exp2_values(frac: int, size: int, top_bits: int) -> tuple[int, ...]:
     """round(2**top_bits * 2**(-i/frac)) for i < size: 2**(-i/frac) is a power of two times one of
     frac fractional powers, so a table needs frac exponentials, not size (a process start saves tens of
     milliseconds). tests/test_exact.py checks every table the codec uses against one exponential per entry."""
-    parts = _exp2_fractions(frac)
+    top = decimal.Decimal(2**top_bits)
+    scaled = [_DECIMAL.multiply(top, _pow2(_DECIMAL.divide(decimal.Decimal(-j), frac))) for j in range(frac)]
     out = []
     for i in range(size):
         q, j = divmod(i, frac)
-        v = _DECIMAL.divide(_DECIMAL.multiply(decimal.Decimal(2**top_bits), parts[j]), decimal.Decimal(2**q))
+        v = _DECIMAL.divide(scaled[j], decimal.Decimal(2**q))
         out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
     return tuple(out)
 
@@ -172,9 +171,8 @@ def _log2_mantissa(bits: int, frac: int) -> tuple[int, ...]:
     2**bits * 2**((v - 1/2) / frac) <= 2**bits + i, frac exponentials instead of 2**bits logarithms.
     No threshold is an integer (they are irrational), so the comparison decides the rounding exactly."""
     n = 2**bits
-    ln2 = _DECIMAL.ln(decimal.Decimal(2))
-    thresholds = [_DECIMAL.multiply(decimal.Decimal(n), _DECIMAL.exp(_DECIMAL.multiply(
-        _DECIMAL.divide(decimal.Decimal(2 * v - 1), 2 * frac), ln2))) for v in range(1, frac + 1)]
+    thresholds = [_DECIMAL.multiply(decimal.Decimal(n), _pow2(_DECIMAL.divide(decimal.Decimal(2 * v - 1), 2 * frac)))
+                  for v in range(1, frac + 1)]
     out, v = [], 0
     for i in range(n):
         while v < frac and thresholds[v] <= n + i:
