@@ -24,6 +24,7 @@ from .errors import CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.record import find_period
 from .exact import configure_torch
+from .mixture import Mixture
 from .predictor import Policy, Predictor
 from .prior import Prior
 
@@ -76,6 +77,15 @@ class Engine:
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
         self.pred = Predictor(cfg, prior, policy, huge)
         self.progress: Progress | None = None
+
+    @classmethod
+    def mixing(cls, stream: Engine, fresh: Engine) -> Engine:
+        """An engine coding with the mixture of stream's and fresh's predictions (mixture.py); both
+        models learn from what it codes, and stream's goes on afterwards."""
+        engine = cls.__new__(cls)
+        engine.cfg, engine.progress = stream.cfg, stream.progress  # lanes and blocks do not depend on table sizes
+        engine.pred = Mixture(stream.pred, fresh.pred)
+        return engine
 
     @torch.inference_mode()
     def clear_counts(self) -> None:
@@ -159,13 +169,24 @@ def _fresh_engine(cfg: CodecConfig, prior: Prior | None, threads, progress: Prog
     return engine
 
 
-class _Start:
-    """A model and a long-range window from the prior's fresh state: where a stream, a segment or a
-    dataset coded afresh begins."""
+class _Start(NamedTuple):
+    """A model and the long-range window it codes after."""
 
-    def __init__(self, cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None, n: int):
-        self.engine = _fresh_engine(cfg, prior, threads, progress, n)
-        self.finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
+    engine: Engine
+    finder: longrange.Finder | None
+
+
+def _afresh(cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None, n: int) -> _Start:
+    """The prior's fresh state and an empty window: where a stream, a segment or a dataset coded
+    afresh begins (its first frame holds n bytes)."""
+    finder = longrange.Finder(cfg.long_window, cfg.long_min) if cfg.long_window else None
+    return _Start(_fresh_engine(cfg, prior, threads, progress, n), finder)
+
+
+def _mixed(at: _Start, cfg: CodecConfig, prior: Prior | None, threads, n: int) -> _Start:
+    """at's model mixed with one started afresh (mixture.py), after at's window: where a later
+    dataset of a joint stream begins when it is not coded afresh."""
+    return _Start(Engine.mixing(at.engine, _fresh_engine(cfg, prior, threads, None, n)), at.finder)
 
 
 def _kind(cfg: CodecConfig, raw: bytes, new_dataset: bool = False) -> Frame:
@@ -173,7 +194,7 @@ def _kind(cfg: CodecConfig, raw: bytes, new_dataset: bool = False) -> Frame:
     return Frame(new_dataset, find_period(raw) if cfg.record else 0, looks_binary(raw))
 
 
-def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, segment: bool = False,
+def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bool = False, segment: bool = False,
           costs: bool = False) -> _Coded:
     """A frame of raw coded by this model after this long-range window (both learn from it)."""
     refs, literals = at.finder.split(raw, kind.period) if at.finder else ([], raw)
@@ -183,7 +204,7 @@ def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, segment: 
     coded = 0 < len(payload) < len(literals)
     body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
     frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh,
-                                  segment)
+                                  segment, mixed)
     if refs and costs:  # copies cost nothing but their share of the frame's references
         full = np.zeros(len(raw))
         full[longrange.literal_mask(refs, len(raw))] = bits if coded else 8.0
@@ -198,18 +219,20 @@ def compress_segment(cfg: CodecConfig, prior: Prior | None, data: bytes, first: 
     out, at = [], None
     for i in range(0, len(data), cfg.frame_size):
         raw = data[i : i + cfg.frame_size]
-        at = at or _Start(cfg, prior, threads, progress, len(raw))
+        at = at or _afresh(cfg, prior, threads, progress, len(raw))
         out.append(_code(raw, _kind(cfg, raw), at, segment=not first and i == 0).frame)
     return b"".join(out)
 
 
 @dataclass
 class _Trial:
-    """A dataset of a joint stream coded twice, frame by frame: on from what the stream has learned,
-    and from the prior's fresh state as if alone. The smaller is written when the dataset ends."""
+    """A dataset of a joint stream coded twice, frame by frame: by the stream's model mixed with a
+    fresh one, and from the prior's fresh state as if alone. The smaller is written when the dataset
+    ends."""
 
     at: _Start  # the fresh start, whose long-range window holds this dataset only
-    learned: list[_Coded] = field(default_factory=list)
+    mixed_at: _Start  # the mixture, after the stream's window
+    mixed: list[_Coded] = field(default_factory=list)
     fresh: list[_Coded] = field(default_factory=list)
 
 
@@ -222,12 +245,13 @@ class Compressor:
     processes side by side (workers.py), to the same bytes.
 
     end_frame() starts a new dataset (joint compression, which needs one segment). Each dataset after
-    the first is coded both on from what the stream has learned and afresh, and the smaller is kept,
-    so a joint stream never costs more than its datasets alone (less their shared headers). Deciding
-    doubles the time and the memory of coding those datasets, and their frames are written when the
-    dataset ends. `starts` says, per dataset after the first, whether it learned from those before it.
-    With `decide=False` every dataset goes on from what was learned (for measurements that know what
-    the dataset costs alone, such as tools/joint.ncd_matrix).
+    the first is coded both by the stream's model mixed with a fresh one (mixture.py) and afresh, as
+    if alone, and the smaller is kept, so a joint stream never costs more than its datasets alone
+    (less their shared headers). That takes three models at once, three times the time of coding
+    those datasets alone, and their frames are written when the dataset ends; decoding a mixed
+    dataset takes two. `starts` says, per dataset after the first, whether it learned from those
+    before it (was mixed). With `decide=False` every dataset goes on from what was learned, unmixed
+    (for measurements that know what the dataset costs alone, such as tools/joint.ncd_matrix).
     """
 
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
@@ -255,7 +279,7 @@ class Compressor:
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
         self._decide = decide
         self._trial: _Trial | None = None  # the dataset being coded both ways
-        self.starts: list[bool] = []  # per dataset after the first: True if it went on from what was learned
+        self.starts: list[bool] = []  # per dataset after the first: True if it learned from those before it
 
     def compress(self, data: bytes) -> bytes:
         if self._flushed:
@@ -273,8 +297,8 @@ class Compressor:
 
         Lanes of one frame are coded side by side; joint compression ends a frame at each dataset
         boundary so that the next dataset really comes after what the model learned from this one.
-        The next frame is flagged as a new dataset: it goes on from everything learned, or starts
-        afresh where that codes the dataset smaller (see the class).
+        The next frame is flagged as a new dataset: it is coded by the stream's model mixed with a
+        fresh one, or afresh where that codes the dataset smaller (see the class).
         """
         if self._segment:
             raise ValueError("datasets of a joint stream need a stream of one segment (segment=0)")
@@ -322,16 +346,18 @@ class Compressor:
         if self._pool:  # raw is a whole segment
             return b"".join(self._collected(self._pool.compress(raw, first)))
         kind = _kind(self._cfg, raw, self._new_dataset)
+        cfg, prior, threads = self._cfg, self._prior, self._threads
         if self._at is None or starts_segment:
-            self._at = _Start(self._cfg, self._prior, self._threads, self._progress, len(raw))
+            self._at = _afresh(cfg, prior, threads, self._progress, len(raw))
         elif self._new_dataset and self._decide:
-            self._trial = _Trial(_Start(self._cfg, self._prior, self._threads, self._progress, len(raw)))
+            self._trial = _Trial(_afresh(cfg, prior, threads, self._progress, len(raw)),
+                                 _mixed(self._at, cfg, prior, threads, len(raw)))
         self._new_dataset = False
         t, costs = self._trial, self._on_frame is not None
         if t is None:
             return self._emit(_code(raw, kind, self._at, segment=starts_segment, costs=costs))
         t.fresh.append(_code(raw, kind, t.at, fresh=not t.fresh, costs=costs))
-        t.learned.append(_code(raw, kind, self._at, costs=costs))
+        t.mixed.append(_code(raw, kind, t.mixed_at, mixed=not t.mixed, costs=costs))
         return b""
 
     def _collected(self, segments: list[tuple[int, bytes]]) -> list[bytes]:
@@ -347,11 +373,12 @@ class Compressor:
         t, self._trial = self._trial, None
         if t is None:
             return b""
-        learned = sum(len(c.frame) for c in t.learned) <= sum(len(c.frame) for c in t.fresh)
-        if not learned:
+        # a tie goes to the fresh start, which decodes with one model instead of two
+        learned = sum(len(c.frame) for c in t.mixed) < sum(len(c.frame) for c in t.fresh)
+        if not learned:  # else the stream's model goes on, having learned from the dataset in the mixture
             self._at = t.at
         self.starts.append(learned)
-        return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
+        return b"".join(self._emit(c) for c in (t.mixed if learned else t.fresh))
 
     def _emit(self, c: _Coded) -> bytes:
         _tally(self._index, c.frame[0] & container.SEGMENT, c.raw_len, len(c.frame))
@@ -376,13 +403,20 @@ class _FrameDecoder:
 
     def __init__(self, cfg: CodecConfig, prior: Prior | None, threads, progress: Progress | None):
         self.cfg, self._prior, self._threads, self._progress = cfg, prior, threads, progress
-        self._engine: Engine | None = None
+        self._engine: Engine | None = None  # the stream's model
+        self._mixed: Engine | None = None  # the mixture coding the current dataset, if it is mixed
         self._joiner: longrange.Joiner | None = None
 
     def frame(self, f: container.FrameHead, payload: bytes) -> bytes:
         """The bytes of the frame with head f and this payload (checked against its checksum)."""
+        if f.frame.new_dataset or f.segment:
+            self._mixed = None
         if self._engine is None or f.fresh or f.segment:  # the stream, a segment, or a dataset started afresh
             self._engine = _fresh_engine(self.cfg, self._prior, self._threads, self._progress, f.raw_len)
+        elif f.mixed:
+            self._mixed = Engine.mixing(self._engine, _fresh_engine(self.cfg, self._prior, self._threads, None,
+                                                                     f.raw_len))
+        engine = self._mixed or self._engine
         if self._joiner is None or f.segment:
             self._joiner = longrange.Joiner(self.cfg.long_window) if self.cfg.long_window else None
         refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
@@ -394,12 +428,12 @@ class _FrameDecoder:
             if len(body) != n_lit:
                 raise CorruptError("frame payload length out of range")
             if body:
-                self._engine.encode_frame(body, f.frame, code=False)
+                engine.encode_frame(body, f.frame, code=False)
             literals = body
         else:
             if not (n_lit and body and len(body) % 4 == 0):
                 raise CorruptError("frame payload length out of range")
-            literals = self._engine.decode_frame(body, n_lit, f.frame)
+            literals = engine.decode_frame(body, n_lit, f.frame)
         raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
         if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")

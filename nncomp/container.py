@@ -4,7 +4,8 @@
              (the settings are a level's preset, named by a hash, or listed in full when customised)
     frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary, +8 long-range references,
              +16 the new dataset starts from the prior's fresh state, +32 a segment starts: the model
-             and the long-range window start afresh, so the frames up to the next segment decode alone)
+             and the long-range window start afresh, so the frames up to the next segment decode alone,
+             +64 the new dataset is coded by the stream's model mixed with a fresh one)
              | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
     payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
     end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32 | seek table
@@ -31,7 +32,7 @@ from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 20  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 21  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset of a joint stream starts here
@@ -39,6 +40,7 @@ BINARY = 0x04  # flag on a frame's kind: binary data, coded with the mixing weig
 LONG = 0x08  # flag on a frame's kind: the payload starts with long-range references
 FRESH = 0x10  # flag on a new dataset's first frame: the model starts afresh there, as for a file alone
 SEGMENT = 0x20  # flag on a segment's first frame (not the stream's): nothing before it is needed to decode it
+MIXED = 0x40  # flag on a new dataset's first frame: the dataset is coded by the stream's model mixed with a fresh one
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
 END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, seek table length
@@ -55,6 +57,7 @@ class FrameHead(NamedTuple):
     long: bool = False  # the payload starts with long-range references
     fresh: bool = False  # the model starts afresh here
     segment: bool = False  # a segment starts here: the model and the long-range window start afresh
+    mixed: bool = False  # the dataset starting here is coded by the stream's model mixed with a fresh one
 
 
 class Header(NamedTuple):
@@ -169,9 +172,9 @@ def parse_header(raw: bytes) -> Header:
 
 
 def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), long: bool = False,
-                fresh: bool = False, segment: bool = False) -> bytes:
+                fresh: bool = False, segment: bool = False, mixed: bool = False) -> bytes:
     flags = ((NEW_DATASET if frame.new_dataset else 0) | (BINARY if frame.binary else 0) | (LONG if long else 0)
-             | (FRESH if fresh else 0) | (SEGMENT if segment else 0))
+             | (FRESH if fresh else 0) | (SEGMENT if segment else 0) | (MIXED if mixed else 0))
     return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), frame.period) + payload
 
 
@@ -232,12 +235,15 @@ def parse_end(buf) -> End:
 def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
     """A frame head, checked against the settings."""
     kind, raw_len, pay_len, crc, period = FRAME_HEAD.unpack_from(buf)
-    new_dataset, binary, long, fresh, segment = (bool(kind & f) for f in (NEW_DATASET, BINARY, LONG, FRESH, SEGMENT))
-    kind &= ~(NEW_DATASET | BINARY | LONG | FRESH | SEGMENT)
+    flags = (NEW_DATASET, BINARY, LONG, FRESH, SEGMENT, MIXED)
+    new_dataset, binary, long, fresh, segment, mixed = (bool(kind & f) for f in flags)
+    kind &= ~(NEW_DATASET | BINARY | LONG | FRESH | SEGMENT | MIXED)
     if kind not in (STORED, CODED):
         raise CorruptError(f"unknown frame kind {kind}")
     if fresh and not new_dataset:
         raise CorruptError("a fresh start outside a dataset boundary")
+    if mixed and (fresh or not new_dataset):
+        raise CorruptError("a mixed start outside a dataset boundary or with a fresh one")
     if segment and new_dataset:
         raise CorruptError("a segment starting at a dataset boundary")
     if not 0 < raw_len <= cfg.frame_size:
@@ -249,7 +255,7 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("frame payload length out of range")
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh, segment)
+    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh, segment, mixed)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

@@ -171,7 +171,7 @@ class Predictor:
 
     def new_dataset(self) -> None:
         """What a joint stream's next dataset keeps of what the stream learned before it: everything.
-        Where that misleads it, the encoder starts the dataset afresh instead (codec.Compressor)."""
+        A model started afresh is mixed in beside it where that misleads it (mixture.py)."""
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None) -> Position:
         """The context rows' logits for the current position; then count `sym` and advance, if given."""

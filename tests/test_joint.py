@@ -154,10 +154,10 @@ def test_a_joint_stream_never_costs_more_than_its_datasets_alone():
 
 
 def test_a_dataset_starts_afresh_where_what_came_before_would_mislead_it():
-    a, b = random.Random(5).randbytes(6000), TEXT[:4000]
+    a, b = random.Random(5).randbytes(20000), TEXT[:2000]
     c = nncomp.compressor(1, segment=0)
     stream = c.compress(a) + c.end_frame() + c.compress(b) + c.flush()
-    assert c.starts == [False]  # after noise, text is cheaper from the prior's fresh state
+    assert c.starts == [False]  # after much noise, a little text is cheapest from the prior's fresh state alone
     heads = container.frame_heads(stream)
     assert [h.fresh for _, h in heads] == [False, True] and heads[1][1].frame.new_dataset
     d = describe(io.BytesIO(stream))
@@ -175,6 +175,34 @@ def test_a_dataset_starts_afresh_where_what_came_before_would_mislead_it():
     alone_forged = alone[:pos_alone] + bytes([alone[pos_alone] | container.FRESH]) + alone[pos_alone + 1 :]
     with pytest.raises(CorruptError, match="fresh start"):
         nncomp.decompress(alone_forged)
+
+
+def test_a_dataset_is_coded_by_what_came_before_mixed_with_a_fresh_model():
+    a, b = TEXT[:6000], b"".join(b"%d,%d,%d\n" % (i, i * i % 97, i * 7 % 13) for i in range(800))
+    c = nncomp.compressor(1, segment=0)
+    stream = c.compress(a) + c.end_frame() + c.compress(b) + c.flush()
+    assert c.starts == [True]
+    heads = container.frame_heads(stream)
+    assert [(h.mixed, h.fresh) for _, h in heads] == [(False, False), (True, False)]
+    assert heads[1][1].frame.new_dataset
+    assert describe(io.BytesIO(stream))["mixed"] == 1
+    assert nncomp.decompress(stream) == a + b
+    # the mixture codes the table smaller than either of its models would alone
+    unmixed = nncomp.compressor(1, segment=0, decide=False)
+    after = unmixed.compress(a) + unmixed.end_frame() + unmixed.compress(b) + unmixed.flush()
+    alone = nncomp.compress(b, 1)
+    size = heads[1][1].pay_len
+    assert size < container.frame_heads(after)[1][1].pay_len and size < container.frame_heads(alone)[0][1].pay_len
+    # without the flag the decoder codes with the stream's model alone and must notice
+    pos = heads[1][0]
+    forged = stream[:pos] + bytes([stream[pos] & ~container.MIXED]) + stream[pos + 1 :]
+    with pytest.raises(CorruptError):
+        nncomp.decompress(forged)
+    # a mixed start is only ever the first frame of a later dataset, and never also a fresh one
+    for flags, at in ((container.MIXED, heads[0][0]), (container.MIXED | container.FRESH, pos)):
+        bad = stream[:at] + bytes([stream[at] | flags]) + stream[at + 1 :]
+        with pytest.raises(CorruptError, match="mixed start"):
+            nncomp.decompress(bad)
 
 
 def _table(rows: int) -> bytes:

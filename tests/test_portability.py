@@ -78,3 +78,27 @@ def test_heap_setting_taken_by_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
     assert _python(["-c", "from nncomp.heap import keep_freed_memory as k; print(k())"], b"").strip() == b"True"
+
+
+# a joint stream of two datasets, the second coded by the mixture of both models (nncomp/mixture.py)
+_JOINT = """import sys, nncomp
+data, threads = sys.stdin.buffer.read(), int(sys.argv[2])
+if sys.argv[1] == "compress":
+    c = nncomp.compressor(1, threads=threads, segment=0)
+    sys.stdout.buffer.write(c.compress(data[:6000]) + c.end_frame() + c.compress(data[6000:]) + c.flush())
+else:
+    sys.stdout.buffer.write(nncomp.decompress(data, threads=threads))
+"""
+
+
+@pytest.mark.slow
+def test_mixed_joint_stream_identical_and_decodable_across_configurations():
+    from nncomp import container
+
+    data = DATA[:6000] + b"".join(b"%d,%d\n" % (i, i * i % 97) for i in range(600))
+    one = _python(["-c", _JOINT, "compress", "1"], data, {"ATEN_CPU_CAPABILITY": "default"})
+    two = _python(["-c", _JOINT, "compress", "2"], data)
+    assert one == two
+    assert [h.mixed for _, h in container.frame_heads(one)] == [False, True]
+    assert _python(["-c", _JOINT, "decompress", "2"], one) == data
+    assert _python(["-c", _JOINT, "decompress", "1"], two, {"ATEN_CPU_CAPABILITY": "default"}) == data

@@ -28,9 +28,9 @@ def describe(f: BinaryIO) -> dict:
     """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
     header, head = container.read_header(f)
     cfg = header.config
-    frames = stored = binary = long = raw = packed = datasets = fresh = segments = 0
+    frames = stored = binary = long = raw = packed = datasets = fresh = mixed = segments = 0
     periods: set[int] = set()  # record lengths the frames use
-    largest = 0  # the longest first frame of a stream or a dataset started afresh: it sizes the tables
+    largest = 0  # the longest first frame of a stream or of a dataset with a fresh model: it sizes the tables
     packed += len(head)
     while True:
         kind = _read(f, 1)
@@ -46,7 +46,7 @@ def describe(f: BinaryIO) -> dict:
         rest = _read(f, container.FRAME_HEAD.size - 1)
         head = container.parse_frame_head(kind + rest, cfg)
         f.seek(head.pay_len, 1) if f.seekable() else _read(f, head.pay_len)
-        if frames == 0 or head.fresh or head.segment:
+        if frames == 0 or head.fresh or head.mixed or head.segment:
             largest = max(largest, head.raw_len)
         segments += frames == 0 or head.segment
         frames += 1
@@ -55,13 +55,14 @@ def describe(f: BinaryIO) -> dict:
         long += head.long
         datasets += head.frame.new_dataset
         fresh += head.fresh
+        mixed += head.mixed
         if head.frame.period:
             periods.add(head.frame.period)
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
     return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
                 stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
-                datasets=datasets + (frames > 0), fresh=fresh, segments=segments)
+                datasets=datasets + (frames > 0), fresh=fresh, mixed=mixed, segments=segments)
 
 
 def render(name: str, s: dict) -> Table:
@@ -89,9 +90,9 @@ def render(name: str, s: dict) -> Table:
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
-        ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone)"),
+        ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone; {s['mixed']} mixed with a fresh model)"),
         ("segments", f"{s['segments']:,} (each decodes without the others; -T N decodes N at once)"),
-        ("memory to decode", f"about {cfg.memory_estimate() / 2**20:,.0f} MiB (tables, weights, activations; plus Python and torch)"),
+        ("memory to decode", f"about {_memory(s) / 2**20:,.0f} MiB (tables, weights, activations; plus Python and torch)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),
         ("ratio", f"{ratio:.3f}  ({bpb:.3f} bits/byte)"),
@@ -125,13 +126,18 @@ def render_total(summaries: list[tuple[str, dict]]) -> Table:
     return t
 
 
+def _memory(s: dict) -> int:
+    """Bytes the largest allocations of decoding take: two models at once while a dataset is mixed."""
+    return s["config"].memory_estimate() * (2 if s["mixed"] else 1)
+
+
 def to_json(name: str, s: dict) -> dict:
     """The description of one stream as plain JSON values."""
     cfg = s["config"]
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
             "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "long_frames": s["long"],
             "record_lengths": sorted(s["periods"]), "datasets": s["datasets"], "fresh_datasets": s["fresh"],
-            "segments": s["segments"],
+            "mixed_datasets": s["mixed"], "segments": s["segments"],
             "compressed": s["packed"], "original": s["raw"],
-            "decode_memory": cfg.memory_estimate(),
+            "decode_memory": _memory(s),
             "members": None if s["members"] is None else [{"path": p, "size": n} for p, n in s["members"]]}

@@ -58,7 +58,7 @@ class DatasetCost:
     joint: int  # its share of the joint stream: C(X | datasets before it)
     saving: int  # alone - joint
     saving_pct: float
-    learned: bool | None  # went on from what the datasets before it taught (None: the first); else started afresh
+    learned: bool | None  # coded by what the datasets before it taught mixed with a fresh model (None: the first); else afresh
 
 
 @dataclass

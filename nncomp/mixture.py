@@ -1,0 +1,96 @@
+"""A joint stream's later dataset coded by a mixture: the model that went on through the datasets
+before it, and one started afresh on this dataset alone.
+
+What one dataset teaches helps the next in places and misleads it in others (two papers of one
+author share words; a novel's statistics mislead a technical book). The mixture
+p = w * p_stream + (1 - w) * p_fresh, with w learned online by gradient steps on the code length,
+takes from each model where it predicts better, and both models learn from every byte as they would
+alone. Every quantity here is an integer, so encoder and decoder agree on every machine: each
+distribution is scaled to NORM_BITS, w is WEIGHT_BITS fixed point, and its update is a floor division.
+
+`Mixture` speaks the predictor's protocol (codec.Engine drives it as it drives a Predictor).
+"""
+
+from __future__ import annotations
+
+import torch
+
+NORM_BITS = 24  # each model's distribution is scaled to a total of about 2**NORM_BITS
+WEIGHT_BITS = 16  # w = weight / 2**WEIGHT_BITS
+ONE = 1 << WEIGHT_BITS
+W_MIN = ONE >> 6  # neither model's share falls below 1/64: it may be needed again
+RATE_SHIFT = 6  # a step of w is 1/64 of the lanes' mean gradient
+
+
+def scaled(freq: torch.Tensor) -> torch.Tensor:
+    """floor(freq * 2**NORM_BITS / total) in int64 for integer-valued frequencies (..., 256) float64:
+    both models' distributions on one scale before mixing."""
+    f = freq.long()
+    return torch.div(f << NORM_BITS, f.sum(-1, keepdim=True), rounding_mode="floor")
+
+
+def mix(a: torch.Tensor, b: torch.Tensor, weight: int) -> torch.Tensor:
+    """The frequencies coded with, from scaled distributions: float64 holding integers below 2**41,
+    never zero."""
+    return (weight * a + (ONE - weight) * b + 1).double()
+
+
+def step(weight: int, mixed: torch.Tensor, a: torch.Tensor, b: torch.Tensor, sym: torch.Tensor,
+         valid: torch.Tensor) -> int:
+    """The weight after lanes coded sym (L,) under mixed = weight * a + (ONE - weight) * b + 1:
+    a gradient step on the code length, d(-log p)/dw = -(a - b) / p, averaged over valid lanes."""
+    n = int(valid.sum())
+    if not n:
+        return weight
+    idx = sym.unsqueeze(-1)
+    pa, pb, pm = a.gather(-1, idx).squeeze(-1), b.gather(-1, idx).squeeze(-1), mixed.gather(-1, idx).squeeze(-1).long()
+    # pm is ONE * p on a's scale, so this is (a - b) / p in units of 2**-WEIGHT_BITS (below 2**57)
+    g = torch.div((pa - pb) << (2 * WEIGHT_BITS), pm, rounding_mode="floor")
+    total = int((g * valid).sum())
+    return min(ONE - W_MIN, max(W_MIN, weight + total // (n << RATE_SHIFT)))
+
+
+class Mixture:
+    """Two predictors coding one dataset together (see the module): `stream` went on through the
+    datasets before it, `fresh` started from the prior's fresh state at this dataset."""
+
+    def __init__(self, stream, fresh):
+        self.stream, self.fresh = stream, fresh
+        self.weight = ONE // 2
+        self._last: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # decoder: the step predicted
+
+    def start_frame(self, lanes: int, length: int, frame) -> None:
+        self.stream.start_frame(lanes, length, frame)
+        self.fresh.start_frame(lanes, length, frame)
+
+    def predict_block(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Mixed frequencies (L,T,256) of a block whose symbols are known; the weight moves step by
+        step as the decoder's does."""
+        a, b = scaled(self.stream.predict_block(x, valid)), scaled(self.fresh.predict_block(x, valid))
+        mixed = torch.empty(a.shape, dtype=torch.float64)
+        for t in range(x.shape[1]):
+            mixed[:, t] = mix(a[:, t], b[:, t], self.weight)
+            self.weight = step(self.weight, mixed[:, t], a[:, t], b[:, t], x[:, t], valid[:, t])
+        return mixed
+
+    def learn(self) -> None:
+        self.stream.learn()
+        self.fresh.learn()
+
+    def begin_block(self, steps: int) -> None:
+        self.stream.begin_block(steps)
+        self.fresh.begin_block(steps)
+
+    def predict_step(self) -> torch.Tensor:
+        a, b = scaled(self.stream.predict_step()), scaled(self.fresh.predict_step())
+        self._last = (mix(a, b, self.weight), a, b)
+        return self._last[0]
+
+    def push(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        self.weight = step(self.weight, *self._last, sym, valid)
+        self.stream.push(sym, valid)
+        self.fresh.push(sym, valid)
+
+    def finish_block(self) -> None:
+        self.stream.finish_block()
+        self.fresh.finish_block()
