@@ -373,8 +373,8 @@ class Compressor:
         t, self._trial = self._trial, None
         if t is None:
             return b""
-        # a tie goes to the fresh start, which decodes with one model instead of two
-        learned = sum(len(c.frame) for c in t.mixed) < sum(len(c.frame) for c in t.fresh)
+        # a tie (a dataset stored either way) keeps what the stream learned, for the datasets after it
+        learned = sum(len(c.frame) for c in t.mixed) <= sum(len(c.frame) for c in t.fresh)
         if not learned:  # else the stream's model goes on, having learned from the dataset in the mixture
             self._at = t.at
         self.starts.append(learned)

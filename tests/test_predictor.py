@@ -211,19 +211,21 @@ def test_full_rows_are_halved():
     assert int(keep.table[rows[0, 0]].sum()) == limit + 1
 
 
-def _run_match(rows: list[bytes], own_first: bool = True):
-    """Feed lanes (equal-length byte strings) through a MatchModel; per step (predicted, active, length bucket)."""
+def _run_match(rows: list[bytes], own_first: bool = True, m=None):
+    """Feed a frame's lanes (equal-length byte strings) through a MatchModel (a new one, or m after
+    the frames it coded); per step (predicted, active, length bucket)."""
     from nncomp.contexts.counts import ContextModel
     from nncomp.contexts.match import MatchModel
 
     lanes, length = len(rows), len(rows[0])
-    m = MatchModel(20)  # large enough that 200 contexts never collide
+    m = m or MatchModel(20)  # large enough that 200 contexts never collide
     m.start_frame(Frame(binary=not own_first), lanes, length)
     hist = torch.zeros(lanes, dtype=torch.int64)
     out = []
     for t in range(length):
         sym, bucket, active = m.guess()
-        assert bool((m.ptr[active] // lanes < t).all()), "a match points at a byte not coded yet"
+        here = m.ptr[active] - m.base  # negative: in the earlier frames' bytes
+        assert bool((here // lanes < t).all()), "a match points at a byte not coded yet"
         out.append((sym.clone(), active.clone(), bucket.clone()))
         x = torch.tensor([r[t] for r in rows])
         new = ContextModel.push(hist, x)
@@ -255,6 +257,24 @@ def test_match_model_looks_in_its_own_lane_first():
     assert active[0] and sym[0] == ord("X")  # lane 0: its own last "abcdef", not lane 1's more recent one
     sym, active, _ = _run_match([a, b], own_first=False)[33]  # binary frames: the most recent anywhere
     assert active[0] and sym[0] == ord("Y")
+
+
+def test_match_model_finds_repeats_in_the_frames_before():
+    from nncomp.contexts.match import MatchModel
+
+    period = b"The quick brown fox jumps over the lazy dog; "
+    m = MatchModel(20)
+    _run_match([bytes(range(100, 140)), period + bytes(range(140, 180))], m=m)  # lane after lane: period, then 140..
+    lanes = [bytes(range(1, 31)) + period[:40], bytes(range(31, 61)) + period[:40]]
+    steps = _run_match(lanes, m=m)
+    for t in range(30 + 6, 70):  # after the period's first 6 bytes, each lane follows the earlier frame
+        sym, active, _ = steps[t]
+        assert active.all() and [int(v) for v in sym] == [lanes[0][t], lanes[1][t]], t
+    # a match that reaches the end of the earlier bytes ends there
+    m = MatchModel(20)
+    _run_match([bytes(range(100, 140)) + period], m=m)
+    steps = _run_match([period + b"zzzzzz"], m=m)
+    assert steps[len(period) - 1][1][0] and not steps[len(period)][1][0]
 
 
 def test_match_model_ignores_unrepeated_data():
