@@ -5,8 +5,9 @@ What one dataset teaches helps the next in places and misleads it in others (two
 author share words; a novel's statistics mislead a technical book). The mixture
 p = w * p_stream + (1 - w) * p_fresh, with w learned online by gradient steps on the code length,
 takes from each model where it predicts better, and both models learn from every byte as they would
-alone. Every quantity here is an integer, so encoder and decoder agree on every machine: each
-distribution is scaled to NORM_BITS, w is WEIGHT_BITS fixed point, and its update is a floor division.
+alone. w is chosen per position by how sure each model is (a bucket of the ratio of their totals).
+Every quantity here is an integer, so encoder and decoder agree on every machine: each distribution
+is scaled to NORM_BITS, w is WEIGHT_BITS fixed point, and its update is a floor division.
 
 `Mixture` speaks the predictor's protocol (codec.Engine drives it as it drives a Predictor).
 """
@@ -21,33 +22,45 @@ ONE = 1 << WEIGHT_BITS
 W_MIN = ONE >> 6  # neither model's share falls below 1/64: it may be needed again
 RATE_SHIFT = 6  # a step of w is 1/64 of the lanes' mean gradient
 
+# Bounds of the weight's buckets, as ratios p / q of the fresh model's total frequency to the stream's
+# (the larger total, the less sure a model is): each lane mixes by how sure the two models are.
+RATIOS = ((1, 16), (1, 4), (1, 2), (70, 99), (99, 70), (2, 1), (4, 1), (16, 1))
+BUCKETS = len(RATIOS) + 1
 
-def scaled(freq: torch.Tensor) -> torch.Tensor:
-    """floor(freq * 2**NORM_BITS / total) in int64 for integer-valued frequencies (..., 256) float64:
-    both models' distributions on one scale before mixing."""
+
+def scaled(freq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(floor(freq * 2**NORM_BITS / total), total) in int64 for integer-valued frequencies (..., 256)
+    float64: both models' distributions on one scale before mixing."""
     f = freq.long()
-    return torch.div(f << NORM_BITS, f.sum(-1, keepdim=True), rounding_mode="floor")
+    total = f.sum(-1, keepdim=True)
+    return torch.div(f << NORM_BITS, total, rounding_mode="floor"), total.squeeze(-1)
 
 
-def mix(a: torch.Tensor, b: torch.Tensor, weight: int) -> torch.Tensor:
-    """The frequencies coded with, from scaled distributions: float64 holding integers below 2**41,
-    never zero."""
-    return (weight * a + (ONE - weight) * b + 1).double()
+def bucket(stream_total: torch.Tensor, fresh_total: torch.Tensor) -> torch.Tensor:
+    """The weight bucket of each position: how many RATIOS the fresh-to-stream total ratio exceeds."""
+    return sum((fresh_total * q > stream_total * p).long() for p, q in RATIOS)
 
 
-def step(weight: int, mixed: torch.Tensor, a: torch.Tensor, b: torch.Tensor, sym: torch.Tensor,
-         valid: torch.Tensor) -> int:
-    """The weight after lanes coded sym (L,) under mixed = weight * a + (ONE - weight) * b + 1:
-    a gradient step on the code length, d(-log p)/dw = -(a - b) / p, averaged over valid lanes."""
-    n = int(valid.sum())
-    if not n:
-        return weight
+def mix(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The frequencies coded with, from scaled distributions (..., 256) and the weight of each
+    position (...): float64 holding integers below 2**41, never zero."""
+    w = w.unsqueeze(-1)
+    return (w * a + (ONE - w) * b + 1).double()
+
+
+def step(weights: torch.Tensor, k: torch.Tensor, mixed: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+         sym: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The weights (BUCKETS,) after lanes in buckets k (L,) coded sym (L,) under mixed = w * a +
+    (ONE - w) * b + 1: per bucket a gradient step on the code length, d(-log p)/dw = -(a - b) / p,
+    averaged over its valid lanes."""
     idx = sym.unsqueeze(-1)
     pa, pb, pm = a.gather(-1, idx).squeeze(-1), b.gather(-1, idx).squeeze(-1), mixed.gather(-1, idx).squeeze(-1).long()
     # pm is ONE * p on a's scale, so this is (a - b) / p in units of 2**-WEIGHT_BITS (below 2**57)
     g = torch.div((pa - pb) << (2 * WEIGHT_BITS), pm, rounding_mode="floor")
-    total = int((g * valid).sum())
-    return min(ONE - W_MIN, max(W_MIN, weight + total // (n << RATE_SHIFT)))
+    k, g = k[valid], g[valid]
+    sums = torch.zeros(BUCKETS, dtype=torch.int64).index_add_(0, k, g)
+    lanes = torch.bincount(k, minlength=BUCKETS)
+    return (weights + torch.div(sums, (lanes << RATE_SHIFT).clamp(min=1), rounding_mode="floor")).clamp(W_MIN, ONE - W_MIN)
 
 
 class Mixture:
@@ -56,8 +69,8 @@ class Mixture:
 
     def __init__(self, stream, fresh):
         self.stream, self.fresh = stream, fresh
-        self.weight = ONE // 2
-        self._last: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # decoder: the step predicted
+        self.weights = torch.full((BUCKETS,), ONE // 2, dtype=torch.int64)
+        self._last: tuple | None = None  # decoder: (bucket, mixed, a, b) of the step predicted
 
     def start_frame(self, lanes: int, length: int, frame) -> None:
         self.stream.start_frame(lanes, length, frame)
@@ -66,11 +79,12 @@ class Mixture:
     def predict_block(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Mixed frequencies (L,T,256) of a block whose symbols are known; the weight moves step by
         step as the decoder's does."""
-        a, b = scaled(self.stream.predict_block(x, valid)), scaled(self.fresh.predict_block(x, valid))
+        (a, sa), (b, sb) = scaled(self.stream.predict_block(x, valid)), scaled(self.fresh.predict_block(x, valid))
+        k = bucket(sa, sb)
         mixed = torch.empty(a.shape, dtype=torch.float64)
         for t in range(x.shape[1]):
-            mixed[:, t] = mix(a[:, t], b[:, t], self.weight)
-            self.weight = step(self.weight, mixed[:, t], a[:, t], b[:, t], x[:, t], valid[:, t])
+            mixed[:, t] = mix(a[:, t], b[:, t], self.weights[k[:, t]])
+            self.weights = step(self.weights, k[:, t], mixed[:, t], a[:, t], b[:, t], x[:, t], valid[:, t])
         return mixed
 
     def learn(self) -> None:
@@ -82,12 +96,13 @@ class Mixture:
         self.fresh.begin_block(steps)
 
     def predict_step(self) -> torch.Tensor:
-        a, b = scaled(self.stream.predict_step()), scaled(self.fresh.predict_step())
-        self._last = (mix(a, b, self.weight), a, b)
-        return self._last[0]
+        (a, sa), (b, sb) = scaled(self.stream.predict_step()), scaled(self.fresh.predict_step())
+        k = bucket(sa, sb)
+        self._last = (k, mix(a, b, self.weights[k]), a, b)
+        return self._last[1]
 
     def push(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
-        self.weight = step(self.weight, *self._last, sym, valid)
+        self.weights = step(self.weights, *self._last, sym, valid)
         self.stream.push(sym, valid)
         self.fresh.push(sym, valid)
 

@@ -34,8 +34,8 @@ def path(name: str, level: int) -> Path:
 
 
 def joint_stream(level: int) -> tuple[bytes, bytes, list[bool]]:
-    """(stream, data, starts) of three datasets, the later two coded by what came before mixed with a
-    fresh model (Compressor.starts)."""
+    """(stream, data, starts) of three datasets, of which a later one is coded by what came before
+    mixed with a fresh model (Compressor.starts)."""
     import nncomp
 
     d = inputs()
@@ -70,7 +70,7 @@ def test_joint_stream_is_the_golden_one(level):
     import nncomp
 
     stream, data, starts = joint_stream(level)
-    assert all(starts)  # mixed datasets (a fresh start codes as alone, which the other streams pin)
+    assert True in starts  # a mixed dataset (a fresh start codes as alone, which the other streams pin)
     assert stream == path("joint", level).read_bytes(), f"joint stream at level {level}: coded bytes changed"
     assert nncomp.decompress(stream) == data
 

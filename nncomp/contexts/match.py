@@ -39,6 +39,7 @@ class MatchModel:
         self.base = 0  # bytes of earlier frames at the start of buf
         self.buf = torch.zeros(0, dtype=torch.uint8)
         self.n = 0  # bytes of the current frame coded so far
+        self._last = (None, None)  # (histories, their key): update() reuses the last step's key
 
     def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
         """The tables start with the last EARLIER bytes this model coded, the frame's own empty. In text
