@@ -60,14 +60,15 @@ def resolver(extra: list[Prior] = ()):
 def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, config: CodecConfig | None = None,
                threads: int | None = None, progress: Progress | None = None,
                members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True,
-               segment: int | None = None, size: int | None = None, workers: int = 1,
+               mix: bool = True, segment: int | None = None, size: int | None = None, workers: int = 1,
                pool: PoolMaker | None = None) -> Compressor:
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
     `model` is the prior to start from: the level's own by default, 'none', a built-in name, a
     .nncm path or a Prior. `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
-    `decide=False` lets every dataset go on from what the stream learned (Compressor). `threads` sets
+    `decide=False` lets every dataset learn from those before it, and `mix=False` codes it by the
+    stream's model alone instead of mixed with a fresh one (Compressor). `threads` sets
     torch's CPU threads for the process (None: as they are; the command line uses 1, since waiting
     threads spin and processes side by side slow each other down).
 
@@ -86,7 +87,7 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
         raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
     segment = check_segment(DEFAULT_SEGMENT if segment is None else segment)
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
-                      decide=decide, segment=segment, size=size, workers=max(1, workers), pool=pool)
+                      decide=decide, mix=mix, segment=segment, size=size, workers=max(1, workers), pool=pool)
 
 
 def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,

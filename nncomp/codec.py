@@ -226,13 +226,12 @@ def compress_segment(cfg: CodecConfig, prior: Prior | None, data: bytes, first: 
 
 @dataclass
 class _Trial:
-    """A dataset of a joint stream coded twice, frame by frame: by the stream's model mixed with a
-    fresh one, and from the prior's fresh state as if alone. The smaller is written when the dataset
-    ends."""
+    """A dataset of a joint stream coded twice, frame by frame: learning from what came before (by the
+    stream's model mixed with a fresh one, or going on unmixed), and from the prior's fresh state as
+    if alone. The smaller is written when the dataset ends."""
 
     at: _Start  # the fresh start, whose long-range window holds this dataset only
-    mixed_at: _Start  # the mixture, after the stream's window
-    mixed: list[_Coded] = field(default_factory=list)
+    learned: list[_Coded] = field(default_factory=list)
     fresh: list[_Coded] = field(default_factory=list)
 
 
@@ -250,13 +249,14 @@ class Compressor:
     (less their shared headers). That takes three models at once, three times the time of coding
     those datasets alone, and their frames are written when the dataset ends; decoding a mixed
     dataset takes two. `starts` says, per dataset after the first, whether it learned from those
-    before it (was mixed). With `decide=False` every dataset goes on from what was learned, unmixed
-    (for measurements that know what the dataset costs alone, such as tools/joint.ncd_matrix).
+    before it. With `decide=False` every dataset learns from those before it, without the choice (for
+    measurements that know what the dataset costs alone, such as tools/joint.ncd_matrix); with
+    `mix=False` the stream's model goes on alone, unmixed (as format 20 did).
     """
 
     def __init__(self, cfg: CodecConfig, level: int, prior: Prior | None = None, *, threads=None,
                  progress: Progress | None = None, members: list[tuple[str, int]] | None = None,
-                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True,
+                 on_frame: Callable[[int, int, np.ndarray | None], None] | None = None, decide: bool = True, mix: bool = True,
                  segment: int = 0, size: int | None = None, workers: int = 1, pool: PoolMaker | None = None):
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
@@ -277,7 +277,8 @@ class Compressor:
         self._index: list[list[int]] = []  # per segment written: [raw length, length of its frames]
         self._flushed = False
         self._new_dataset = False  # the next frame starts a new dataset (set by end_frame)
-        self._decide = decide
+        self._decide, self._mix = decide, mix
+        self._mixing: _Start | None = None  # the mixture coding the current dataset, if it is mixed
         self._trial: _Trial | None = None  # the dataset being coded both ways
         self.starts: list[bool] = []  # per dataset after the first: True if it learned from those before it
 
@@ -347,17 +348,20 @@ class Compressor:
             return b"".join(self._collected(self._pool.compress(raw, first)))
         kind = _kind(self._cfg, raw, self._new_dataset)
         cfg, prior, threads = self._cfg, self._prior, self._threads
+        new_dataset, self._new_dataset = self._new_dataset, False
         if self._at is None or starts_segment:
-            self._at = _afresh(cfg, prior, threads, self._progress, len(raw))
-        elif self._new_dataset and self._decide:
-            self._trial = _Trial(_afresh(cfg, prior, threads, self._progress, len(raw)),
-                                 _mixed(self._at, cfg, prior, threads, len(raw)))
-        self._new_dataset = False
+            self._at, self._mixing = _afresh(cfg, prior, threads, self._progress, len(raw)), None
+        elif new_dataset:
+            self._mixing = _mixed(self._at, cfg, prior, threads, len(raw)) if self._mix else None
+            if self._decide:
+                self._trial = _Trial(_afresh(cfg, prior, threads, self._progress, len(raw)))
         t, costs = self._trial, self._on_frame is not None
+        learned = _code(raw, kind, self._mixing or self._at, mixed=new_dataset and self._mixing is not None,
+                        segment=starts_segment, costs=costs)
         if t is None:
-            return self._emit(_code(raw, kind, self._at, segment=starts_segment, costs=costs))
+            return self._emit(learned)
         t.fresh.append(_code(raw, kind, t.at, fresh=not t.fresh, costs=costs))
-        t.mixed.append(_code(raw, kind, t.mixed_at, mixed=not t.mixed, costs=costs))
+        t.learned.append(learned)
         return b""
 
     def _collected(self, segments: list[tuple[int, bytes]]) -> list[bytes]:
@@ -374,11 +378,11 @@ class Compressor:
         if t is None:
             return b""
         # a tie (a dataset stored either way) keeps what the stream learned, for the datasets after it
-        learned = sum(len(c.frame) for c in t.mixed) <= sum(len(c.frame) for c in t.fresh)
-        if not learned:  # else the stream's model goes on, having learned from the dataset in the mixture
-            self._at = t.at
+        learned = sum(len(c.frame) for c in t.learned) <= sum(len(c.frame) for c in t.fresh)
+        if not learned:  # else the stream's model goes on, having learned from the dataset (in the mixture)
+            self._at, self._mixing = t.at, None
         self.starts.append(learned)
-        return b"".join(self._emit(c) for c in (t.mixed if learned else t.fresh))
+        return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
 
     def _emit(self, c: _Coded) -> bytes:
         _tally(self._index, c.frame[0] & container.SEGMENT, c.raw_len, len(c.frame))

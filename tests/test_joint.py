@@ -91,7 +91,7 @@ def test_ncd_matrix_shape_and_self_similarity():
     a, b = TEXT[:3000], bytes(range(256)) * 12
     m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1)
     assert m["single"][0] == len(nncomp.compress(a, 1))
-    # C(ab) is the stream of a then b (a frame ends between them) where b always goes on from a
+    # C(ab) is the stream of a then b (a frame ends between them) where b always learns from a (mixed)
     for i, j in ((0, 2), (2, 0)):
         x, y = (a, b)[i // 2], (a, b)[j // 2]
         c = nncomp.compressor(1, decide=False, segment=0)
@@ -188,7 +188,7 @@ def test_a_dataset_is_coded_by_what_came_before_mixed_with_a_fresh_model():
     assert describe(io.BytesIO(stream))["mixed"] == 1
     assert nncomp.decompress(stream) == a + b
     # the mixture codes the table smaller than either of its models would alone
-    unmixed = nncomp.compressor(1, segment=0, decide=False)
+    unmixed = nncomp.compressor(1, segment=0, decide=False, mix=False)
     after = unmixed.compress(a) + unmixed.end_frame() + unmixed.compress(b) + unmixed.flush()
     alone = nncomp.compress(b, 1)
     size = heads[1][1].pay_len

@@ -151,10 +151,11 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
 
     Each C(xy) continues a copy of the compressor that has seen x, so x is coded once per row rather
     than once per pair, and only that row's compressor is kept (one per dataset would hold every
-    dataset's tables at once: gigabytes each at the default level). C(xy) always goes on from what x
-    taught, as if the compressor could not start y afresh (joint streams can, and may be smaller):
-    what x teaches about y is the signal a distance needs, and the smaller of the two would leave
-    unrelated pairs told apart by their sizes alone. C(y|x) = C(xy) - C(x) is reported too.
+    dataset's tables at once: gigabytes each at the default level). C(xy) always codes y by x's model
+    mixed with a fresh one, as a joint stream does, but without its choice of starting y afresh: where
+    x teaches nothing about y the mixture costs about what y costs alone, and less where it teaches
+    something, which is the signal a distance needs (x's model going on unmixed, as in format 20,
+    costs more than y alone wherever x misleads). C(y|x) = C(xy) - C(x) is reported too.
     """
     names = [n for n, _ in datasets]
     n = len(datasets)
