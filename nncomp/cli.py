@@ -756,7 +756,7 @@ def _report_table(rep) -> "Table":
     for col in ("dataset", "bytes", "alone", "in joint stream", "saving", "saving %", "starts from"):
         t.add_column(col, justify="left" if col in ("dataset", "starts from") else "right")
     for d in rep.datasets:
-        start = "-" if d.learned is None else "what came before, mixed" if d.learned else "fresh (as alone)"
+        start = "-" if d.learned is None else "before + fresh" if d.learned else "fresh (as alone)"
         t.add_row(_text(d.name), f"{d.size:,}", f"{d.alone:,}", f"{d.joint:,}", f"{d.saving:,}",
                   f"{d.saving_pct:.2f}", start)
     t.add_section()
