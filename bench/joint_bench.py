@@ -41,8 +41,8 @@ def main() -> None:
 
     if not args.skip_pairs:
         lines = [f"Format {container.VERSION}, level {args.level}. 'alone' is each file compressed by itself; 'joint' "
-                 "its share of one stream of both (the second file's share is C(B|A)); B starts from what A taught "
-                 "or afresh, whichever codes it smaller.\n",
+                 "its share of one stream of both (the second file's share is C(B|A)); B is coded by what A taught "
+                 "mixed with a fresh model, or afresh, whichever is smaller.\n",
                  "| A | B | A alone | B alone | sum | joint stream | B inside joint | saving | saving % | B starts |",
                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for a, b in PAIRS:
@@ -50,7 +50,7 @@ def main() -> None:
             rep = joint_report([(n, [(n, (CALGARY / n).read_bytes())]) for n in (a, b)], args.level)
             da, db = rep.datasets
             lines.append(f"| {a} | {b} | {da.alone} | {db.alone} | {rep.separate_total} | {rep.joint_total} | {db.joint} | "
-                         f"{rep.saving} | {rep.saving_pct:.2f} | {'after A' if db.learned else 'afresh'} |")
+                         f"{rep.saving} | {rep.saving_pct:.2f} | {'mixed' if db.learned else 'afresh'} |")
             print(lines[-1], f"({time.perf_counter() - t0:.0f}s)", flush=True)
         (out / "joint_pairs.md").write_text("\n".join(lines) + "\n")
     if args.skip_ncd:
