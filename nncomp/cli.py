@@ -721,7 +721,7 @@ def joint(
         if matrix:
             blobs = [(name, b"".join(d for _, d in ms)) for name, ms in datasets]
             n = len(blobs)
-            with _progress(total * (n + 1), quiet or as_json, "matrix") as prog:
+            with _progress(total * n, quiet or as_json, "matrix") as prog:  # x once per row, each y once per other row
                 m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
             _console(False).print_json(data=_stamped(m)) if as_json else _console(False).print(_matrix_table(m))
             return

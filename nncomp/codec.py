@@ -199,6 +199,8 @@ def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bo
     """A frame of raw coded by this model after this long-range window (both learn from it)."""
     refs, literals = at.finder.split(raw, kind.period) if at.finder else ([], raw)
     payload, bits = b"", None
+    if refs:  # the engine counts the literals as it codes them
+        at.engine._tick(len(raw) - len(literals))
     if literals:  # the model codes (or, if stored, still learns from) the literals alone
         payload, bits = at.engine.encode_frame(literals, kind, with_costs=costs)
     coded = 0 < len(payload) < len(literals)
@@ -353,8 +355,8 @@ class Compressor:
             self._at, self._mixing = _afresh(cfg, prior, threads, self._progress, len(raw)), None
         elif new_dataset:
             self._mixing = _mixed(self._at, cfg, prior, threads, len(raw)) if self._mix else None
-            if self._decide:
-                self._trial = _Trial(_afresh(cfg, prior, threads, self._progress, len(raw)))
+            if self._decide:  # progress counts the dataset once: the fresh start counts once it is chosen
+                self._trial = _Trial(_afresh(cfg, prior, threads, None, len(raw)))
         t, costs = self._trial, self._on_frame is not None
         learned = _code(raw, kind, self._mixing or self._at, mixed=new_dataset and self._mixing is not None,
                         segment=starts_segment, costs=costs)
@@ -381,6 +383,7 @@ class Compressor:
         learned = sum(len(c.frame) for c in t.learned) <= sum(len(c.frame) for c in t.fresh)
         if not learned:  # else the stream's model goes on, having learned from the dataset (in the mixture)
             self._at, self._mixing = t.at, None
+            t.at.engine.progress = self._progress
         self.starts.append(learned)
         return b"".join(self._emit(c) for c in (t.learned if learned else t.fresh))
 
@@ -439,6 +442,8 @@ class _FrameDecoder:
                 raise CorruptError("frame payload length out of range")
             literals = engine.decode_frame(body, n_lit, f.frame)
         raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
+        if refs:  # the engine counted the literals as it decoded them
+            engine._tick(f.raw_len - n_lit)
         if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")
         return raw

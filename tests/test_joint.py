@@ -89,7 +89,9 @@ def test_json_holds_every_figure(tree):
 @pytest.mark.slow
 def test_ncd_matrix_shape_and_self_similarity():
     a, b = TEXT[:3000], bytes(range(256)) * 12
-    m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1)
+    ticks = []
+    m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1, progress=ticks.append)
+    assert sum(ticks) == 3 * len(a + a + b)  # what the command line's progress bar expects
     assert m["single"][0] == len(nncomp.compress(a, 1))
     # C(ab) is the stream of a then b (a frame ends between them) where b always learns from a (mixed)
     for i, j in ((0, 2), (2, 0)):
@@ -146,7 +148,9 @@ def test_a_joint_stream_never_costs_more_than_its_datasets_alone():
     rng = random.Random(32)
     noise = rng.randbytes(3000)
     datasets = [("text", TEXT[:5000]), ("noise", noise), ("more", TEXT[5000:9000]), ("table", _table(150))]
-    rep = joint_report([(n, [(n, d)]) for n, d in datasets], 1)
+    ticks = []
+    rep = joint_report([(n, [(n, d)]) for n, d in datasets], 1, progress=ticks.append)
+    assert sum(ticks) == 2 * sum(len(d) for _, d in datasets)  # each byte alone and in the joint stream, once
     overhead = len(nncomp.compress(b"", 1))  # a header and an end record, which the datasets share in joint
     assert rep.joint_total <= rep.separate_total - (len(datasets) - 1) * overhead
     assert rep.datasets[0].learned is None and all(d.learned is not None for d in rep.datasets[1:])

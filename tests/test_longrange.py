@@ -77,6 +77,16 @@ def test_repeats_across_frames_and_lanes_decode(tiny):
     assert len(packed) < len(nncomp.compress(data, config=replace(tiny, long_window=0)))
 
 
+def test_progress_counts_the_bytes_references_copy(tiny):
+    data = TEXT[:3000] + TEXT[:3000] + TEXT[500:2500]
+    ticks, back = [], []
+    c = nncomp.compressor(config=tiny, progress=ticks.append)
+    packed = c.compress(data) + c.flush()
+    assert any(h.long for _, h in container.frame_heads(packed)) and sum(ticks) == len(data)
+    d = nncomp.decompressor(progress=back.append)
+    assert d.decompress(packed) == data and sum(back) == len(data)
+
+
 def test_joint_stream_and_archive_share_what_datasets_have_in_common(tiny):
     c = nncomp.compressor(config=tiny, segment=0)
     first = c.compress(NOISE) + c.end_frame()
