@@ -102,8 +102,9 @@ class MatchModel:
         miss = valid & ~hit
         self.len = torch.where(hit, self.len + 1, torch.where(miss, 0, self.len))
         # earlier bytes follow one another, the frame's a step apart; a match ends with the earlier bytes
-        nxt = torch.where(self.ptr < self.base, self.ptr + 1, self.ptr + self.lanes)
-        nxt = torch.where((self.ptr < self.base) & (nxt == self.base), -1, nxt)
+        earlier = self.ptr < self.base
+        nxt = torch.where(earlier, self.ptr + 1, self.ptr + self.lanes)
+        nxt = torch.where(earlier & (nxt == self.base), -1, nxt)
         self.ptr = torch.where(hit, nxt, torch.where(miss, -1, self.ptr))
         keys = self._key(before)[valid]  # that context was followed by this byte, here
         self.n += len(keys)
