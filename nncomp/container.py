@@ -32,7 +32,7 @@ from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 21  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 22  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset of a joint stream starts here

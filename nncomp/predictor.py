@@ -170,8 +170,13 @@ class Predictor:
             s.start_frame(frame, lanes, length)
 
     def new_dataset(self) -> None:
-        """What a joint stream's next dataset keeps of what the stream learned before it: everything.
-        A model started afresh is mixed in beside it where that misleads it (mixture.py)."""
+        """What a joint stream's next dataset keeps of what the stream learned before it: every weight
+        and count (a model started afresh is mixed in beside it where that misleads it: mixture.py).
+        The network's optimizer restarts, so that it takes the large first steps on the new data that
+        Adam without bias correction takes at the start of a stream."""
+        for m, v in self.net.adam.values():
+            m.zero_()
+            v.zero_()
 
     def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None) -> Position:
         """The context rows' logits for the current position; then count `sym` and advance, if given."""

@@ -62,6 +62,21 @@ def test_batched_equals_stepwise_with_learning():
     assert not torch.equal(enc.beta, fresh.beta)  # and the match bonus learned from its hits
 
 
+def test_a_new_dataset_restarts_the_optimizer_and_keeps_what_was_learned():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
+    p = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=False)
+    learned = {k: w.clone() for k, w in p.net.params.items()}
+    alpha, counts = p.mixer.alpha.clone(), p.ctx.table.clone()
+    assert any(bool(m.any()) for m, _ in p.net.adam.values())
+    p.start_frame(8, 16, Frame(new_dataset=False))  # a new frame of the same dataset keeps the moments
+    assert any(bool(m.any()) for m, _ in p.net.adam.values())
+    p.start_frame(8, 16, Frame(new_dataset=True))
+    assert not any(bool(m.any()) or bool(v.any()) for m, v in p.net.adam.values())
+    assert all(torch.equal(learned[k], w) for k, w in p.net.params.items())
+    assert torch.equal(alpha, p.mixer.alpha) and torch.equal(counts, p.ctx.table)
+
+
 def test_from_a_prior_the_lowest_layer_keeps_its_weights():
     text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
     cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
