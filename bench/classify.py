@@ -6,16 +6,18 @@
 Builds a labelled set from Debian packages (`apt-get download` + `dpkg-deb -x`, cached in --cache):
 source files in nine programming languages and fortune files in six natural languages. Each sample
 is --bytes bytes from the middle of one file (licence headers at the top would make languages look
-alike), --per-label files per label. For every compressor, NCD(x, y) = (C(xy) - min(C(x), C(y))) /
-max(C(x), C(y)) over all ordered pairs, each sample is labelled by its nearest other sample, and the
-accuracy per task is printed, with nncomp's confusions. nncomp's NCD comes from `nncomp joint
---matrix`'s function (tools/joint.ncd_matrix). Writes bench/results/classify.md.
+alike), --per-label files per label. For every compressor, C(x) and C(xy) over all ordered pairs;
+each sample is labelled by its nearest other sample under NCD(x, y) = (C(xy) - min(C(x), C(y))) /
+max(C(x), C(y)) and under C(y|x) = C(xy) - C(x), and the accuracy per task and distance is printed,
+with nncomp's confusions. nncomp's C comes from `nncomp joint --matrix`'s function
+(tools/joint.ncd_matrix): its model's code length in bits. Writes bench/results/classify.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import bz2
+import json
 import lzma
 import subprocess
 import sys
@@ -85,16 +87,28 @@ CLASSICAL = {"gzip -9": lambda d: len(zlib.compress(d, 9)), "bzip2 -9": lambda d
              "xz -9e": lambda d: len(lzma.compress(d, preset=9 | lzma.PRESET_EXTREME)), "zstd -19": zstd}
 
 
-def classical_ncd(data: list[bytes], size) -> list[list[float]]:
-    single = [size(d) for d in data]
+def classical_sizes(data: list[bytes], size) -> dict:
+    """C(x) and C(xy) for every ordered pair, in bytes."""
     n = len(data)
-    return [[0.0 if i == j else (size(data[i] + data[j]) - min(single[i], single[j])) / max(single[i], single[j])
-             for j in range(n)] for i in range(n)]
+    return {"single": [size(d) for d in data],
+            "pair": [[0 if i == j else size(data[i] + data[j]) for j in range(n)] for i in range(n)]}
 
 
-def nearest(ncd: list[list[float]]) -> list[int]:
-    n = len(ncd)
-    return [min((ncd[i][j], j) for j in range(n) if j != i)[1] for i in range(n)]
+def nearest_by_ncd(single: list, pair: list[list]) -> list[int]:
+    """Each sample's nearest other sample x -> y by NCD(x, y) = (C(xy) - min) / max, x the sample."""
+    n = len(single)
+    return [min(((pair[i][j] - min(single[i], single[j])) / max(single[i], single[j]), j) for j in range(n) if j != i)[1]
+            for i in range(n)]
+
+
+def nearest_by_conditional(single: list, pair: list[list]) -> list[int]:
+    """Each sample's nearest other sample by C(y|x) = C(xy) - C(x), y the sample: the one that teaches
+    it most (Benedetto, Caglioti and Loreto's attribution by compression, 2002)."""
+    n = len(single)
+    return [min((pair[j][i] - single[j], j) for j in range(n) if j != i)[1] for i in range(n)]
+
+
+DISTANCES = {"NCD": nearest_by_ncd, "C(y|x)": nearest_by_conditional}
 
 
 def main() -> None:
@@ -105,11 +119,14 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/nncomp-classify"), help="downloaded packages")
     ap.add_argument("--tasks", default="code,prose", help="code, prose or both")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.md")
+    ap.add_argument("--sizes", type=Path, help="also write every compressor's C(x) and C(xy) here (JSON)")
     args = ap.parse_args()
+    names = ["nncomp", *CLASSICAL]
     lines = [f"Format {container.VERSION}, nncomp level {args.level}; {args.per_label} samples of {args.bytes} bytes "
-             "per label; accuracy of the nearest neighbour's label.\n",
-             "| task | samples | " + " | ".join(["nncomp", *CLASSICAL]) + " |", "|---|---:|" + "---:|" * (1 + len(CLASSICAL))]
-    confusions = []
+             "per label; accuracy of the nearest neighbour's label under two distances, NCD and C(y|x). nncomp's C is "
+             "its model's code length in bits (`nncomp joint --matrix`), the others' their output in bytes.\n",
+             "| task | distance | samples | " + " | ".join(names) + " |", "|---|---|---:|" + "---:|" * len(names)]
+    confusions, saved = [], {}
     tasks = [(t, tab) for key, t, tab in (("code", "programming languages", CODE), ("prose", "natural languages", PROSE))
              if key in args.tasks.split(",")]
     for task, table in tasks:
@@ -118,17 +135,23 @@ def main() -> None:
         t0 = time.perf_counter()
         m = ncd_matrix([(f"{lab}/{name}", d) for lab, name, d in s], args.level)
         secs = time.perf_counter() - t0
-        acc = {}
-        for name, ncd in [("nncomp", m["ncd"])] + [(k, classical_ncd(data, f)) for k, f in CLASSICAL.items()]:
-            nn = nearest(ncd)
-            acc[name] = sum(labels[i] == labels[j] for i, j in enumerate(nn)) / len(s)
-            if name == "nncomp":
-                confusions += [f"- {task}: {s[i][0]} {s[i][1]} -> {s[j][0]} {s[j][1]}" for i, j in enumerate(nn)
-                               if labels[i] != labels[j]]
-        lines.append(f"| {task} ({len(table)} labels) | {len(s)} | " + " | ".join(f"{acc[k]:.3f}" for k in acc) + " |")
-        print(lines[-1], f"(nncomp {secs:.0f} s)", flush=True)
+        sizes = {"nncomp": {"single": m["bits"], "pair": m["pair_bits"]}}
+        sizes |= {k: classical_sizes(data, f) for k, f in CLASSICAL.items()}
+        saved[task] = {"samples": [f"{lab}/{name}" for lab, name, _ in s], "sizes": sizes}
+        for dist, nearest in DISTANCES.items():
+            acc = {}
+            for name in names:
+                nn = nearest(sizes[name]["single"], sizes[name]["pair"])
+                acc[name] = sum(labels[i] == labels[j] for i, j in enumerate(nn)) / len(s)
+                if name == "nncomp":
+                    confusions += [f"- {task}, {dist}: {s[i][0]} {s[i][1]} -> {s[j][0]} {s[j][1]}"
+                                   for i, j in enumerate(nn) if labels[i] != labels[j]]
+            lines.append(f"| {task} ({len(table)} labels) | {dist} | {len(s)} | " + " | ".join(f"{acc[k]:.3f}" for k in names) + " |")
+            print(lines[-1], f"(nncomp {secs:.0f} s)", flush=True)
     lines += ["", "nncomp's confusions:" if confusions else "nncomp made no error.", *confusions]
     args.out.write_text("\n".join(lines) + "\n")
+    if args.sizes:
+        args.sizes.write_text(json.dumps(saved))
     print("\n".join(lines[3:]))
 
 

@@ -768,7 +768,7 @@ def _report_table(rep) -> "Table":
 def _matrix_table(m: dict) -> "Table":
     from rich.table import Table
 
-    t = Table(title=f"NCD(row, column), level {m['level']}", title_justify="left")
+    t = Table(title=f"NCD(row, column) of code lengths, level {m['level']}", title_justify="left")
     t.add_column("")
     for name in m["names"]:
         t.add_column(_text(name), justify="right")

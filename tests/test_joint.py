@@ -99,6 +99,13 @@ def test_ncd_matrix_shape_and_self_similarity():
         c = nncomp.compressor(1, decide=False, segment=0)
         assert m["pair"][i][j] == len(c.compress(x) + c.end_frame() + c.compress(y) + c.flush())
     assert m["ncd"][0][1] < m["ncd"][0][2]  # a is nearer to a copy of itself than to b
+    # distances come from code lengths: each stream is its code length plus a header and the end's rounding
+    for i in range(3):
+        assert 0 < 8 * m["single"][i] - m["bits"][i] < 8 * 200
+        for j in set(range(3)) - {i}:
+            assert 0 < 8 * m["pair"][i][j] - m["pair_bits"][i][j] < 8 * 200
+            assert m["conditional_bits"][i][j] == m["pair_bits"][i][j] - m["bits"][i]
+    assert m["conditional_bits"][0][1] < m["bits"][1] / 4  # a copy of a costs little after a
 
 
 @pytest.mark.parametrize("path", ["../evil", "/etc/passwd", "a/../../b", "", "a//b", "./x", "a\\b"])

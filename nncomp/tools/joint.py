@@ -147,7 +147,13 @@ def _pct(a: int, b: int) -> float:
 
 def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *, threads=None,
                progress: Callable[[int], None] | None = None) -> dict:
-    """NCD(x, y) = (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) for every ordered pair.
+    """NCD(x, y) = (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) for every ordered pair, and
+    C(y|x) = C(xy) - C(x), with C the model's code length in bits.
+
+    Code lengths, not stream sizes: a stream adds a header of about a hundred bytes to every C and
+    rounds each to the coder's 4-byte words, while what x teaches a short y is often a few dozen
+    bytes, so sizes would bury the signal in a constant and a rounding step. The stream sizes are
+    returned too ("single", "pair"), and differ from the code lengths by those alone.
 
     Each C(xy) continues a copy of the compressor that has seen x, so x is coded once per row rather
     than once per pair, and only that row's compressor is kept (one per dataset would hold every
@@ -155,24 +161,32 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
     mixed with a fresh one, as a joint stream does, but without its choice of starting y afresh: where
     x teaches nothing about y the mixture costs about what y costs alone, and less where it teaches
     something, which is the signal a distance needs (x's model going on unmixed, as in format 20,
-    costs more than y alone wherever x misleads). C(y|x) = C(xy) - C(x) is reported too.
+    costs more than y alone wherever x misleads).
     """
     names = [n for n, _ in datasets]
     n = len(datasets)
     single, pair = [0] * n, [[0] * n for _ in range(n)]
+    bits, pair_bits = [0.0] * n, [[0.0] * n for _ in range(n)]
+    frames: list[float] = []  # code length of each frame coded, in bits (a stored frame: 8 per byte)
+    on_frame = lambda raw, size, costs: frames.append(float(costs.sum()) if costs is not None else 8.0 * raw)  # noqa: E731
     for i in range(n):
-        c0 = api.compressor(level, threads=threads, progress=progress, decide=False, segment=0)
+        c0 = api.compressor(level, threads=threads, progress=progress, decide=False, segment=0, on_frame=on_frame)
+        frames.clear()
         head = len(c0.compress(datasets[i][1]) + c0.end_frame())
+        bits[i] = sum(frames)
         single[i] = head + len(copy.deepcopy(c0).flush())
         for j in range(n):
             if i == j:
                 continue
             c = copy.deepcopy(c0)
+            frames.clear()
             pair[i][j] = head + len(c.compress(datasets[j][1])) + len(c.flush())  # c0 ended x's frame
-    ncd = [[0.0 if i == j else (pair[i][j] - min(single[i], single[j])) / max(single[i], single[j]) for j in range(n)]
-           for i in range(n)]
-    cond = [[0 if i == j else pair[i][j] - single[i] for j in range(n)] for i in range(n)]
-    return {"level": level, "names": names, "single": single, "pair": pair, "conditional": cond, "ncd": ncd}
+            pair_bits[i][j] = bits[i] + sum(frames)
+    ncd = [[0.0 if i == j else (pair_bits[i][j] - min(bits[i], bits[j])) / max(bits[i], bits[j], 1.0)
+            for j in range(n)] for i in range(n)]
+    cond = [[0.0 if i == j else pair_bits[i][j] - bits[i] for j in range(n)] for i in range(n)]
+    return {"level": level, "names": names, "bits": bits, "pair_bits": pair_bits, "conditional_bits": cond,
+            "ncd": ncd, "single": single, "pair": pair}
 
 
 def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEVEL, *, threads=None,
