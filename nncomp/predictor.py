@@ -172,8 +172,8 @@ class Predictor:
     def new_dataset(self) -> None:
         """What a joint stream's next dataset keeps of what the stream learned before it: every weight
         and count (a model started afresh is mixed in beside it where that misleads it: mixture.py).
-        The network's optimizer restarts, so that it takes the large first steps on the new data that
-        Adam without bias correction takes at the start of a stream."""
+        The network's optimizer restarts (Adam's moments), as at the start of a stream: the new data's
+        first steps follow its own gradients, not the momentum and scale of the dataset before."""
         for m, v in self.net.adam.values():
             m.zero_()
             v.zero_()
