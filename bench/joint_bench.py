@@ -3,6 +3,7 @@
     python bench/joint_bench.py                       # pairs at level 5, NCD on 32 KiB prefixes at level 1
     python bench/joint_bench.py --prefix 0 --ncd-level 5   # whole files (slow)
     python bench/joint_bench.py --skip-ncd                 # the pairs only (README's table)
+    python bench/joint_bench.py --skip-ncd --pairs paper1+progc,progc+obj1 --pairs-out more.md
 
 Writes bench/results/joint_pairs.md and bench/results/ncd.md / ncd.json, and checks the expected
 structure: each paper's nearest neighbour is another paper or a book, each prog file's another prog.
@@ -35,6 +36,8 @@ def main() -> None:
     ap.add_argument("--prefix", type=int, default=32768, help="bytes of each file in the NCD matrix (0: all)")
     ap.add_argument("--skip-pairs", action="store_true")
     ap.add_argument("--skip-ncd", action="store_true")
+    ap.add_argument("--pairs", help="A+B,C+D,... instead of the default pairs")
+    ap.add_argument("--pairs-out", default="joint_pairs.md", help="file under bench/results for the pairs' table")
     args = ap.parse_args()
     out = HERE / "results"
     out.mkdir(exist_ok=True)
@@ -45,14 +48,14 @@ def main() -> None:
                  "mixed with a fresh model, or afresh, whichever is smaller.\n",
                  "| A | B | A alone | B alone | sum | joint stream | B inside joint | saving | saving % | B starts |",
                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for a, b in PAIRS:
+        for a, b in [tuple(p.split("+")) for p in args.pairs.split(",")] if args.pairs else PAIRS:
             t0 = time.perf_counter()
             rep = joint_report([(n, [(n, (CALGARY / n).read_bytes())]) for n in (a, b)], args.level)
             da, db = rep.datasets
             lines.append(f"| {a} | {b} | {da.alone} | {db.alone} | {rep.separate_total} | {rep.joint_total} | {db.joint} | "
                          f"{rep.saving} | {rep.saving_pct:.2f} | {'mixed' if db.learned else 'afresh'} |")
             print(lines[-1], f"({time.perf_counter() - t0:.0f}s)", flush=True)
-        (out / "joint_pairs.md").write_text("\n".join(lines) + "\n")
+        (out / args.pairs_out).write_text("\n".join(lines) + "\n")
     if args.skip_ncd:
         return
 
