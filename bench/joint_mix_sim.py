@@ -1,6 +1,7 @@
 """How should a joint stream mix the stream's model with a fresh one? Simulated from code lengths.
 
     python bench/joint_mix_sim.py paper1+paper2,progc+progp       # level 5, Calgary files
+    python bench/joint_mix_sim.py paper1+paper2 --keep-moments    # B after A as format 21 met it
 
 For each pair A+B: B's per-byte code lengths from the prior's fresh state (alone) and after A (the
 stream's model going on, unmixed), with each position's total frequency, both encoder-side at level 5
@@ -67,6 +68,8 @@ def mixed_cost(p_after, p_alone, context, steps) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pairs", help="A+B,C+D,... (Calgary file names)")
+    ap.add_argument("--keep-moments", action="store_true",
+                    help="B goes on from A's optimizer moments (a frame of A's dataset: format 21's boundary)")
     args = ap.parse_args()
     cfg, prior = level_config(5), api.load_model("default")
     for pair in args.pairs.split(","):
@@ -76,7 +79,7 @@ def main() -> None:
             alone, alone_total = costs(Engine(cfg, prior), B, False)
             engine = Engine(cfg, prior)
             costs(engine, A, False)
-            after, after_total = costs(engine, B, True)
+            after, after_total = costs(engine, B, not args.keep_moments)
         _, length = cfg.lane_layout(len(B))
         i = np.arange(len(B))
         order = np.lexsort((i // length, i % length))  # step by step, lanes side by side
