@@ -26,6 +26,7 @@ RATE_SHIFT = 6  # a step of w is 1/64 of the lanes' mean gradient
 # (the larger total, the less sure a model is): each lane mixes by how sure the two models are.
 RATIOS = ((1, 16), (1, 4), (1, 2), (70, 99), (99, 70), (2, 1), (4, 1), (16, 1))
 BUCKETS = len(RATIOS) + 1
+_P, _Q = (torch.tensor(c, dtype=torch.int64) for c in zip(*RATIOS))
 
 
 def scaled(freq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,7 +39,7 @@ def scaled(freq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def bucket(stream_total: torch.Tensor, fresh_total: torch.Tensor) -> torch.Tensor:
     """The weight bucket of each position: how many RATIOS the fresh-to-stream total ratio exceeds."""
-    return sum((fresh_total * q > stream_total * p).long() for p, q in RATIOS)
+    return (fresh_total.unsqueeze(-1) * _Q > stream_total.unsqueeze(-1) * _P).sum(-1)
 
 
 def mix(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
