@@ -90,11 +90,11 @@ class ContextModel:
 
     def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f, bucket): f (K, L, 256) integer log-count scores (float64), bucket (K, L) int64 confidence class."""
-        counts = lookup(self.table, rows)
-        total = counts.sum(-1)  # int64
+        counts = lookup(self.table, rows).int()  # int32: the index type lookup wants, and faster sums than int16
+        total = counts.sum(-1, dtype=torch.int32)  # at most 256 * COUNT_CAP
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         det = ((counts.amax(-1) == total) & (total > 0)).long()
-        return lookup(self.log_table, counts.int()), torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS
+        return lookup(self.log_table, counts), torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS
 
     def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) came
