@@ -116,11 +116,17 @@ class Mixer:
     def weights(self) -> dict[str, torch.Tensor]:
         return {"alpha": self.alpha, "delta": self.delta, "gamma": self.gamma}
 
-    def _quantize(self) -> None:
-        self.alpha_q = torch.round(self.alpha * 2.0**ALPHA_BITS).view(N_MIX, -1)  # integers, as float64
-        self.delta_q = torch.round(self.delta * 2.0**ALPHA_BITS).view(N_MIX, -1)
-        # the transformer's weight in steps of 2**-ALPHA_BITS, in its own units (a power-of-two scale: exact)
-        self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX) * 2.0**-ALPHA_BITS
+    def _quantize(self, mix: int | None = None) -> None:
+        """The weights as used: of set `mix` (the one a learning step changed), or of all."""
+        if mix is None:
+            self.alpha_q = torch.empty(N_MIX, self.alpha[0].numel(), dtype=torch.float64)
+            self.delta_q = torch.empty(N_MIX, self.delta[0].numel(), dtype=torch.float64)
+            self.gamma_q = torch.empty_like(self.gamma)
+        for m in range(N_MIX) if mix is None else (mix,):
+            torch.round(self.alpha[m].view(-1) * 2.0**ALPHA_BITS, out=self.alpha_q[m])  # integers, as float64
+            torch.round(self.delta[m].view(-1) * 2.0**ALPHA_BITS, out=self.delta_q[m])
+            # the transformer's weight in steps of 2**-ALPHA_BITS, in its own units (a power-of-two scale: exact)
+            self.gamma_q[m] = torch.clamp(torch.round(self.gamma[m] * 2.0**ALPHA_BITS), 0, GAMMA_MAX) * 2.0**-ALPHA_BITS
 
     def prior_alpha(self) -> torch.Tensor:
         """Order rows of the weights of frames without records, averaged over the sets by use, in the
@@ -182,4 +188,4 @@ class Mixer:
             adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name])
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
-        self._quantize()
+        self._quantize(mix)
