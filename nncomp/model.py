@@ -157,7 +157,7 @@ class StepState:
 
     steps: int
     tm: int  # memory positions before the block
-    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (L, H, tm + steps, hd) buffers
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys (L, H, hd, tm + steps), values (L, H, tm + steps, hd)
     t: int = 0
     caches: list[Cache] = field(default_factory=list)
 
@@ -220,14 +220,14 @@ class Transformer:
         back and forth between products; the residual stream adds them in float64)."""
         return requant(exact_mm(x, self.qt[name], ACT_MAX, W_MAX, keep=True), W_BITS, lo, hi)
 
-    def _attend(self, q, k_all, v_all, bias):
-        """q (L,H,T,hd), k_all/v_all (L,H,Tk,hd), bias (H,T,Tk) in z units -> (out, p, tot): the
-        attention weights p (integers, float32) and their sums tot (float64).
+    def _attend(self, q, kt_all, v_all, bias):
+        """q (L,H,T,hd), kt_all (L,H,hd,Tk) the keys transposed, v_all (L,H,Tk,hd), bias (H,T,Tk) in z
+        units -> (out, p, tot): the attention weights p (integers, float32) and their sums tot (float64).
 
         One new tensor per chain of operations, the others in place. The scores and p @ v stay in the
         float32 their products ran in; multiplying by the float64 scale and dividing by the float64
         total promote them exactly and compute in float64, as converting them first would."""
-        s = exact_mm(q, k_all.transpose(-1, -2), ACT_MAX, ACT_MAX, keep=True)
+        s = exact_mm(q, kt_all, ACT_MAX, ACT_MAX, keep=True)
         z = torch.mul(s, self.att_scale).floor_().add_(bias)
         idx = torch.sub(z.amax(-1, keepdim=True), z, out=z).clamp_(0, ATT_RANGE - 1).long()
         p = lookup(self.att_table, idx)  # float32: integers up to 2**ATT_TOP
@@ -260,7 +260,8 @@ class Transformer:
 
     # -- forward -----------------------------------------------------------------------------
     def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, Cache]:
-        """The layer stack on inputs tok (L,T); keys(i, k, v) -> (k_all, v_all, bias) supplies attention keys.
+        """The layer stack on inputs tok (L,T); keys(i, k, v) -> (kt_all, v_all, bias) supplies attention
+        keys (transposed: see start_steps).
 
         Returns (z, cache): z (L,T,256) integer logits in 1/LOGIT_FRAC bit (float64), cache the activations backward() needs.
         """
@@ -270,8 +271,8 @@ class Transformer:
             y1, r1 = self._norm(x)
             qkv = self._linear(y1, names["qkv"], -ACT_MAX, ACT_MAX)
             q, k, v = self._split(qkv)
-            k_all, v_all, bias = keys(i, k, v)
-            o, p, tot = self._attend(q, k_all, v_all, bias)
+            kt_all, v_all, bias = keys(i, k, v)
+            o, p, tot = self._attend(q, kt_all, v_all, bias)
             o = self._merge(o)
             x = torch.add(x, self._linear(o, names["proj"], -RES_MAX, RES_MAX)).clamp_(-RES_MAX, RES_MAX)
             y2, r2 = self._norm(x)
@@ -294,7 +295,7 @@ class Transformer:
             mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
             kv.append((torch.cat([mk, k], 2), torch.cat([mv, v], 2)))
             new_mem.append((k, v))
-            return (*kv[-1], self._bias(0, k.shape[2], mk.shape[2], mk.shape[2] + k.shape[2]))
+            return kv[-1][0].transpose(-1, -2), kv[-1][1], self._bias(0, k.shape[2], mk.shape[2], mk.shape[2] + k.shape[2])
 
         z, cache = self._layers(tok, keys)
         cache.kv, cache.mem = kv, new_mem
@@ -307,11 +308,13 @@ class Transformer:
         state = StepState(steps, tm, [])
         for i in range(c.n_layer):
             # float32 holds these integers (|k|, |v| <= ACT_MAX) exactly and is the type attention's
-            # products run in, so no step converts the whole buffer again
-            kb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float32)
-            vb = torch.zeros_like(kb)
+            # products run in, so no step converts the whole buffer again; keys are kept transposed, the
+            # layout a step's product with one query wants (half the time of a transposed view)
+            kb = torch.zeros(lanes, c.n_head, self.hd, tm + steps, dtype=torch.float32)
+            vb = torch.zeros(lanes, c.n_head, tm + steps, self.hd, dtype=torch.float32)
             if tm:
-                kb[:, :, :tm], vb[:, :, :tm] = mem[i]
+                kb[..., :tm] = mem[i][0].transpose(-1, -2)
+                vb[:, :, :tm] = mem[i][1]
             state.kv.append((kb, vb))
         return state
 
@@ -326,7 +329,7 @@ class Transformer:
 
         def keys(i, k, v):
             kb, vb = state.kv[i]
-            kb.narrow(2, tm + t, 1).copy_(k)
+            kb.narrow(3, tm + t, 1).copy_(k.transpose(-1, -2))
             vb.narrow(2, tm + t, 1).copy_(v)
             return kb, vb, bias
 
@@ -340,7 +343,7 @@ class Transformer:
         """The keys and values of the block decoded by step(): the next block's memory (forward()'s mem)."""
         if state.t != state.steps:
             raise ValueError("block not fully decoded")
-        return [(kb[:, :, state.tm :], vb[:, :, state.tm :]) for kb, vb in state.kv]
+        return [(kb[..., state.tm :].transpose(-1, -2), vb[:, :, state.tm :]) for kb, vb in state.kv]
 
     def finish_steps(self, state: StepState, lowest: int = 0) -> Cache:
         """forward()'s cache for the block decoded by step(), from the steps' own activations (None for
@@ -348,14 +351,15 @@ class Transformer:
         cs = state.caches
         layers = [None] * lowest + [LayerCache.cat([c.layers[i] for c in cs]) for i in range(lowest, self.cfg.n_layer)]
         return Cache(torch.cat([c.tok for c in cs], 1), layers, torch.cat([c.yf for c in cs], 1),
-                     torch.cat([c.rf for c in cs], 1), state.kv, self.steps_mem(state))
+                     torch.cat([c.rf for c in cs], 1), [(kb.transpose(-1, -2), vb) for kb, vb in state.kv],
+                     self.steps_mem(state))
 
     # -- backward and update -----------------------------------------------------------------
     @staticmethod
     def _gmm(g: torch.Tensor, b: torch.Tensor, bmax: float) -> torch.Tensor:
         """g @ b for a float gradient g and an integer-valued b, exact after rounding g."""
         gq, sc = quantize_grad(g, GRAD_BITS)
-        return exact_mm(gq, b, 2.0**GRAD_BITS, bmax) * sc
+        return exact_mm(gq, b, 2.0**GRAD_BITS, bmax).mul_(sc)
 
     def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, sc: float | None = None,
                  inputs: bool = True):
@@ -365,8 +369,9 @@ class Transformer:
         of at most GRAD_BITS bits at scale sc."""
         if sc is None:
             g, sc = quantize_grad(g, GRAD_BITS)
-        wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax) * sc
-        return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX) * sc if inputs else None
+        # (products are fresh float64 tensors, scaled in place: the same bits as a scaled copy)
+        wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax).mul_(sc)
+        return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX).mul_(sc) if inputs else None
 
     def backward(self, cache: Cache, gq_out: torch.Tensor, sc_out: float, lowest: int = 0) -> dict[str, torch.Tensor]:
         """Gradients of the master weights, given dLoss/d(head output) = gq_out * sc_out: gq_out (L,T,256)
@@ -374,26 +379,27 @@ class Transformer:
         Layers below `lowest`, and then the embedding, get none: the pass stops at layer `lowest`'s input."""
         grads = {}
         wg, gx = self._through(gq_out, cache.yf, ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
-        grads["head"] = wg * 2.0**W_BITS
+        grads["head"] = wg.mul_(2.0**W_BITS)
         if gx is None:  # the head alone learns
             return grads
-        gx = gx * cache.rf
+        gx = gx.mul_(cache.rf)
         for i in reversed(range(lowest, self.cfg.n_layer)):
             lc, names = cache.layers[i], self.names[i]
             # MLP: x += fc2(relu(fc1(norm(x))))
             grads[names["fc2"]], gh = self._through(gx, lc.h, ACT_MAX, names["fc2"])
-            gh = gh * 2.0**-W_BITS * ((lc.h > 0) & (lc.h < ACT_MAX))
+            # in place, in the order of the written-out expression: IEEE results are the same bits
+            gh = gh.mul_(2.0**-W_BITS).mul_((lc.h > 0) & (lc.h < ACT_MAX))
             grads[names["fc1"]], gy = self._through(gh, lc.y2, ACT_MAX, names["fc1"])
-            gx = gx + gy * (2.0**-W_BITS) * lc.r2
+            gx = gy.mul_(2.0**-W_BITS).mul_(lc.r2).add_(gx)
             # attention: x += proj(attend(qkv(norm(x))))
             grads[names["proj"]], go = self._through(gx, lc.o, ACT_MAX, names["proj"])
             gqkv = self._attend_backward(self._split_heads(go * 2.0**-W_BITS), lc, *cache.kv[i])
-            gqkv = gqkv * (lc.qkv.abs() < ACT_MAX)
+            gqkv = gqkv.mul_(lc.qkv.abs() < ACT_MAX)
             below_learns = i > lowest or lowest == 0  # a lower layer, or the embedding
             grads[names["qkv"]], gy = self._through(gqkv, lc.y1, ACT_MAX, names["qkv"], inputs=below_learns)
             if not below_learns:
                 return grads
-            gx = gx + gy * (2.0**-W_BITS) * lc.r1
+            gx = gy.mul_(2.0**-W_BITS).mul_(lc.r1).add_(gx)
         gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
         gemb = torch.zeros_like(self.params["emb"])
         gemb.index_add_(0, cache.tok.reshape(-1), gq)  # integers: exact in any order
@@ -411,17 +417,20 @@ class Transformer:
         tm = k_all.shape[2] - T
         q, _, _ = self._split(lc.qkv)
         # out = (p @ v) / tot: values get p^T @ (go / tot); keys and queries go through the softmax.
-        gt_int, sct = quantize_grad(go / tot, GRAD_BITS)
-        gv = exact_mm(p[..., tm:].transpose(-1, -2), gt_int, 2.0**ATT_TOP, 2.0**GRAD_BITS) * sct
-        gq_int, sc = quantize_grad(go, GRAD_BITS)
+        gt = go / tot
+        gt_int, sct = quantize_grad(gt, GRAD_BITS, out=gt)
+        gv = exact_mm(p[..., tm:].transpose(-1, -2), gt_int, 2.0**ATT_TOP, 2.0**GRAD_BITS).mul_(sct)
+        gq_int, sc = quantize_grad(go, GRAD_BITS, out=go)  # go is a scaled copy, read no more
         ga = exact_mm(gq_int, v_all.transpose(-1, -2), 2.0**GRAD_BITS, ACT_MAX)  # integers
         rs = (p * ga).sum(-1, keepdim=True)  # integers below 2**53: exact
-        gs = p * (ga * tot - rs) / (tot * tot) * (sc * self.score_grad)
+        gs = torch.mul(ga, tot).sub_(rs).mul_(p).div_(tot * tot).mul_(sc * self.score_grad)  # p * (ga * tot - rs) / ...
         gq = self._gmm(gs, k_all, ACT_MAX)
         gk = self._gmm(gs[..., tm:].transpose(-1, -2).contiguous(), q, ACT_MAX)
-        g = torch.stack([gq, gk, gv], 0)  # (3,L,H,T,hd)
         L, H, hd = go.shape[0], go.shape[1], go.shape[3]
-        return g.permute(1, 3, 0, 2, 4).reshape(L, T, 3 * H * hd)
+        g = torch.empty(L, T, 3, H, hd, dtype=torch.float64)  # qkv's layout (_split)
+        for j, part in enumerate((gq, gk, gv)):
+            g[:, :, j].copy_(part.transpose(1, 2))
+        return g.view(L, T, 3 * H * hd)
 
     def apply_grads(self, grads: dict[str, torch.Tensor], lr_scale: float = 1.0) -> None:
         """One Adam step (no bias correction) in element-wise IEEE operations only, on the weights
