@@ -412,7 +412,7 @@ class Transformer:
 
     def _attend_backward(self, go: torch.Tensor, lc: LayerCache, k_all: torch.Tensor, v_all: torch.Tensor) -> torch.Tensor:
         """go (L,H,T,hd) = dLoss/d(attention output) -> dLoss/d(qkv) for this block (L,T,3d)."""
-        p, tot = lc.p, lc.tot
+        p, tot = lc.p.double(), lc.tot  # p in float64 once: each product below would convert it
         T = go.shape[2]
         tm = k_all.shape[2] - T
         q, _, _ = self._split(lc.qkv)
