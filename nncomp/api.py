@@ -58,7 +58,7 @@ def resolver(extra: list[Prior] = ()):
 
 
 def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, config: CodecConfig | None = None,
-               threads: int | None = None, progress: Progress | None = None,
+               threads: int | None = 1, progress: Progress | None = None,
                members: list[tuple[str, int]] | None = None, on_frame=None, decide: bool = True,
                mix: bool = True, segment: int | None = None, size: int | None = None, workers: int = 1,
                pool: PoolMaker | None = None) -> Compressor:
@@ -68,9 +68,10 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     .nncm path or a Prior. `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
     `decide=False` lets every dataset learn from those before it, and `mix=False` codes it by the
-    stream's model alone instead of mixed with a fresh one (Compressor). `threads` sets
-    torch's CPU threads for the process (None: as they are; the command line uses 1, since waiting
-    threads spin and processes side by side slow each other down).
+    stream's model alone instead of mixed with a fresh one (Compressor). `threads` is
+    the number of torch threads coding uses (None: as the process has them), set for each call and
+    the caller's number restored afterwards; one by default, since waiting threads spin and processes
+    side by side slow each other down many times over.
 
     `segment` cuts the input into independently coded segments of at most that many bytes (None:
     3 MiB, DEFAULT_SEGMENT; 0: one segment, as joint streams and archives need), of equal length when
@@ -90,7 +91,7 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
                       decide=decide, mix=mix, segment=segment, size=size, workers=max(1, workers), pool=pool)
 
 
-def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = None,
+def decompressor(*, models: Iterable[ModelSpec] = (), threads: int | None = 1,
                  progress: Progress | None = None, workers: int = 1, pool: PoolMaker | None = None) -> Decompressor:
     """An incremental Decompressor of one stream; `models` are custom priors (paths or Prior objects)
     that headers may name besides the built-in ones."""
@@ -103,7 +104,7 @@ def _priors(models: Iterable[ModelSpec]) -> list[Prior]:
     return [p for p in map(load_model, models) if p is not None]
 
 
-def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = (), threads: int | None = None,
+def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = (), threads: int | None = 1,
                     progress: Progress | None = None, workers: int = 1, pool: PoolMaker | None = None) -> Iterator[bytes]:
     """Decoded bytes of one or more concatenated streams whose bytes come in `chunks`.
 
@@ -127,7 +128,7 @@ def iter_decompress(chunks: Iterable[bytes], *, models: Iterable[ModelSpec] = ()
 
 
 def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None = None,
-             config: CodecConfig | None = None, threads: int | None = None, segment: int | None = None,
+             config: CodecConfig | None = None, threads: int | None = 1, segment: int | None = None,
              workers: int = 1) -> bytes:
     """Compress a bytes-like object into a complete .nnc stream (TypeError for anything else, as lzma)."""
     size = memoryview(data).nbytes  # bytes-like only: anything else is a TypeError, as in lzma
@@ -135,18 +136,18 @@ def compress(data: bytes, level: int = DEFAULT_LEVEL, *, model: ModelSpec | None
     return c.compress(data) + c.flush()
 
 
-def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | None = None,
+def decompress(data: bytes, *, models: Iterable[ModelSpec] = (), threads: int | None = 1,
                workers: int = 1) -> bytes:
     """Decompress one or more concatenated .nnc streams; CorruptError on damaged or truncated input."""
     return b"".join(iter_decompress([memoryview(data).cast("B")], models=models, threads=threads, workers=workers))
 
 
 def read_range(file: str | os.PathLike | BinaryIO, start: int, stop: int, *, models: Iterable[ModelSpec] = (),
-               threads: int | None = None, workers: int = 1) -> bytes:
+               threads: int | None = 1, workers: int = 1) -> bytes:
     """Bytes [start, stop) of what the .nnc file (a path, or a seekable binary file object) decodes to,
     clipped to the data as slicing is. Its seek tables locate the segments that hold them, and only
     those are decoded, up to the range's end (in `workers` processes at once; `threads`: torch's threads
-    in this process, as for decompress); CorruptError if a table or a segment is damaged."""
+    in this process, as for compressor); CorruptError if a table or a segment is damaged."""
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
         raise TypeError("start and stop must be ints")
     if start < 0 or stop < 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, wraps
 from typing import Callable, NamedTuple
 
 import constriction
@@ -58,20 +58,39 @@ def _lanes(cfg: CodecConfig, n: int) -> tuple[torch.Tensor, int]:
     return valid, length
 
 
+def _coding(method):
+    """An Engine method run in torch.inference_mode on the engine's number of torch threads, the
+    caller's number restored afterwards: a library call should not change a process-wide setting."""
+
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        before = torch.get_num_threads()
+        if self.threads and self.threads != before:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                return method(self, *args, **kwargs)
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
+    return run
+
+
 class Engine:
     """The predictor plus the lane bookkeeping shared by both directions.
 
     Its methods run in torch.inference_mode: nothing here uses autograd, and skipping its bookkeeping
     on the thousands of small operations per block is free speed. The state they create is then
-    inference tensors, changed in place only inside inference mode (hence clear_counts).
+    inference tensors, changed in place only inside inference mode (hence clear_counts). Frames are
+    coded on `threads` torch threads (None: as the process has them).
     """
 
     @torch.inference_mode()
     def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None,
                  policy: Policy = Policy(), huge: bool = False):
         configure_torch()
-        if threads:
-            torch.set_num_threads(threads)
+        self.threads = threads
         self.cfg = cfg
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
@@ -84,6 +103,7 @@ class Engine:
         models learn from what it codes, and stream's goes on afterwards."""
         engine = cls.__new__(cls)
         engine.cfg, engine.progress = stream.cfg, stream.progress  # lanes and blocks do not depend on table sizes
+        engine.threads = stream.threads
         engine.pred = Mixture(stream.pred, fresh.pred)
         return engine
 
@@ -96,7 +116,7 @@ class Engine:
         if self.progress:
             self.progress(n)
 
-    @torch.inference_mode()
+    @_coding
     def encode_frame(self, data: bytes, frame: Frame = Frame(), code: bool = True,
                      with_costs: bool = False) -> tuple[bytes, np.ndarray | None]:
         """Learn from a frame; (its range-coded payload or b"" when code is False, per-byte code lengths).
@@ -123,7 +143,7 @@ class Engine:
         payload = enc.get_compressed().astype("<u4").tobytes() if enc is not None else b""
         return payload, torch.cat(costs, 1).reshape(-1)[: len(data)].numpy() if with_costs else None
 
-    @torch.inference_mode()
+    @_coding
     def decode_frame(self, payload: bytes, n: int, frame: Frame = Frame()) -> bytes:
         valid, length = _lanes(self.cfg, n)
         lanes = valid.shape[0]

@@ -28,7 +28,7 @@ class NNCFile(io.BufferedIOBase):
 
     def __init__(self, filename: str | bytes | os.PathLike | BinaryIO, mode: str = "r", *, level: int = DEFAULT_LEVEL,
                  model: api.ModelSpec | None = None, config: CodecConfig | None = None,
-                 models: Iterable[api.ModelSpec] = (), threads: int | None = None):
+                 models: Iterable[api.ModelSpec] = (), threads: int | None = 1):
         self._fp: BinaryIO | None = None
         self._close_fp = False
         self._mode: str | None = None
@@ -228,7 +228,7 @@ class NNCFile(io.BufferedIOBase):
 
 def open(filename: str | bytes | os.PathLike | BinaryIO, mode: str = "rb", *, level: int = DEFAULT_LEVEL,
          model: api.ModelSpec | None = None, config: CodecConfig | None = None, models: Iterable[api.ModelSpec] = (),
-         threads: int | None = None, encoding: str | None = None, errors: str | None = None,
+         threads: int | None = 1, encoding: str | None = None, errors: str | None = None,
          newline: str | None = None) -> NNCFile | io.TextIOWrapper:
     """Open a .nnc file in binary ("rb", "wb", "xb", "ab") or text ("rt", "wt", "xt", "at") mode.
 

@@ -63,11 +63,11 @@ def index(f: BinaryIO) -> list[Segment]:
 
 
 def iter_range(f: BinaryIO, start: int, stop: int, resolve: Callable[[str], Prior | None],
-               workers: int = 1, threads: int | None = None) -> Iterator[bytes]:
+               workers: int = 1, threads: int | None = 1) -> Iterator[bytes]:
     """Decoded bytes [start, stop) of the .nnc streams in the seekable binary file f (clipped to the data,
     as slicing is), a piece per segment, decoding only the segments that hold them, each up to the
     frame that holds `stop`; `resolve` finds the prior a header names, and `workers` processes decode
-    segments side by side (at most 2 x workers segments held at once); `threads` sets torch's threads here."""
+    segments side by side (at most 2 x workers segments held at once); `threads`: torch's threads here (Engine)."""
     wanted = [s for s in index(f) if s.start < stop and start < s.start + s.size]
     jobs = ((s, _frames(f, s), min(stop, s.start + s.size) - s.start) for s in wanted)
     for (s, need), piece in _decoded(jobs, resolve, workers, threads):

@@ -77,6 +77,32 @@ def test_incremental_api_matches_one_shot(tiny):
     assert d.eof and out == data
 
 
+def test_the_api_codes_on_one_thread_and_leaves_the_callers_setting(tiny, monkeypatch):
+    """Torch's threads spin while they wait: a library call on the process's default threads made two
+    processes side by side slow each other down many times over. Coding runs on one thread unless
+    asked, and the caller's setting is as it was after each call."""
+    import torch
+
+    from nncomp.predictor import Predictor
+
+    seen = []
+    learn = Predictor.learn
+    monkeypatch.setattr(Predictor, "learn", lambda self: seen.append(torch.get_num_threads()) or learn(self))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        data = SAMPLE.read_bytes()[:3000]
+        packed = nncomp.compress(data, config=tiny)
+        assert torch.get_num_threads() == 2
+        assert nncomp.decompress(packed) == data and torch.get_num_threads() == 2
+        assert seen and set(seen) == {1}
+        seen.clear()
+        assert nncomp.decompress(packed, threads=2) == data
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_short_frames_get_more_lanes_but_never_fewer_bytes_each_than_short_lane():
     cfg = level_config(5)
     plain = replace(cfg, short_lane=0)

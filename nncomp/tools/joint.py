@@ -112,7 +112,7 @@ def _round_preserving_sum(x: np.ndarray, total: int) -> list[int]:
     return [int(v) for v in floor]
 
 
-def joint_report(datasets: list[tuple[str, list[Member]]], level: int = DEFAULT_LEVEL, *, threads=None,
+def joint_report(datasets: list[tuple[str, list[Member]]], level: int = DEFAULT_LEVEL, *, threads=1,
                  progress: Callable[[int], None] | None = None, out: BinaryIO | None = None) -> JointReport:
     """Sizes alone and inside one joint stream (in the order given), and what joint coding saves.
 
@@ -145,7 +145,7 @@ def _pct(a: int, b: int) -> float:
     return round(100.0 * a / b, 3) if b else 0.0
 
 
-def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *, threads=None,
+def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *, threads=1,
                progress: Callable[[int], None] | None = None) -> dict:
     """NCD(x, y) = (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) for every ordered pair, and
     C(y|x) = C(xy) - C(x), with C the model's code length in bits.
@@ -189,7 +189,7 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
             "ncd": ncd, "single": single, "pair": pair}
 
 
-def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEVEL, *, threads=None,
+def write_archive(members: list[Member], out: BinaryIO, level: int = DEFAULT_LEVEL, *, threads=1,
                   progress=None, groups: list[int] | None = None) -> tuple[int, list[int], list[bool]]:
     """A solid archive of members in order, each group of consecutive bytes a dataset (`groups` gives
     their sizes; by default one per member); returns (archive size, each group's share of it,
