@@ -1,0 +1,88 @@
+"""What the transformer buys: each file's size at a level as it is, and with the network's mixing weight
+held at zero (its logits then add nothing; the context statistics, match model and mixer do all the work).
+
+    python bench/network_share.py                                # level 5, Calgary + Canterbury
+    python bench/network_share.py --files bench/devcorpus --out bench/results/network_share_devcorpus
+
+Files are grouped as text, code and markup, or binary (Calgary + Canterbury by name; other files by the
+codec's own rule: more than 1/8 control bytes is binary). Writes a markdown table (--out, .md added).
+Every size comes from this run; the network-less streams are not a format anyone decodes, only a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+from compare import CALGARY_CANTERBURY, find
+
+import nncomp
+from nncomp import mixer
+
+CODE = {"progc", "progl", "progp", "fields.c", "grammar.lsp", "cp.html", "xargs.1", "trans"}
+BINARY = {"geo", "obj1", "obj2", "pic", "ptt5", "kennedy.xls", "sum"}
+CLASSES = ("text", "code and markup", "binary")
+
+
+def kind(path: Path, data: bytes) -> str:
+    if path.name in CODE:
+        return "code and markup"
+    if path.name in BINARY:
+        return "binary"
+    control = sum(data.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
+    return "binary" if control * 8 > len(data) else "text"
+
+
+@contextlib.contextmanager
+def network_at_zero():
+    """Every weight set starts the transformer at 0 and never moves it (mixer.py reads these at set-up)."""
+    saved = mixer.GAMMA_INIT, mixer.PRIOR_GAMMA, mixer.GAMMA_LR_SCALE
+    mixer.GAMMA_INIT, mixer.PRIOR_GAMMA, mixer.GAMMA_LR_SCALE = (0.0,) * mixer.N_MIX, 0.0, 0.0
+    try:
+        yield
+    finally:
+        mixer.GAMMA_INIT, mixer.PRIOR_GAMMA, mixer.GAMMA_LR_SCALE = saved
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--level", type=int, default=5)
+    ap.add_argument("--files", default=CALGARY_CANTERBURY, help="comma-separated eval names, paths or folders")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "network_share"))
+    a = ap.parse_args()
+    paths = [p for name in a.files.split(",") for p in find(name)]
+    rows, t0 = [], time.perf_counter()
+    for path in paths:
+        data = path.read_bytes()
+        with_net = len(nncomp.compress(data, a.level, threads=1))
+        with network_at_zero():
+            without = len(nncomp.compress(data, a.level, threads=1))
+        rows.append((path.name, kind(path, data), len(data), with_net, without))
+        print(f"{path.name}\t{rows[-1][1]}\t{len(data)}\t{with_net}\t{without}", file=sys.stderr, flush=True)
+    lines = [f"# What the network buys, level {a.level}",
+             "",
+             f"`python bench/network_share.py --level {a.level}"
+             + (f" --files {a.files}" if a.files != CALGARY_CANTERBURY else "")
+             + f"` (nncomp format {nncomp.container.VERSION}, {time.perf_counter() - t0:.0f} s). Bytes as coded, and",
+             "with the transformer's mixing weight held at zero; \"saves\" is the share of the network-less size",
+             "that the network takes off.",
+             "",
+             "| file | kind | bytes | level | network at zero | saves |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, k, n, w, wo in rows:
+        lines.append(f"| {name} | {k} | {n:,} | {w:,} | {wo:,} | {100 * (wo - w) / wo:.1f} % |")
+    for k in CLASSES + ("all",):
+        sel = [r for r in rows if k in ("all", r[1])]
+        if sel:
+            n, w, wo = (sum(r[i] for r in sel) for i in (2, 3, 4))
+            lines.append(f"| **{k}** ({len(sel)} files) | | {n:,} | {w:,} | {wo:,} | {100 * (wo - w) / wo:.1f} % |")
+    out = Path(a.out).with_suffix(".md")
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
