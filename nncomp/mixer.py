@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import torch
 
+from .contexts import zeros
 from .contexts.counts import N_BUCKETS, TOTAL_BUCKETS
 from .contexts.layout import RowLayout
 from .exact import LOGIT_FRAC, lookup
@@ -96,7 +97,8 @@ class Mixer:
         self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
         start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
-        self.delta = torch.zeros((N_MIX, N_PAIRS, rows, N_BUCKETS), dtype=torch.float64)
+        # delta and the moments are mostly of weight sets a file never uses: zero pages until written
+        self.delta = zeros(N_MIX, N_PAIRS, rows, N_BUCKETS, dtype=torch.float64)
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.gamma_lr = [GAMMA_LR_SCALE] * N_MIX
         if prior_alpha is not None:
@@ -107,7 +109,7 @@ class Mixer:
             self.alpha[:TEXT_MIXES, :, :n_orders] = prior_alpha.double().repeat(1, N_BUCKETS // TOTAL_BUCKETS)
             self.gamma[:TEXT_MIXES] = PRIOR_GAMMA
             self.gamma_lr[:TEXT_MIXES] = [GAMMA_LR_SCALE * PRIOR_GAMMA_LR] * TEXT_MIXES
-        self.adam = {k: (torch.zeros_like(w), torch.zeros_like(w)) for k, w in self.weights().items()}
+        self.adam = {k: (zeros(*w.shape, dtype=w.dtype), zeros(*w.shape, dtype=w.dtype)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
         self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
         self.learn_gamma = learn_gamma  # training a prior holds it at its start (train.py)
@@ -116,17 +118,11 @@ class Mixer:
     def weights(self) -> dict[str, torch.Tensor]:
         return {"alpha": self.alpha, "delta": self.delta, "gamma": self.gamma}
 
-    def _quantize(self, mix: int | None = None) -> None:
-        """The weights as used: of set `mix` (the one a learning step changed), or of all."""
-        if mix is None:
-            self.alpha_q = torch.empty(N_MIX, self.alpha[0].numel(), dtype=torch.float64)
-            self.delta_q = torch.empty(N_MIX, self.delta[0].numel(), dtype=torch.float64)
-            self.gamma_q = torch.empty_like(self.gamma)
-        for m in range(N_MIX) if mix is None else (mix,):
-            torch.round(self.alpha[m].view(-1) * 2.0**ALPHA_BITS, out=self.alpha_q[m])  # integers, as float64
-            torch.round(self.delta[m].view(-1) * 2.0**ALPHA_BITS, out=self.delta_q[m])
-            # the transformer's weight in steps of 2**-ALPHA_BITS, in its own units (a power-of-two scale: exact)
-            self.gamma_q[m] = torch.clamp(torch.round(self.gamma[m] * 2.0**ALPHA_BITS), 0, GAMMA_MAX) * 2.0**-ALPHA_BITS
+    def _quantize(self) -> None:
+        # the transformer's weight in steps of 2**-ALPHA_BITS, in its own units (a power-of-two scale:
+        # exact); alpha and delta are rounded where they are looked up (context_logits), a few cells per
+        # position instead of every weight after every block
+        self.gamma_q = torch.clamp(torch.round(self.gamma * 2.0**ALPHA_BITS), 0, GAMMA_MAX) * 2.0**-ALPHA_BITS
 
     def prior_alpha(self) -> torch.Tensor:
         """Order rows of the weights of frames without records, averaged over the sets by use, in the
@@ -152,7 +148,8 @@ class Mixer:
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
         ca, cd, _ = cells
-        w = torch.clamp(lookup(self.alpha_q[mix], ca) + lookup(self.delta_q[mix], cd), 0, ALPHA_MAX)  # (K,L)
+        a = lookup(self.alpha[mix].view(-1), ca).mul_(2.0**ALPHA_BITS).round_()  # integers, as float64
+        w = a.add_(lookup(self.delta[mix].view(-1), cd).mul_(2.0**ALPHA_BITS).round_()).clamp_(0, ALPHA_MAX)  # (K,L)
         # products below 2**25, summed over <= 16 rows: exact integers; floor of a power-of-two scale
         return torch.floor((w.unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
 
@@ -188,4 +185,4 @@ class Mixer:
             adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name])
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
-        self._quantize(mix)
+        self._quantize()

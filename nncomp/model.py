@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
+from .contexts import zeros
 from .exact import LOG2E, LOGIT_FRAC, exact_dtype, exact_mm, exp2_table, lookup, quantize_grad, requant, splitmix_uniform
 
 ACT_BITS = 5  # activations: real value = int / 32
@@ -172,7 +173,8 @@ class Transformer:
         shapes = param_shapes(cfg)
         if set(self.params) != set(shapes) or any(tuple(self.params[k].shape) != s for k, s in shapes.items()):
             raise ValueError("weights do not match the model shape")
-        self.adam = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in self.params.items()}
+        # zero pages until written: layers a prior holds fixed never touch theirs (predictor.PRIOR_LOWEST)
+        self.adam = {k: (zeros(*v.shape, dtype=v.dtype), zeros(*v.shape, dtype=v.dtype)) for k, v in self.params.items()}
         hd = cfg.d_model // cfg.n_head
         self.hd = hd
         # int score -> z, a one-element float64 tensor for the reason given for out_scale below
