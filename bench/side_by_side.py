@@ -2,9 +2,12 @@
 at once, for each thread setting, interleaved in rounds (this machine drifts).
 
     python bench/side_by_side.py FILE [--level 5] [--procs 2] [--rounds 2] [--threads default,1,2]
+    python bench/side_by_side.py FILE --api --threads PYTHONPATH=/tmp/old,PYTHONPATH=.
 
 'default' runs the command line without -T; a setting of the form ENV=VALUE runs it with that
-environment variable instead (for example GOMP_SPINCOUNT=0 or OMP_NUM_THREADS=1).
+environment variable instead (for example GOMP_SPINCOUNT=0 or OMP_NUM_THREADS=1). With --api each
+process is a Python program calling nncomp.compress / nncomp.decompress with their defaults
+(PYTHONPATH=CHECKOUT settings compare two checkouts' defaults).
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ import time
 NNCOMP = [sys.executable, "-m", "nncomp"]
 
 
-def _command(direction: str, setting: str, src: str) -> tuple[list[str], dict]:
+API = "import sys, nncomp; sys.stdout.buffer.write(nncomp.{}(open(sys.argv[1], 'rb').read(){}))"
+
+
+def _command(direction: str, setting: str, src: str, level: int, api: bool) -> tuple[list[str], dict]:
     env = dict(os.environ)
-    cmd = NNCOMP + [direction, "-q", "-f", "-c", src]
+    if api:
+        cmd = [sys.executable, "-c", API.format(direction, f", {level}" if direction == "compress" else ""), src]
+    else:
+        cmd = NNCOMP + [direction, "-q", "-f", "-c", src] + (["-l", str(level)] if direction == "compress" else [])
     if "=" in setting:
         k, v = setting.split("=", 1)
         env[k] = v
@@ -45,6 +54,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", default="default,1", help="comma-separated settings")
+    ap.add_argument("--api", action="store_true", help="Python programs calling the API instead of the command line")
     a = ap.parse_args()
     settings = a.threads.split(",")
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,9 +66,7 @@ def main() -> None:
         for r in range(a.rounds):
             for direction, src in (("compress", a.file), ("decompress", packed)):
                 for s in settings:
-                    cmd, env = _command(direction, s, src)
-                    if direction == "compress":
-                        cmd[len(NNCOMP) + 1 : len(NNCOMP) + 1] = ["-l", str(a.level)]
+                    cmd, env = _command(direction, s, src, a.level, a.api)
                     alone, pair = _wall(cmd, env, 1), _wall(cmd, env, a.procs)
                     print(f"{direction}\t{s}\t{r + 1}\t{alone:.2f}\t{pair:.2f}\t{pair / alone:.2f}", flush=True)
 
