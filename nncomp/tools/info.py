@@ -92,7 +92,8 @@ def render(name: str, s: dict) -> Table:
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
         ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone; {s['mixed']} mixed with a fresh model)"),
         ("segments", f"{s['segments']:,} (each decodes without the others; -T N decodes N at once)"),
-        ("memory to decode", f"about {_memory(s) / 2**20:,.0f} MiB (tables, weights, activations; plus Python and torch)"),
+        ("memory to decode", f"up to about {_memory(s) / 2**20:,.0f} MiB (tables as they fill, weights, activations; plus "
+                             "Python and torch)"),
         ("compressed", f"{s['packed']:,} bytes"),
         ("original", f"{s['raw']:,} bytes"),
         ("ratio", f"{ratio:.3f}  ({bpb:.3f} bits/byte)"),
