@@ -5,7 +5,7 @@ held at zero (its logits then add nothing; the context statistics, match model a
     python bench/network_share.py --files bench/devcorpus --out bench/results/network_share_devcorpus
 
 Files are grouped as text, code and markup, or binary (Calgary + Canterbury by name; other files by the
-codec's own rule: more than 1/8 control bytes is binary). Writes a markdown table (--out, .md added).
+codec's own rule, codec.looks_binary). Writes a markdown table (--out, .md added).
 Every size comes from this run; the network-less streams are not a format anyone decodes, only a measurement.
 """
 
@@ -21,6 +21,7 @@ from compare import CALGARY_CANTERBURY, find
 
 import nncomp
 from nncomp import mixer
+from nncomp.codec import looks_binary
 
 CODE = {"progc", "progl", "progp", "fields.c", "grammar.lsp", "cp.html", "xargs.1", "trans"}
 BINARY = {"geo", "obj1", "obj2", "pic", "ptt5", "kennedy.xls", "sum"}
@@ -32,8 +33,7 @@ def kind(path: Path, data: bytes) -> str:
         return "code and markup"
     if path.name in BINARY:
         return "binary"
-    control = sum(data.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
-    return "binary" if control * 8 > len(data) else "text"
+    return "binary" if looks_binary(data) else "text"
 
 
 @contextlib.contextmanager
