@@ -1,5 +1,6 @@
 """A large input through a pipe, both directions at once, with the peak memory of each side's process
-tree (the nncomp process and its workers) sampled from /proc, against the bound the workers promise.
+tree (the nncomp process and its workers) sampled from /proc, against the bound the workers promise:
+resident (RSS, summed) and proportional (PSS: a page shared by several processes counted once in all).
 
     python bench/pipe.py INPUT [--level 1] [--workers 2] [--interval 0.5]
 
@@ -23,8 +24,23 @@ from nncomp.config import DEFAULT_SEGMENT, level_config
 NNCOMP = [sys.executable, "-m", "nncomp"]
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of a process and all its descendants (0 once it is gone)."""
+def _pss(pid: int) -> int:
+    """Proportional set size of a process: its private pages, and its share of pages it shares."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def _tree_memory(root: int) -> tuple[int, int]:
+    """(resident, proportional) bytes of a process and all its descendants (0 once it is gone).
+
+    Resident sizes summed count a page that several processes map, such as torch's library code,
+    once per process; proportional sizes count it once in all, which is what the machine holds."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for name in os.listdir("/proc"):
@@ -38,12 +54,14 @@ def _tree_rss(root: int) -> int:
             rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [root]
+    total = pss = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        pss += _pss(pid) if pid in rss else 0
         todo += children.get(pid, [])
-    return total
+    return total, pss
 
 
 def main() -> None:
@@ -67,14 +85,15 @@ def main() -> None:
         decomp = subprocess.Popen(NNCOMP + ["decompress", "-q", "-T", str(a.workers), "-"], stdin=comp.stdout,
                                   stdout=subprocess.PIPE)
         comp.stdout.close()
-        peak = {"compress": 0, "decompress": 0, "both": 0}
+        peak = {k: 0 for k in ("compress", "decompress", "both", "compress_pss", "decompress_pss", "both_pss")}
         done = threading.Event()
 
         def sample():
             while not done.is_set():
-                c, d = _tree_rss(comp.pid), _tree_rss(decomp.pid)
-                peak["compress"], peak["decompress"] = max(peak["compress"], c), max(peak["decompress"], d)
-                peak["both"] = max(peak["both"], c + d)
+                (c, cp), (d, dp) = _tree_memory(comp.pid), _tree_memory(decomp.pid)
+                for k, v in (("compress", c), ("decompress", d), ("both", c + d), ("compress_pss", cp),
+                             ("decompress_pss", dp), ("both_pss", cp + dp)):
+                    peak[k] = max(peak[k], v)
                 done.wait(a.interval)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -88,10 +107,12 @@ def main() -> None:
         done.set()
         sampler.join()
     mib = lambda n: f"{n / 2**20:.0f}"
-    print("input_bytes\tlevel\tworkers\tseconds\tround_trip\tpeak_compress_MiB\tpeak_decompress_MiB\tpeak_both_MiB\t"
-          "bound_per_side_MiB")
+    sides = ("compress", "decompress", "both")
+    print("input_bytes\tlevel\tworkers\tseconds\tround_trip\t" + "\t".join(f"peak_{k}_MiB" for k in sides) + "\t"
+          + "\t".join(f"peak_{k}_pss_MiB" for k in sides) + "\tbound_per_side_MiB")
     print(f"{size}\t{a.level}\t{a.workers}\t{secs:.0f}\t{rc == (0, 0) and h.hexdigest() == want and n_out == size}\t"
-          f"{mib(peak['compress'])}\t{mib(peak['decompress'])}\t{mib(peak['both'])}\t{mib(bound)}")
+          + "\t".join(mib(peak[k]) for k in sides) + "\t" + "\t".join(mib(peak[k + "_pss"]) for k in sides)
+          + f"\t{mib(bound)}")
 
 
 if __name__ == "__main__":
