@@ -28,7 +28,7 @@ from .mixture import Mixture
 from .predictor import Policy, Predictor
 from .prior import Prior
 
-NO_PRIOR = "none"  # header model id of a stream that starts from seeded random weights
+NO_PRIOR = container.NO_PRIOR  # header model id of a stream that starts from seeded random weights
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 

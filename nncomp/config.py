@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field, replace
 
 from .contexts.bitmap import CONTEXTS as BITMAP_CONTEXTS
@@ -144,13 +142,6 @@ LEVELS: dict[int, CodecConfig] = {
 }
 DEFAULT_LEVEL = 5
 LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed
-
-
-def preset_tag(level: int) -> str:
-    """Short hash of a level's settings: a header names its level's preset instead of listing them,
-    and a decoder whose presets differ refuses the stream rather than misread it."""
-    body = json.dumps(level_config(level).to_dict(), sort_keys=True).encode()
-    return hashlib.sha256(body).hexdigest()[:8]
 
 
 def level_config(level: int) -> CodecConfig:

@@ -1,24 +1,28 @@
 """The .nnc container: a header with every setting decoding needs, then checksummed frames.
 
-    header:  magic "\\x8eNNC" | version u8 | length u32 | JSON settings (length bytes) | crc32 u32
-             (the settings are a level's preset, named by a hash, or listed in full when customised)
+    header:  magic "\\x8eNNC" | version u8 | body length (varint) | body | crc32(body) u32
+    body:    level u8 | tag (4 bytes: a hash of the settings and the prior's id) | [JSON: "model" when the
+             prior is not the level's own, "codec" when the settings are not the level's, "members" of an
+             archive]: a file of a level with its own prior has a header of 15 bytes
     frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary, +8 long-range references,
              +16 the new dataset starts from the prior's fresh state, +32 a segment starts: the model
              and the long-range window start afresh, so the frames up to the next segment decode alone,
              +64 the new dataset is coded by the stream's model mixed with a fresh one)
              | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
     payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
-    end:     kind u8 = 0xFF | total raw length u64 | crc32 of all raw bytes u32 | seek table
-             | crc32 of the end record before it u32 | seek table length u32
+    end:     kind u8 = 0xFF | total raw length (varint) | crc32 of all raw bytes u32 | seek table
+             | crc32 of the end record before it u32 | length of what lies between kind and this u32
     seek table: header length, number of segments, then per segment its raw length and the length
              of its frames (LEB128 varints): read from the file's end, it locates every segment
 
-All integers are big-endian. Parsing is strict: every length is checked against what the header
-allows before anything is allocated, and any inconsistency raises CorruptError.
+Fixed-size integers are big-endian; varints are LEB128 (varint.py). Parsing is strict: every length
+is checked against what the header allows before anything is allocated, and any inconsistency raises
+CorruptError.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import struct
@@ -26,14 +30,15 @@ import zlib
 from typing import BinaryIO, NamedTuple
 
 from . import varint
-from .config import LEVELS, CodecConfig, level_config, preset_tag
+from .config import LEVEL_MODELS, LEVELS, CodecConfig, level_config
 from .errors import TRUNCATED, CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 22  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
-MAX_HEADER_JSON = 1 << 22  # room for the member list of a large archive
+VERSION = 23  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
+NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
 NEW_DATASET = 0x02  # flag on a frame's kind: a new dataset of a joint stream starts here
 BINARY = 0x04  # flag on a frame's kind: binary data, coded with the mixing weights of binary frames
@@ -42,10 +47,9 @@ FRESH = 0x10  # flag on a new dataset's first frame: the model starts afresh the
 SEGMENT = 0x20  # flag on a segment's first frame (not the stream's): nothing before it is needed to decode it
 MIXED = 0x40  # flag on a new dataset's first frame: the dataset is coded by the stream's model mixed with a fresh one
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
-END_BODY = struct.Struct(">QI")  # total raw length, crc32 of all raw bytes
-END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, seek table length
-END_MIN = 1 + END_BODY.size + 2 + END_TAIL.size  # an end record's size with an empty seek table
-HEADER_FIXED = len(MAGIC) + 1 + 4
+END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, length of its body
+END_MIN = 1 + 1 + 4 + 2 + END_TAIL.size  # an end record's size with an empty stream and seek table
+HEADER_FIXED = len(MAGIC) + 1 + 4  # bytes that hold a header's length (its varint takes at most 4)
 
 
 class FrameHead(NamedTuple):
@@ -67,18 +71,44 @@ class Header(NamedTuple):
     members: list[tuple[str, int]] | None  # an archive's (relative path, size) in stream order
 
 
+def level_model_id(level: int) -> str | None:
+    """Id of the prior a stream of this level names by leaving it out: the level's built-in prior
+    (None where this installation lacks it, so that streams name it), or none for a level without one."""
+    from .prior import builtin  # late: prior imports model, which config already needs
+
+    name = LEVEL_MODELS.get(level, "default")
+    if name == NO_PRIOR:
+        return NO_PRIOR
+    p = builtin(name)
+    return p.id if p is not None else None
+
+
+def tag(cfg: CodecConfig, model_id: str) -> bytes:
+    """Four bytes of a hash of the settings and the prior's id: a decoder whose level presets or
+    built-in prior differ from the encoder's refuses the stream rather than misread it."""
+    body = json.dumps({"codec": cfg.to_dict(), "model": model_id}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).digest()[:4]
+
+
 def build_header(cfg: CodecConfig, model_id: str, level: int, members: list[tuple[str, int]] | None = None) -> bytes:
-    d = {"model": model_id, "level": level}
-    if level in LEVELS and cfg == level_config(level):
-        d["preset"] = preset_tag(level)  # a short name instead of the full settings: small files stay small
-    else:
-        d["codec"] = cfg.to_dict()
+    extra: dict = {}
+    if model_id != level_model_id(level):
+        extra["model"] = model_id
+    if level not in LEVELS or cfg != level_config(level):
+        extra["codec"] = cfg.to_dict()  # a level's own settings go by the tag alone: small files stay small
     if members is not None:
-        d["members"] = [[p, n] for p, n in check_members(members)]
-    body = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
-    if len(body) > MAX_HEADER_JSON:
+        extra["members"] = [[p, n] for p, n in check_members(members)]
+    return pack_header(level, tag(cfg, model_id), extra)
+
+
+def pack_header(level: int, tag: bytes, extra: dict) -> bytes:
+    """A header of these fields, checksummed (build_header chooses them; tests forge them)."""
+    body = bytes([level]) + tag + (json.dumps(extra, sort_keys=True, separators=(",", ":")).encode() if extra else b"")
+    if len(body) > MAX_HEADER_BODY:
         raise ValueError("too many archive members for one header")
-    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body))
+    head = bytearray(MAGIC + bytes([VERSION]))
+    varint.put(head, len(body))
+    return bytes(head) + body + struct.pack(">I", zlib.crc32(body))
 
 
 def check_member_path(path: str) -> str:
@@ -111,24 +141,28 @@ def check_members(members: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def header_length(prefix: bytes) -> int | None:
-    """Total header size once its fixed part is available (None if more bytes are needed)."""
-    if len(prefix) < HEADER_FIXED:
-        if not MAGIC.startswith(prefix[: len(MAGIC)]):
-            raise CorruptError("not an .nnc stream (bad magic)")
-        return None
-    if prefix[:4] != MAGIC:
+    """Total header size once the bytes that hold it are available (None if more bytes are needed):
+    HEADER_FIXED bytes always suffice."""
+    if not MAGIC.startswith(prefix[: len(MAGIC)]):
         raise CorruptError("not an .nnc stream (bad magic)")
+    if len(prefix) <= len(MAGIC):
+        return None
     if prefix[4] != VERSION:
         raise UnsupportedError(f"format version {prefix[4]} is not supported (this nncomp reads version {VERSION})")
-    (n,) = struct.unpack_from(">I", prefix, 5)
-    if n > MAX_HEADER_JSON:
-        raise CorruptError("header too large")
-    return HEADER_FIXED + n + 4
+    try:
+        n, pos = varint.get(prefix, 5, "header", bits=28)
+    except CorruptError:
+        if len(prefix) < HEADER_FIXED:
+            return None
+        raise
+    if not 5 <= n <= MAX_HEADER_BODY:
+        raise CorruptError("header length out of range")
+    return pos + n + 4
 
 
 def read_header(f: BinaryIO) -> tuple[Header, bytes]:
     """The header at the start of the binary file f, and its bytes."""
-    fixed = f.read(HEADER_FIXED)
+    fixed = f.read(HEADER_FIXED)  # never more than a header: the shortest takes 15 bytes
     n = header_length(fixed)
     raw = fixed + f.read(n - len(fixed)) if n else fixed
     if n is None or len(raw) != n:
@@ -136,25 +170,36 @@ def read_header(f: BinaryIO) -> tuple[Header, bytes]:
     return parse_header(raw), raw
 
 
-def parse_header(raw: bytes) -> Header:
-    """The settings of a complete header as measured by header_length()."""
-    body, (crc,) = raw[HEADER_FIXED:-4], struct.unpack(">I", raw[-4:])
+def unpack_header(raw: bytes) -> tuple[int, bytes, dict]:
+    """(level, tag, JSON fields) of a complete header as measured by header_length(), its checksum checked."""
+    _, pos = varint.get(raw, 5, "header")
+    body, (crc,) = raw[pos:-4], struct.unpack(">I", raw[-4:])
     if zlib.crc32(body) != crc:
         raise CorruptError("header checksum mismatch")
     try:
-        d = json.loads(body)
-        if (not isinstance(d, dict) or not {"model", "level"} <= set(d) <= {"codec", "preset", "model", "level", "members"}
-                or ("codec" in d) == ("preset" in d)):
+        extra = json.loads(body[5:]) if len(body) > 5 else {}
+        if not isinstance(extra, dict) or not extra.keys() <= {"model", "codec", "members"}:
             raise ValueError("unexpected header fields")
-        model, level = d["model"], d["level"]
-        if not isinstance(model, str) or len(model) > 200 or not isinstance(level, int) or isinstance(level, bool):
-            raise ValueError("bad model or level")
-        if "preset" in d:
-            if level not in LEVELS or d["preset"] != preset_tag(level):
-                raise UnsupportedError(f"stream made with level-{level} settings this nncomp does not have")
+    except (ValueError, TypeError, RecursionError) as e:
+        raise CorruptError(f"invalid header: {e}") from None
+    return body[0], bytes(body[1:5]), extra
+
+
+def parse_header(raw: bytes) -> Header:
+    """The settings of a complete header as measured by header_length()."""
+    level, want, d = unpack_header(raw)
+    try:
+        model = d.get("model", level_model_id(level) if level in LEVELS else NO_PRIOR)
+        if model is None:
+            raise UnsupportedError(f"this stream needs level {level}'s built-in model, which is not installed")
+        if not isinstance(model, str) or len(model) > 200:
+            raise ValueError("bad model")
+        if "codec" in d:
+            cfg = CodecConfig.from_dict(d["codec"])
+        elif level in LEVELS:
             cfg = level_config(level)
         else:
-            cfg = CodecConfig.from_dict(d["codec"])
+            raise ValueError(f"no settings for level {level}")
         members = None
         if "members" in d:
             if not isinstance(d["members"], list):
@@ -168,6 +213,9 @@ def parse_header(raw: bytes) -> Header:
             members = check_members(members)
     except (ValueError, TypeError, KeyError, RecursionError) as e:
         raise CorruptError(f"invalid header: {e}") from None
+    if tag(cfg, model) != want:
+        raise UnsupportedError(f"stream made with level-{level} settings or a prior this nncomp does not have"
+                               if "codec" not in d and "model" not in d else "stream made with settings this nncomp does not match")
     return Header(cfg, model, level, members)
 
 
@@ -187,22 +235,24 @@ class End(NamedTuple):
 
 
 def build_end(total: int, crc: int, header_len: int, segments: list[tuple[int, int]]) -> bytes:
-    table = bytearray()
+    body = bytearray()
+    varint.put(body, total)
+    body += struct.pack(">I", crc)
     for v in (header_len, len(segments), *(v for seg in segments for v in seg)):
-        varint.put(table, v)
-    body = bytes([END]) + END_BODY.pack(total, crc) + table
-    return body + END_TAIL.pack(zlib.crc32(body), len(table))
+        varint.put(body, v)
+    record = bytes([END]) + body
+    return record + END_TAIL.pack(zlib.crc32(record), len(body))
 
 
 def end_bound(segments: int) -> int:
     """The most bytes an end record listing this many segments can take."""
-    return 1 + END_BODY.size + 10 * (2 + 2 * segments) + END_TAIL.size
+    return 1 + 10 + 4 + 10 * (2 + 2 * segments) + END_TAIL.size
 
 
 def end_size(tail: bytes) -> int:
     """The size of the end record whose last END_TAIL.size bytes are `tail` (to read it from a file's end)."""
     (_, n) = END_TAIL.unpack(tail)
-    return 1 + END_BODY.size + n + END_TAIL.size
+    return 1 + n + END_TAIL.size
 
 
 def parse_end(buf) -> End:
@@ -211,11 +261,13 @@ def parse_end(buf) -> End:
         raise CorruptError(TRUNCATED)
     if buf[0] != END:
         raise CorruptError("damaged end record")
-    total, crc = END_BODY.unpack_from(buf, 1)
-    pos = start = 1 + END_BODY.size
-    header_len, pos = varint.get(buf, pos, "seek table")
+    total, pos = varint.get(buf, 1, "end record")
+    if len(buf) < pos + 4:
+        raise CorruptError(TRUNCATED)
+    (crc,) = struct.unpack_from(">I", buf, pos)
+    header_len, pos = varint.get(buf, pos + 4, "seek table")
     count, pos = varint.get(buf, pos, "seek table")
-    if count > len(buf) - pos or header_len > MAX_HEADER_JSON + HEADER_FIXED + 4:
+    if count > len(buf) - pos or header_len > MAX_HEADER_BODY + HEADER_FIXED + 4:
         raise CorruptError("damaged seek table")
     table = []
     for _ in range(count):
@@ -225,7 +277,7 @@ def parse_end(buf) -> End:
     if len(buf) < pos + END_TAIL.size:
         raise CorruptError(TRUNCATED)
     body_crc, n = END_TAIL.unpack_from(buf, pos)
-    if zlib.crc32(bytes(buf[:pos])) != body_crc or n != pos - start:
+    if zlib.crc32(bytes(buf[:pos])) != body_crc or n != pos - 1:
         raise CorruptError("damaged seek table")
     if sum(r for r, _ in table) != total or any(r == 0 or f == 0 for r, f in table):
         raise CorruptError("seek table does not match the stream's length")

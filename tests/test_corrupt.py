@@ -1,9 +1,6 @@
 """Damaged, truncated and foreign input is rejected with NNCError, never accepted or crashed on."""
 
-import json
 import random
-import struct
-import zlib
 
 import pytest
 
@@ -94,24 +91,37 @@ def test_extreme_seed_in_header_decodes_or_fails_cleanly():
     assert nncomp.decompress(nncomp.compress(b"seed", config=cfg)) == b"seed"
 
 
-def _rewrite_header(packed: bytes, **fields) -> bytes:
+def _rewrite_header(packed: bytes, level: int | None = None, tag: bytes | None = None, **fields) -> bytes:
     head = _header(packed)
-    d = json.loads(head[container.HEADER_FIXED : -4])
+    lv, tg, d = container.unpack_header(head)
     d.update(fields)
-    body = json.dumps(d).encode()
-    return head[:5] + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body)) + packed[len(head) :]
+    return container.pack_header(lv if level is None else level, tg if tag is None else tag, d) + packed[len(head) :]
 
 
-def test_level_presets_are_named_not_listed_and_checked():
-    packed = nncomp.compress(b"abc" * 50, level=1)
-    assert len(_header(packed)) < 100  # the level's preset by hash; custom settings are listed in full
+@pytest.mark.parametrize("level", [1, 5])
+def test_level_presets_are_named_not_listed_and_checked(level):
+    packed = nncomp.compress(b"abc" * 50, level=level)
+    assert len(_header(packed)) == 15  # the level's settings and prior by a tag; custom settings are listed in full
     assert len(_header(nncomp.compress(b"abc", config=TINY))) > 200
-    with pytest.raises(UnsupportedError, match="level-1 settings"):
-        nncomp.decompress(_rewrite_header(packed, preset="00000000"))
-    with pytest.raises(UnsupportedError, match="level-4 settings"):
-        nncomp.decompress(_rewrite_header(packed, level=4))  # level 4's settings differ from level 1's
-    with pytest.raises(CorruptError, match="header"):
-        nncomp.decompress(_rewrite_header(packed, codec=TINY.to_dict()))  # settings twice
+    assert nncomp.decompress(_rewrite_header(packed)) == b"abc" * 50
+    with pytest.raises(UnsupportedError, match=f"level-{level} settings"):
+        nncomp.decompress(_rewrite_header(packed, tag=b"\0\0\0\0"))
+    other = 4 if level == 1 else 6
+    with pytest.raises(UnsupportedError, match=f"level-{other} settings"):
+        nncomp.decompress(_rewrite_header(packed, level=other))  # the levels' settings differ
+    with pytest.raises(UnsupportedError, match="settings"):
+        nncomp.decompress(_rewrite_header(packed, codec=TINY.to_dict()))  # other settings than the tag's
+    with pytest.raises(UnsupportedError, match="settings"):
+        nncomp.decompress(_rewrite_header(packed, model="none" if level == 5 else container.level_model_id(5)))
+
+
+def test_a_level_without_its_built_in_prior_names_the_one_it_used(monkeypatch):
+    """Where an installation lacks a level's prior, its streams name the prior they started from."""
+    monkeypatch.setattr(container, "level_model_id", lambda level: None)
+    head = container.build_header(nncomp.CodecConfig(), "none", 5)
+    assert container.unpack_header(head)[2] == {"model": "none", "codec": nncomp.CodecConfig().to_dict()}
+    with pytest.raises(UnsupportedError, match="not installed"):
+        container.parse_header(container.pack_header(5, b"\0\0\0\0", {}))
 
 
 def test_binary_flag_is_chosen_per_frame_and_decoding_obeys_it():

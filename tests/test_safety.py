@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import threading
-import zlib
 
 import pytest
 from rich.console import Console
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 
 import nncomp
 from nncomp import CorruptError, cli, container
+from nncomp.config import level_config
 from nncomp.tools.joint import write_archive
 
 from .conftest import SAMPLE, nncomp_env
@@ -57,8 +57,7 @@ def archive_bytes(members):
 
 def forged_header(members) -> bytes:
     """A header naming `members` as given: build_header itself refuses unsafe lists."""
-    body = json.dumps({"level": 1, "model": "none", "preset": container.preset_tag(1), "members": members}).encode()
-    return container.MAGIC + bytes([container.VERSION]) + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body))
+    return container.pack_header(1, container.tag(level_config(1), "none"), {"members": members})
 
 
 # -- outputs that are not regular files ------------------------------------------------------------------
