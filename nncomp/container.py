@@ -189,11 +189,14 @@ def parse_header(raw: bytes) -> Header:
     """The settings of a complete header as measured by header_length()."""
     level, want, d = unpack_header(raw)
     try:
-        model = d.get("model", level_model_id(level) if level in LEVELS else NO_PRIOR)
-        if model is None:
-            raise UnsupportedError(f"this stream needs level {level}'s built-in model, which is not installed")
-        if not isinstance(model, str) or len(model) > 200:
-            raise ValueError("bad model")
+        if "model" in d:
+            model = d["model"]
+            if not isinstance(model, str) or len(model) > 200:
+                raise ValueError("bad model")
+        else:
+            model = level_model_id(level) if level in LEVELS else NO_PRIOR
+            if model is None:
+                raise UnsupportedError(f"this stream needs level {level}'s built-in model, which is not installed")
         if "codec" in d:
             cfg = CodecConfig.from_dict(d["codec"])
         elif level in LEVELS:

@@ -20,12 +20,10 @@ import json
 import os
 import random
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +60,9 @@ def _alarm(signum, frame):
 def _regions(packed: bytes) -> list[tuple[int, int, str]]:
     """(start, end, name) of each region of a valid stream."""
     n = container.header_length(packed[: container.HEADER_FIXED])
-    regions = [(0, 4, "magic"), (4, 5, "version"), (5, 9, "header length"), (9, n - 4, "header json"), (n - 4, n, "header crc")]
+    b = 5 + next(i for i in range(4) if packed[5 + i] < 0x80) + 1  # where the body starts, after its varint length
+    regions = [(0, 4, "magic"), (4, 5, "version"), (5, b, "header length"), (b, b + 1, "level"), (b + 1, b + 5, "tag"),
+               (b + 5, n - 4, "header json"), (n - 4, n, "header crc")]
     pos = n
     for start, head in container.frame_heads(packed):
         pos = start + container.FRAME_HEAD.size + head.pay_len
@@ -73,23 +73,24 @@ def _regions(packed: bytes) -> list[tuple[int, int, str]]:
 
 
 def _with_header_field(packed: bytes, rng: random.Random) -> bytes:
-    """Set one header setting to an extreme value and re-checksum, so the settings are checked."""
+    """Set one header field to an extreme value and re-checksum, so the fields themselves are checked."""
     n = container.header_length(packed[: container.HEADER_FIXED])
-    d = json.loads(packed[container.HEADER_FIXED : n - 4])
-    top = [k for k in ("model", "level", "preset") if k in d]
+    level, tag, d = container.unpack_header(packed[:n])
+    top = ["level", "tag", "model"]
     if "codec" in d:  # settings listed in full
         target = d["codec"] if rng.random() < 0.4 else d["codec"]["model"]
-        keys = list(target) if target is d["codec"]["model"] else list(target) + top
-    else:  # a level's preset
+        keys = list(target) + top
+    else:  # a level's own settings, named by the tag
         target, keys = d, top
     key = rng.choice(keys)
-    value = rng.choice(EXTREMES + [0.5, "x", None, [], {}, True, "00000000"])
-    if key in top:
-        d[key] = value
+    if key == "level":
+        level = rng.choice([0, 1, 4, 9, 10, 255])
+    elif key == "tag":
+        tag = rng.choice([b"\0\0\0\0", b"\xff\xff\xff\xff", os.urandom(4)])
     else:
-        target[key] = value
-    body = json.dumps(d).encode()
-    return packed[:4] + packed[4:5] + struct.pack(">I", len(body)) + body + struct.pack(">I", zlib.crc32(body)) + packed[n:]
+        value = rng.choice(EXTREMES + [0.5, "x", None, [], {}, True, "00000000"])
+        (d if key in top else target)[key] = value
+    return container.pack_header(level, tag, d) + packed[n:]
 
 
 def _with_frame_field(packed: bytes, rng: random.Random) -> bytes:
