@@ -6,6 +6,7 @@ import pytest
 
 import nncomp
 from nncomp import CorruptError, NNCError, UnsupportedError, container
+from nncomp.config import level_config
 
 from .conftest import SAMPLE, TINY
 
@@ -118,8 +119,9 @@ def test_level_presets_are_named_not_listed_and_checked(level):
 def test_a_level_without_its_built_in_prior_names_the_one_it_used(monkeypatch):
     """Where an installation lacks a level's prior, its streams name the prior they started from."""
     monkeypatch.setattr(container, "level_model_id", lambda level: None)
-    head = container.build_header(nncomp.CodecConfig(), "none", 5)
-    assert container.unpack_header(head)[2] == {"model": "none", "codec": nncomp.CodecConfig().to_dict()}
+    head = container.build_header(level_config(5), "none", 5)
+    assert container.unpack_header(head)[2] == {"model": "none"}  # the settings still go by the tag
+    assert container.parse_header(head).model == "none"
     with pytest.raises(UnsupportedError, match="not installed"):
         container.parse_header(container.pack_header(5, b"\0\0\0\0", {}))
 
