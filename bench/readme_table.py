@@ -20,13 +20,13 @@ from compare import CALGARY_CANTERBURY, read_tsv
 BASELINES = Path(__file__).resolve().parent.parent.parent / "shared" / "baselines.tsv"
 
 
-def paq8px() -> dict[str, tuple[int, int]]:
-    """file: (bytes, paq8px -8's compressed bytes), where baselines.tsv has them."""
+def paq8px() -> dict[str, int]:
+    """file: paq8px -8's compressed bytes, where baselines.tsv has them."""
     if not BASELINES.exists():
         return {}
     with open(BASELINES) as f:
         rows = csv.DictReader((ln for ln in f if not ln.startswith("#")), delimiter="\t")
-        return {r["file"]: (int(r["orig_bytes"]), int(r["comp_bytes"])) for r in rows
+        return {r["file"]: int(r["comp_bytes"]) for r in rows
                 if r["compressor"] == "paq8px" and r["settings"] == "-8"}
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     for f in files:
         n = rows[(f, tools[0])]["bytes"]
         cells = [f"{8 * rows[(f, t)]['packed'] / n:.3f}" for t in tools]
-        cells.append(f"{8 * paq[f][1] / n:.3f}" if f in paq else "")
+        cells.append(f"{8 * paq[f] / n:.3f}" if f in paq else "")
         print(f"| {f} | {n:,} | " + " | ".join(cells) + " |")
     raw = sum(rows[(f, tools[0])]["bytes"] for f in files)
     packed = [sum(rows[(f, t)]["packed"] for f in files) for t in tools]

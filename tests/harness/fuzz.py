@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import nncomp  # noqa: E402
-from nncomp import container  # noqa: E402
+from nncomp import container, varint  # noqa: E402
 from nncomp.config import CodecConfig  # noqa: E402
 from nncomp.model import ModelConfig  # noqa: E402
 
@@ -60,7 +60,7 @@ def _alarm(signum, frame):
 def _regions(packed: bytes) -> list[tuple[int, int, str]]:
     """(start, end, name) of each region of a valid stream."""
     n = container.header_length(packed[: container.HEADER_FIXED])
-    b = 5 + next(i for i in range(4) if packed[5 + i] < 0x80) + 1  # where the body starts, after its varint length
+    _, b = varint.get(packed, 5, "header")  # the body starts after its varint length
     regions = [(0, 4, "magic"), (4, 5, "version"), (5, b, "header length"), (b, b + 1, "level"), (b + 1, b + 5, "tag"),
                (b + 5, n - 4, "header json"), (n - 4, n, "header crc")]
     pos = n
