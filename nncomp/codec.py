@@ -17,7 +17,7 @@ import constriction
 import numpy as np
 import torch
 
-from . import container, longrange
+from . import container, filters, longrange
 from . import workers as workers_mod
 from .config import MAX_SEGMENT, CodecConfig, segment_length
 from .errors import CorruptError, UnsupportedError
@@ -217,7 +217,9 @@ def _kind(cfg: CodecConfig, raw: bytes, new_dataset: bool = False) -> Frame:
 def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bool = False, segment: bool = False,
           costs: bool = False) -> _Coded:
     """A frame of raw coded by this model after this long-range window (both learn from it)."""
-    refs, literals = at.finder.split(raw, kind.period) if at.finder else ([], raw)
+    x86 = filters.looks_x86(raw)
+    src = filters.x86_encode(raw) if x86 else raw
+    refs, literals = at.finder.split(src, kind.period) if at.finder else ([], src)
     payload, bits = b"", None
     if refs:  # the engine counts the literals as it codes them
         at.engine._tick(len(raw) - len(literals))
@@ -226,7 +228,7 @@ def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bo
     coded = 0 < len(payload) < len(literals)
     body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
     frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh,
-                                  segment, mixed)
+                                  segment, mixed, x86)
     if refs and costs:  # copies cost nothing but their share of the frame's references
         full = np.zeros(len(raw))
         full[longrange.literal_mask(refs, len(raw))] = bits if coded else 8.0
@@ -464,6 +466,8 @@ class _FrameDecoder:
         raw = self._joiner.join(refs, literals, f.raw_len) if self._joiner else literals
         if refs:  # the engine counted the literals as it decoded them
             engine._tick(f.raw_len - n_lit)
+        if f.x86:
+            raw = filters.x86_decode(raw)
         if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")
         return raw

@@ -7,7 +7,8 @@
     frame:   kind u8 (0 stored, 1 coded; +2 starts a new dataset, +4 binary, +8 long-range references,
              +16 the new dataset starts from the prior's fresh state, +32 a segment starts: the model
              and the long-range window start afresh, so the frames up to the next segment decode alone,
-             +64 the new dataset is coded by the stream's model mixed with a fresh one)
+             +64 the new dataset is coded by the stream's model mixed with a fresh one, +128 the frame's
+             bytes were coded as the x86 filter rewrote them: filters.py)
              | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
     payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
     end:     kind u8 = 0xFF | total raw length (varint) | crc32 of all raw bytes u32 | seek table
@@ -36,7 +37,8 @@ from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 23  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 24  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+READS = (23, 24)  # versions this nncomp decodes: 23 wrote the same frames and header without the x86 flag
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -46,6 +48,7 @@ LONG = 0x08  # flag on a frame's kind: the payload starts with long-range refere
 FRESH = 0x10  # flag on a new dataset's first frame: the model starts afresh there, as for a file alone
 SEGMENT = 0x20  # flag on a segment's first frame (not the stream's): nothing before it is needed to decode it
 MIXED = 0x40  # flag on a new dataset's first frame: the dataset is coded by the stream's model mixed with a fresh one
+X86 = 0x80  # flag on a frame's kind: its bytes were coded as filters.x86_encode made them
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, length of its body
 END_MIN = 1 + 1 + 4 + 2 + END_TAIL.size  # an end record's size with an empty stream and seek table
@@ -62,6 +65,7 @@ class FrameHead(NamedTuple):
     fresh: bool = False  # the model starts afresh here
     segment: bool = False  # a segment starts here: the model and the long-range window start afresh
     mixed: bool = False  # the dataset starting here is coded by the stream's model mixed with a fresh one
+    x86: bool = False  # the frame's bytes were coded through the x86 filter (filters.py)
 
 
 class Header(NamedTuple):
@@ -147,8 +151,9 @@ def header_length(prefix: bytes) -> int | None:
         raise CorruptError("not an .nnc stream (bad magic)")
     if len(prefix) <= len(MAGIC):
         return None
-    if prefix[4] != VERSION:
-        raise UnsupportedError(f"format version {prefix[4]} is not supported (this nncomp reads version {VERSION})")
+    if prefix[4] not in READS:
+        raise UnsupportedError(f"format version {prefix[4]} is not supported (this nncomp reads versions "
+                               f"{READS[0]} to {READS[-1]})")
     try:
         n, pos = varint.get(prefix, 5, "header", bits=28)
     except CorruptError:
@@ -223,9 +228,9 @@ def parse_header(raw: bytes) -> Header:
 
 
 def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), long: bool = False,
-                fresh: bool = False, segment: bool = False, mixed: bool = False) -> bytes:
+                fresh: bool = False, segment: bool = False, mixed: bool = False, x86: bool = False) -> bytes:
     flags = ((NEW_DATASET if frame.new_dataset else 0) | (BINARY if frame.binary else 0) | (LONG if long else 0)
-             | (FRESH if fresh else 0) | (SEGMENT if segment else 0) | (MIXED if mixed else 0))
+             | (FRESH if fresh else 0) | (SEGMENT if segment else 0) | (MIXED if mixed else 0) | (X86 if x86 else 0))
     return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), frame.period) + payload
 
 
@@ -290,9 +295,9 @@ def parse_end(buf) -> End:
 def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
     """A frame head, checked against the settings."""
     kind, raw_len, pay_len, crc, period = FRAME_HEAD.unpack_from(buf)
-    flags = (NEW_DATASET, BINARY, LONG, FRESH, SEGMENT, MIXED)
-    new_dataset, binary, long, fresh, segment, mixed = (bool(kind & f) for f in flags)
-    kind &= ~(NEW_DATASET | BINARY | LONG | FRESH | SEGMENT | MIXED)
+    flags = (NEW_DATASET, BINARY, LONG, FRESH, SEGMENT, MIXED, X86)
+    new_dataset, binary, long, fresh, segment, mixed, x86 = (bool(kind & f) for f in flags)
+    kind &= ~(NEW_DATASET | BINARY | LONG | FRESH | SEGMENT | MIXED | X86)
     if kind not in (STORED, CODED):
         raise CorruptError(f"unknown frame kind {kind}")
     if fresh and not new_dataset:
@@ -310,7 +315,7 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("frame payload length out of range")
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh, segment, mixed)
+    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh, segment, mixed, x86)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

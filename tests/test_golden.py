@@ -4,6 +4,8 @@ Today's encoder must write them byte for byte and today's decoder must restore t
 change only on purpose. After a deliberate change, which bumps container.VERSION, write them anew:
 
     .venv/bin/python tests/test_golden.py --write
+
+tests/golden/v23/ keeps streams of an earlier format that this one still reads (container.READS).
 """
 
 import random
@@ -11,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.harness.x86 import x86_like  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 LEVELS = (1, 2, 5, 9)
@@ -26,7 +31,7 @@ def inputs() -> dict[str, bytes]:
     bitmap = bytes(min(255, (x * 3 + y * 5) // 4) for y in range(16) for x in range(64))
     noise = rng.randbytes(800)
     return {"text": text, "source": source, "records": records, "bitmap": bitmap, "random": noise,
-            "repeated": noise[:400] * 3, "empty": b""}
+            "repeated": noise[:400] * 3, "x86": x86_like(1500, 28), "empty": b""}
 
 
 def path(name: str, level: int) -> Path:
@@ -83,8 +88,17 @@ def test_segmented_stream_is_the_golden_one():
     assert nncomp.decompress(stream) == data
 
 
+@pytest.mark.parametrize("name", ["text.l5", "source.l1", "joint.l2"])
+def test_streams_of_an_earlier_format_still_decode(name):
+    import nncomp
+
+    old = (GOLDEN / "v23" / f"{name}.nnc").read_bytes()
+    assert old[4] == 23
+    data = joint_stream(2)[1] if name == "joint.l2" else inputs()[name.split(".")[0]]
+    assert nncomp.decompress(old) == data
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import nncomp
 
     GOLDEN.mkdir(exist_ok=True)

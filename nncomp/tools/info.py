@@ -28,7 +28,7 @@ def describe(f: BinaryIO) -> dict:
     """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
     header, head = container.read_header(f)
     cfg = header.config
-    frames = stored = binary = long = raw = packed = datasets = fresh = mixed = segments = 0
+    frames = stored = binary = x86 = long = raw = packed = datasets = fresh = mixed = segments = 0
     periods: set[int] = set()  # record lengths the frames use
     largest = 0  # the longest first frame of a stream or of a dataset with a fresh model: it sizes the tables
     packed += len(head)
@@ -52,6 +52,7 @@ def describe(f: BinaryIO) -> dict:
         frames += 1
         stored += head.kind == container.STORED
         binary += head.frame.binary
+        x86 += head.x86
         long += head.long
         datasets += head.frame.new_dataset
         fresh += head.fresh
@@ -60,8 +61,8 @@ def describe(f: BinaryIO) -> dict:
             periods.add(head.frame.period)
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
-    return dict(version=container.VERSION, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
-                stored=stored, binary=binary, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
+    return dict(version=head[4], level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
+                stored=stored, binary=binary, x86=x86, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
                 datasets=datasets + (frames > 0), fresh=fresh, mixed=mixed, segments=segments)
 
 
@@ -89,7 +90,8 @@ def render(name: str, s: dict) -> Table:
                        f"({_n(s['long'], 'frame')} with some)" if cfg.long_window else "off"),
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
-        ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary)"),
+        ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary, "
+                   f"{s['x86']} x86 code)"),
         ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone; {s['mixed']} mixed with a fresh model)"),
         ("segments", f"{s['segments']:,} (each decodes without the others; -T N decodes N at once)"),
         ("memory to decode", f"up to about {_memory(s) / 2**20:,.0f} MiB (tables as they fill, weights, activations; plus "
