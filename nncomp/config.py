@@ -21,6 +21,10 @@ FIT_SLACK = 2
 FIT_MIN_BITS = 10
 
 
+# Settings added since format 24, each off in streams of the formats before it (container.READS).
+ADDED = ("columns",)
+
+
 @dataclass(frozen=True)
 class CodecConfig:
     """Everything besides the weights that decoding needs; written into every .nnc header."""
@@ -31,6 +35,7 @@ class CodecConfig:
     match_bits: int = 20  # entries of the match model's table (2**match_bits); 0: no match model
     record: bool = True  # frames of fixed-length records get record contexts (record.py)
     words: bool = True  # word contexts (words.py)
+    columns: bool = True  # column contexts (columns.py)
     sparse: bool = True  # binary frames get sparse contexts (context.SPARSE)
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
     lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
@@ -44,12 +49,19 @@ class CodecConfig:
     long_min: int = 256  # ... if at least this long: with a match model, shorter ones cost the coder less than a reference
 
     def to_dict(self) -> dict:
+        """The settings as JSON fields; a setting added since format 24 is written only where it is on,
+        so settings without it hash and read as they did in the formats before it."""
         d = asdict(self)
         d["orders"] = list(self.orders)
+        for k in ADDED:
+            if not d[k]:
+                del d[k]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "CodecConfig":
+        if isinstance(d, dict):
+            d = {**{k: False for k in ADDED}, **d}
         if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):
             raise ValueError("codec settings do not match this version")
         ints = {k: d[k] for k in ("hash_bits", "match_bits", "lanes", "min_lane", "short_lane", "short_lanes", "frame_size",
@@ -59,9 +71,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "sparse", "bitmap", "halve", "lane_ctx")}
+        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words, sparse, bitmap, halve and lane_ctx settings are not booleans")
+            raise ValueError("record, words, columns, sparse, bitmap, halve and lane_ctx settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -89,7 +101,7 @@ class CodecConfig:
     def memory_estimate(self) -> int:
         """Bytes of the largest allocations these settings cause (tables, weights, block activations)."""
         m, layout = self.model, RowLayout.of(self)
-        rows = sum(table_sizes(self.orders, self.hash_bits, layout.hashed, self.sparse))
+        rows = sum(table_sizes(self.orders, self.hash_bits, layout.hashed_bits(self.hash_bits), self.sparse))
         rows += (BITMAP_CONTEXTS * 2 // 256 + 1) * bool(layout.bitmap)  # in 256 x int16 table rows
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
@@ -130,7 +142,7 @@ _SHORT = dict(short_lane=1024, short_lanes=16)
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=32, n_head=1, n_layer=1, d_mlp=32, lr=0.004, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
-               sparse=False, bitmap=False, halve=False, lane_ctx=False, long_min=64),
+               columns=False, sparse=False, bitmap=False, halve=False, lane_ctx=False, long_min=64),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96, **_SHORT),
     4: replace(_BASE, lanes=80, **_SHORT),

@@ -28,17 +28,20 @@ import io
 import json
 import struct
 import zlib
+from dataclasses import replace
 from typing import BinaryIO, NamedTuple
 
 from . import varint
-from .config import LEVEL_MODELS, LEVELS, CodecConfig, level_config
+from .config import ADDED, LEVEL_MODELS, LEVELS, CodecConfig, level_config
 from .errors import TRUNCATED, CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 24  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
-READS = (23, 24)  # versions this nncomp decodes: 23 wrote the same frames and header without the x86 flag
+VERSION = 25  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+# Versions this nncomp decodes: 23 wrote the frames of 24 without the x86 flag, and both are 25 with
+# the settings config.ADDED turned off.
+READS = (23, 24, 25)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -206,6 +209,8 @@ def parse_header(raw: bytes) -> Header:
             cfg = CodecConfig.from_dict(d["codec"])
         elif level in LEVELS:
             cfg = level_config(level)
+            if raw[4] < 25:
+                cfg = replace(cfg, **{k: False for k in ADDED})
         else:
             raise ValueError(f"no settings for level {level}")
         members = None

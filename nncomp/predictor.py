@@ -16,6 +16,7 @@ import torch
 from .config import CodecConfig
 from .contexts import Frame, Guess
 from .contexts.bitmap import BitmapContext
+from .contexts.columns import ColumnContext
 from .contexts.counts import ContextModel
 from .contexts.lanes import LaneContext
 from .contexts.layout import GROUPS, RowLayout
@@ -124,13 +125,14 @@ class Predictor:
         self.net_lowest = min(lowest, cfg.model.n_layer)
         self.policy = policy
         self.layout = RowLayout.of(cfg)
-        self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed, sparse=cfg.sparse, halve=cfg.halve,
+        self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
                                 huge=huge)
         self.match = MatchModel(cfg.match_bits) if self.layout.match else None
         self.rec = RecordContext() if self.layout.record else None
         self.bitmap = BitmapContext() if self.layout.bitmap else None
         by_group = {"words": WordContext() if self.layout.words else None,
-                    "lane": LaneContext() if self.layout.lane else None, "match": self.match, "record": self.rec}
+                    "lane": LaneContext() if self.layout.lane else None,
+                    "column": ColumnContext() if self.layout.column else None, "match": self.match, "record": self.rec}
         self.sources = [by_group[g] for g in GROUPS if by_group.get(g)]  # in the layout's order of rows
         self.guessers = [s for s in (self.match, self.rec) if s]  # in the bonus vector's order
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)

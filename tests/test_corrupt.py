@@ -56,9 +56,10 @@ def test_bad_magic_and_trailing_garbage(packed):
         nncomp.decompress(packed + b"\x00")
 
 
-def test_newer_version_is_unsupported(packed):
-    with pytest.raises(UnsupportedError, match="version"):
-        nncomp.decompress(packed[:4] + bytes([container.VERSION + 1]) + packed[5:])
+def test_newer_and_older_versions_are_unsupported(packed):
+    for version in (container.VERSION + 1, min(container.READS) - 1):
+        with pytest.raises(UnsupportedError, match=f"format version {version} is not supported"):
+            nncomp.decompress(packed[:4] + bytes([version]) + packed[5:])
 
 
 def test_unknown_model_is_named():

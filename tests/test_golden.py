@@ -5,7 +5,7 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
 
     .venv/bin/python tests/test_golden.py --write
 
-tests/golden/v23/ keeps streams of an earlier format that this one still reads (container.READS).
+tests/golden/v23/ and v24/ keep streams of earlier formats that this one still reads (container.READS).
 """
 
 import random
@@ -88,13 +88,14 @@ def test_segmented_stream_is_the_golden_one():
     assert nncomp.decompress(stream) == data
 
 
-@pytest.mark.parametrize("name", ["text.l5", "source.l1", "joint.l2"])
-def test_streams_of_an_earlier_format_still_decode(name):
+@pytest.mark.parametrize("version,name", [(23, "text.l5"), (23, "source.l1"), (23, "joint.l2"), (24, "x86.l5"),
+                                          (24, "text.l2"), (24, "joint.l1")])
+def test_streams_of_earlier_formats_still_decode(version, name):
     import nncomp
 
-    old = (GOLDEN / "v23" / f"{name}.nnc").read_bytes()
-    assert old[4] == 23
-    data = joint_stream(2)[1] if name == "joint.l2" else inputs()[name.split(".")[0]]
+    old = (GOLDEN / f"v{version}" / f"{name}.nnc").read_bytes()
+    assert old[4] == version
+    data = joint_stream(int(name[-1]))[1] if name.startswith("joint") else inputs()[name.split(".")[0]]
     assert nncomp.decompress(old) == data
 
 

@@ -12,12 +12,14 @@ from nncomp.model import ModelConfig, init_params
 from nncomp.predictor import Predictor
 from nncomp.prior import Prior
 
-PLAIN = dict(match_bits=0, record=False, words=False, sparse=False, bitmap=False, halve=False, lane_ctx=False)
+PLAIN = dict(match_bits=0, record=False, words=False, columns=False, sparse=False, bitmap=False, halve=False,
+             lane_ctx=False)
 
 
 def _settings(cfg: ModelConfig, orders=(1, 2, 3, 4), hash_bits=12, **kw) -> CodecConfig:
     """Every source but sparse and pixel rows, unless kw says otherwise."""
-    flags = dict(match_bits=10, record=True, words=True, sparse=False, bitmap=False, halve=True, lane_ctx=True) | kw
+    flags = dict(match_bits=10, record=True, words=True, columns=True, sparse=False, bitmap=False, halve=True,
+                 lane_ctx=True) | kw
     return CodecConfig(model=cfg, orders=orders, hash_bits=hash_bits, **flags)
 
 
@@ -313,12 +315,13 @@ def test_the_layout_names_the_rows_of_every_kind_of_frame():
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=8)
     settings = _settings(cfg, sparse=True, bitmap=True)
     layout = RowLayout.of(settings)
-    assert layout == RowLayout(orders=4, words=3, lane=1, match=1, record=3, sparse=4, bitmap=2)
+    assert layout == RowLayout(orders=4, words=3, lane=1, column=3, match=1, record=3, sparse=4, bitmap=2)
     assert RowLayout.of(_settings(cfg, **PLAIN)) == RowLayout(orders=4)
-    for binary, period, groups in ((False, 0, "orders words lane match"), (False, 5, "orders words lane match record"),
-                                   (True, 0, "orders words lane match sparse"),
-                                   (True, 5, "orders words lane match record sparse"),
-                                   (True, 20, "orders words lane match record sparse bitmap")):
+    for binary, period, groups in ((False, 0, "orders words lane column match"),
+                                   (False, 5, "orders words lane column match record"),
+                                   (True, 0, "orders words lane column match sparse"),
+                                   (True, 5, "orders words lane column match record sparse"),
+                                   (True, 20, "orders words lane column match record sparse bitmap")):
         pred = Predictor(settings)
         pred.start_frame(2, 64, Frame(period=period, binary=binary))
         speaking = layout.speaking(binary, bool(period), pred.pixels)

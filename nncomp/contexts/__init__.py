@@ -3,6 +3,7 @@
     counts.py   the count table: order-n rows, the hashed rows of the sources below, sparse rows
     words.py    the word so far and the words before it
     lanes.py    the last bytes with the lane's number
+    columns.py  the byte above, at the same column or in the same field of the line before
     match.py    the byte that followed the last occurrence of this context (and a guessed symbol)
     record.py   the bytes one and two records back in tables (and a guessed symbol)
     bitmap.py   pixel contexts of 1-bit images (its own scores, not counts)

@@ -38,20 +38,28 @@ def hash_context(ctx: torch.Tensor, bits: int, tag: torch.Tensor | int = 0, shif
     return (h ^ (h >> shift)) & (2**bits - 1)
 
 
-def table_sizes(orders: tuple[int, ...], hash_bits: int, extra: int, sparse: bool) -> list[int]:
-    """Table rows of each context row: orders (order 1 and 2 direct, longer ones hashed), `extra`
-    hashed rows of the other sources, then the exact sparse rows."""
-    sizes = [min(256**k, 2**hash_bits) for k in orders] + [2**hash_bits] * extra
+def table_sizes(orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int, ...], sparse: bool) -> list[int]:
+    """Table rows of each context row: orders (order 1 and 2 direct, longer ones hashed), the hashed
+    rows of the other sources (`extra`: how many, of 2**hash_bits rows each, or each one's bits),
+    then the exact sparse rows."""
+    sizes = [min(256**k, 2**hash_bits) for k in orders] + [2**b for b in _extra_bits(extra, hash_bits)]
     return sizes + [256 ** len(d) for d in SPARSE] * sparse
+
+
+def _extra_bits(extra: int | tuple[int, ...], hash_bits: int) -> list[int]:
+    return [hash_bits] * extra if isinstance(extra, int) else list(extra)
 
 
 class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
-    def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int = 0, sparse: bool = False,
+    def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int, ...] = 0, sparse: bool = False,
                  halve: bool = False, huge: bool = False):
-        if not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or not 0 <= extra <= 10:
+        bits = _extra_bits(extra, hash_bits)
+        if (not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or len(bits) > 12
+                or any(not 8 <= b <= hash_bits for b in bits)):
             raise ValueError("context model settings out of range")
+        extra = len(bits)
         self.orders = tuple(orders)
         self.hash_bits = hash_bits
         self.n_sparse = len(SPARSE) if sparse else 0
@@ -64,6 +72,9 @@ class ContextModel:
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
         self.tags = torch.tensor(list(self.orders) + [8 + j for j in range(extra)]).view(-1, 1)
         self.is_hashed = torch.tensor(is_hashed).view(-1, 1)
+        # rows whose table is narrower than hash_bits keep that many bits of their hash
+        self.narrow = any(b < hash_bits for b in bits)
+        self.row_masks = torch.tensor([2**hash_bits - 1] * len(self.orders) + [2**b - 1 for b in bits]).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
 
@@ -76,7 +87,10 @@ class ContextModel:
         if extra is not None:
             ctx = torch.cat([ctx, extra])
         n = len(ctx)
-        rows = torch.where(self.is_hashed[:n], self._hash(ctx, self.tags[:n]), ctx) + self.offsets[:n]
+        h = self._hash(ctx, self.tags[:n])
+        if self.narrow:
+            h &= self.row_masks[:n]
+        rows = torch.where(self.is_hashed[:n], h, ctx) + self.offsets[:n]
         if not sparse:
             return rows
         if not self.n_sparse:

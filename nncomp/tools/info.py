@@ -82,7 +82,7 @@ def render(name: str, s: dict) -> Table:
         ("transformer", f"{_n(m.n_layer, 'layer')}, d={m.d_model}, {_n(m.n_head, 'head')}, mlp {m.d_mlp}, block {m.block}, "
                         f"lr {m.lr}" + (f", learns every {m.learn_every} blocks" if m.learn_every > 1 else "")),
         ("context orders", ", ".join(map(str, cfg.orders)) + f" (2^{cfg.hash_bits} rows)"
-                           + (", words" if cfg.words else "")),
+                           + (", words" if cfg.words else "") + (", columns" if cfg.columns else "")),
         ("record contexts", (f"record length {', '.join(map(str, sorted(s['periods'])))}" if s["periods"] else "no records found")
                             if cfg.record else "off"),
         ("match model", f"2^{cfg.match_bits} entries" if cfg.match_bits else "none"),
