@@ -8,6 +8,7 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
 tests/golden/v23/ and v24/ keep streams of earlier formats that this one still reads (container.READS).
 """
 
+import io
 import random
 import sys
 from pathlib import Path
@@ -93,10 +94,13 @@ def test_segmented_stream_is_the_golden_one():
 def test_streams_of_earlier_formats_still_decode(version, name):
     import nncomp
 
+    from nncomp.tools.info import describe
+
     old = (GOLDEN / f"v{version}" / f"{name}.nnc").read_bytes()
     assert old[4] == version
     data = joint_stream(int(name[-1]))[1] if name.startswith("joint") else inputs()[name.split(".")[0]]
     assert nncomp.decompress(old) == data
+    assert describe(io.BytesIO(old))["version"] == version  # `nncomp info` tells the stream's format
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:

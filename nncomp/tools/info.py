@@ -27,6 +27,7 @@ def _read(f: BinaryIO, n: int) -> bytes:
 def describe(f: BinaryIO) -> dict:
     """Header settings and frame statistics of the stream in f; reads payloads only to skip them."""
     header, head = container.read_header(f)
+    version = head[4]
     cfg = header.config
     frames = stored = binary = x86 = long = raw = packed = datasets = fresh = mixed = segments = 0
     periods: set[int] = set()  # record lengths the frames use
@@ -61,7 +62,7 @@ def describe(f: BinaryIO) -> dict:
             periods.add(head.frame.period)
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
-    return dict(version=head[4], level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
+    return dict(version=version, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
                 stored=stored, binary=binary, x86=x86, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
                 datasets=datasets + (frames > 0), fresh=fresh, mixed=mixed, segments=segments)
 
