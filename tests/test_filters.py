@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from unittest import mock
 
@@ -9,6 +10,7 @@ import pytest
 
 import nncomp
 from nncomp import container, filters
+from nncomp.tools import info
 from tests.harness.x86 import x86_like
 
 from .conftest import SAMPLE
@@ -55,6 +57,7 @@ def test_code_round_trips_filtered_and_smaller(level):
     stream = nncomp.compress(raw, level)
     assert [h.x86 for _, h in container.frame_heads(stream)] == [True]
     assert nncomp.decompress(stream) == raw
+    assert info.to_json("code", info.describe(io.BytesIO(stream)))["x86_frames"] == 1
     with mock.patch.object(filters, "looks_x86", lambda _: False):
         plain = nncomp.compress(raw, level)
     assert not any(h.x86 for _, h in container.frame_heads(plain))

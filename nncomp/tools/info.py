@@ -139,7 +139,7 @@ def to_json(name: str, s: dict) -> dict:
     """The description of one stream as plain JSON values."""
     cfg = s["config"]
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
-            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "long_frames": s["long"],
+            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "x86_frames": s["x86"], "long_frames": s["long"],
             "record_lengths": sorted(s["periods"]), "datasets": s["datasets"], "fresh_datasets": s["fresh"],
             "mixed_datasets": s["mixed"], "segments": s["segments"],
             "compressed": s["packed"], "original": s["raw"],

@@ -33,6 +33,7 @@ import nncomp  # noqa: E402
 from nncomp import container, varint  # noqa: E402
 from nncomp.config import CodecConfig  # noqa: E402
 from nncomp.model import ModelConfig  # noqa: E402
+from tests.harness.x86 import x86_like  # noqa: E402
 
 FUZZ_CONFIG = CodecConfig(
     model=ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16),
@@ -46,7 +47,8 @@ def originals(seed: int) -> list[bytes]:
     rng = random.Random(seed)
     text = (ROOT / "samples" / "sample.txt").read_bytes()
     noise = bytes(rng.randrange(256) for _ in range(1500))
-    return [text[:3000], noise, b"", b"z", noise[:600] * 4]  # the last: frames with long-range references
+    # noise repeated: frames with long-range references; x86-like code: frames through the x86 filter
+    return [text[:3000], noise, b"", b"z", noise[:600] * 4, x86_like(2000, seed)]
 
 
 class Timeout(Exception):
