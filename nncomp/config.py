@@ -21,7 +21,7 @@ FIT_SLACK = 2
 FIT_MIN_BITS = 10
 
 
-# Settings added since format 24, each off in streams of the formats before it (container.READS).
+# Settings that older streams do not name: off where absent, so those streams keep their meaning.
 ADDED = ("columns",)
 
 
@@ -49,8 +49,8 @@ class CodecConfig:
     long_min: int = 256  # ... if at least this long: with a match model, shorter ones cost the coder less than a reference
 
     def to_dict(self) -> dict:
-        """The settings as JSON fields; a setting added since format 24 is written only where it is on,
-        so settings without it hash and read as they did in the formats before it."""
+        """The settings as JSON fields; an ADDED setting is written only where it is on, so settings
+        without it hash (container.tag) as older streams' do."""
         d = asdict(self)
         d["orders"] = list(self.orders)
         for k in ADDED:

@@ -39,8 +39,7 @@ from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
 VERSION = 25  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
-# Versions this nncomp decodes: 23 wrote the frames of 24 without the x86 flag, and both are 25 with
-# the settings config.ADDED turned off.
+# Versions this nncomp decodes: the older ones are this one with config.ADDED off (CHANGELOG.md).
 READS = (23, 24, 25)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights

@@ -26,11 +26,9 @@ class ColumnContext:
         self.buf = torch.zeros(lanes, length, dtype=torch.uint8)  # the lane's bytes so far
         self.lane_ids = torch.arange(lanes)
         self.pos = torch.zeros(lanes, dtype=torch.int64)  # bytes of each lane so far
-        self.line = torch.zeros(lanes, dtype=torch.int64)  # where the current line starts
-        self.above = torch.full((lanes,), -1, dtype=torch.int64)  # ... and the line before (-1: none)
         self.field = torch.zeros(lanes, dtype=torch.int64)  # field number in the current line
-        # where each field of the current line and of the line before starts (-1: no such field); the
-        # entry after a line's last field is where its next would start, one past the line's end
+        # where each field of the current line and of the line before starts (-1: no such field, so
+        # prev[:, 0] is -1 before a second line); the entry after a line's last field is one past its end
         self.cur = torch.full((lanes, FIELDS + 1), -1, dtype=torch.int64)
         self.cur[:, 0] = 0
         self.prev = torch.full((lanes, FIELDS + 1), -1, dtype=torch.int64)
@@ -40,8 +38,9 @@ class ColumnContext:
 
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
         """(rows, L) context values below 2**22."""
-        col = self.pos - self.line
-        above = self._byte(self.above + col, (self.above >= 0) & (self.above + col < self.line))
+        line, prev_line = self.cur[:, 0], self.prev[:, 0]
+        col = self.pos - line
+        above = self._byte(prev_line + col, (prev_line >= 0) & (prev_line + col < line))
         k = self.field.unsqueeze(1)
         start, end = self.prev.gather(1, k).squeeze(1), self.prev.gather(1, k + 1).squeeze(1) - 1  # end: its separator
         at = start + (self.pos - self.cur.gather(1, k).squeeze(1))
@@ -62,5 +61,3 @@ class ColumnContext:
         fresh = torch.full_like(self.cur, -1)
         fresh[:, 0] = self.pos
         self.cur = torch.where(nl, fresh, self.cur)
-        self.above = torch.where(newline, self.line, self.above)
-        self.line = torch.where(newline, self.pos, self.line)
