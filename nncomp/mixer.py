@@ -162,12 +162,17 @@ class Mixer:
     def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,
               cfg: ModelConfig) -> None:
         """One Adam step from a block's integer gradients gq (L,T,256) (scale sc, in nats per natural
-        logit), scores f (K,L,T,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T)) and the
+        logit), scores f (T,K,L,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T)) and the
         transformer's logits zh (L,T,256) (integers, float64). Every sum is over integers below 2**53, so exact in any order:
         per position the |gq| sum to at most ~2**17 (g = (p - onehot) / n, scaled so its largest entry
         is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
         ca, cd, s = cells
-        dots = torch.einsum("klts,lts->klt", f, gq)  # d loss / d weight of each row at each position
+        # d loss / d weight of each row at each position, one position at a time (f is time first, so
+        # that each step wrote its scores in place; as one product this layout costs ten times more)
+        dots = torch.empty(f.shape[:3], dtype=torch.float64)
+        for t in range(len(f)):
+            dots[t] = torch.einsum("kls,ls->kl", f[t], gq[:, t])
+        dots = dots.permute(1, 2, 0)
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
         grads = {}
         for name, cell in (("alpha", ca), ("delta", cd)):

@@ -70,7 +70,7 @@ class Block:
     valid: torch.Tensor
     freq: torch.Tensor  # the distributions coded with
     zh: torch.Tensor  # the transformer's logits
-    f: torch.Tensor  # (K, L, T, 256) row scores
+    f: torch.Tensor  # (T, K, L, 256) row scores, time first
     cells: Cells
     guesses: list[Guess]  # per guessing source, (L, T) each
     mem: list  # the attention memory the next block starts from
@@ -102,6 +102,12 @@ class BlockBuffers:
         """Write x as position t (along a new axis `dim`) of the block's `steps` positions."""
         b = self.like(name, x.shape[:dim] + (steps,) + x.shape[dim:], x.dtype)
         b.select(dim, t).copy_(x)
+
+    def slot(self, name: str, t: int, steps: int, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+        """Position t of the block's `steps` positions of `name`, time first: a contiguous tensor of
+        this shape for a source to write into, where put() would copy a finished one."""
+        b = self.like(name, (steps, *shape), dtype)
+        return b[t]
 
     def like(self, name: str, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
         """The buffer `name`, (re)made if it is not of this shape and type; its contents are stale."""
@@ -180,16 +186,23 @@ class Predictor:
             m.zero_()
             v.zero_()
 
-    def _context_step(self, sym: torch.Tensor | None, valid: torch.Tensor | None) -> Position:
-        """The context rows' logits for the current position; then count `sym` and advance, if given."""
+    def _context_step(self, t: int, steps: int, sym: torch.Tensor | None = None,
+                      valid: torch.Tensor | None = None) -> Position:
+        """The context rows' logits for position t of a block of `steps`, their scores written into the
+        block's buffer; then count `sym` and advance, if given."""
         guesses = [g for s in self.guessers if (g := s.guess()) is not None]
         extra = [c for s in self.sources if (c := s.contexts(self.hist)) is not None]  # after guess(): see match.py
         rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.frame.binary and self.ctx.n_sparse > 0)
-        f, counted = self.ctx.features(rows)
-        b = counted
         if self.pixels:
+            fc, counted = self.ctx.features(rows)
             fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
-            f, b = torch.cat([f, fp]), torch.cat([b, bp])
+            f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), torch.float64)
+            torch.cat([fc, fp], out=f)
+            b = torch.cat([counted, bp])
+        else:
+            f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float64)
+            _, counted = self.ctx.features(rows, out=f)
+            b = counted
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for g in guesses:
@@ -221,9 +234,8 @@ class Predictor:
         cells, guesses = [], []
         T = x.shape[1]
         for t in range(T):
-            p = self._context_step(x[:, t], valid[:, t])
+            p = self._context_step(t, T, x[:, t], valid[:, t])
             self.buffers.put("zc", 1, t, T, p.zc)
-            self.buffers.put("f", 2, t, T, p.f)
             cells.append(p.cells)
             guesses.append(p.guesses)
         cells = Cells.stack(cells)
@@ -241,10 +253,10 @@ class Predictor:
         """Frequencies (L,256) for the next position of every lane."""
         s, buf = self._steps, self.buffers
         zh = self.net.step(s.x[-1] if s.x else self.prev, self._state)
-        p = self._context_step(None, None)
+        p = self._context_step(len(s.cells), s.total)
         freq = self._freq(self.mixer.net_logits(self.mix, p.cells.set, zh) + p.zc)
-        for name, dim, v in (("freq", 1, freq), ("zh", 1, zh), ("f", 2, p.f)):
-            buf.put(name, dim, len(s.cells), s.total, v)
+        for name, v in (("freq", freq), ("zh", zh)):
+            buf.put(name, 1, len(s.cells), s.total, v)
         s.cells.append(p.cells)
         s.guesses.append(p.guesses)
         s.last = p

@@ -328,5 +328,5 @@ def test_the_layout_names_the_rows_of_every_kind_of_frame():
         assert " ".join(speaking) == groups
         n = sum(s.stop - s.start for s in layout.slices(binary, bool(period), pred.pixels).values())
         for b in range(8):  # the rows the predictor scores, position after position
-            pos = pred._context_step(torch.tensor([b, b + 1]), torch.tensor([True, True]))
+            pos = pred._context_step(b, 8, torch.tensor([b, b + 1]), torch.tensor([True, True]))
             assert pos.f.shape[0] == n == pos.cells.alpha.shape[0], (binary, period)

@@ -102,13 +102,19 @@ class ContextModel:
         """Row within a hashed order's table of contexts ctx (K, L), tags (K, 1) telling the orders apart."""
         return hash_context(ctx, self.hash_bits, tag)
 
-    def features(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f, bucket): f (K, L, 256) integer log-count scores (float64), bucket (K, L) int64 confidence class."""
+    def features(self, rows: torch.Tensor, out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f, bucket): f (K, L, 256) integer log-count scores (float64; written into `out` if given, a
+        contiguous tensor of that shape), bucket (K, L) int64 confidence class."""
         counts = lookup(self.table, rows).int()  # int32: the index type lookup wants, and faster sums than int16
         total = counts.sum(-1, dtype=torch.int32)  # at most 256 * COUNT_CAP
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         det = ((counts.amax(-1) == total) & (total > 0)).long()
-        return lookup(self.log_table, counts), torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS
+        if out is None:
+            f = lookup(self.log_table, counts)
+        else:
+            f = out
+            torch.index_select(self.log_table, 0, counts.view(-1), out=out.view(-1))
+        return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS
 
     def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) came
