@@ -24,7 +24,7 @@ class ColumnContext:
 
     def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
         self.buf = torch.zeros(lanes, length, dtype=torch.uint8)  # the lane's bytes so far
-        self.lane_ids = torch.arange(lanes)
+        self.row_starts = torch.arange(lanes) * length  # of each lane's bytes in buf.view(-1)
         self.pos = torch.zeros(lanes, dtype=torch.int64)  # bytes of each lane so far
         self.field = torch.zeros(lanes, dtype=torch.int64)  # field number in the current line
         # where each field of the current line and of the line before starts (-1: no such field, so
@@ -49,7 +49,8 @@ class ColumnContext:
         return torch.stack([above | col.clamp(max=255) << 9, above | last << 9, in_field | self.field << 9 | last << 14])
 
     def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
-        self.buf[self.lane_ids[valid], self.pos[valid]] = sym[valid].to(torch.uint8)
+        # a lane that has ended writes its 0 one past its last byte, where nothing reads (see contexts)
+        self.buf.view(-1)[self.row_starts + self.pos] = sym.to(torch.uint8)
         self.pos = self.pos + valid
         newline = valid & (sym == 10)
         ends = (valid & _SEPARATOR[sym] & (self.field < FIELDS - 1)) | newline  # a field ends here
