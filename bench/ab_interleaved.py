@@ -9,6 +9,10 @@ A, B, B, A, ... for the given rounds, so that the drift of a shared machine (a t
 runs an hour apart on the two-core VM these figures come from) falls on both alike. Prints each
 round's KB/s and the medians both ways, and whether the two outputs are the same bytes (each
 side's output is decoded by the other side, too, when they are).
+
+With --each, every FILE is coded as an input of its own (as a user compresses files one by one;
+small files run with other lane layouts than a concatenation), alternating A and B file by file,
+and a round's speed is the total of bytes over the total of seconds.
 """
 
 from __future__ import annotations
@@ -33,36 +37,42 @@ def main() -> None:
     ap.add_argument("a", help="checkout A (e.g. a worktree of the older commit)")
     ap.add_argument("b", help="checkout B")
     ap.add_argument("level", type=int)
-    ap.add_argument("n", type=int, help="bytes taken from the start of each file")
+    ap.add_argument("n", type=int, help="bytes taken from the start of each file (0: all)")
     ap.add_argument("files", nargs="+")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--each", action="store_true", help="code each file as an input of its own")
     args = ap.parse_args()
 
-    data = b"".join(Path(f).read_bytes()[: args.n] for f in args.files)
+    parts = [Path(f).read_bytes()[: args.n or None] for f in args.files]
+    inputs = parts if args.each else [b"".join(parts)]
     tmp = Path(tempfile.mkdtemp(prefix="nncomp-ab-"))
     sys.path.insert(0, str(tmp))
     try:
         mods = {"A": load(args.a, "nncomp_ab_a", tmp), "B": load(args.b, "nncomp_ab_b", tmp)}
         importlib.import_module("nncomp_ab_a.heap").keep_freed_memory()  # process-wide, as the command line does
-        packed = {k: m.compress(data, args.level, threads=args.threads) for k, m in mods.items()}
+        packed = {k: [m.compress(x, args.level, threads=args.threads) for x in inputs] for k, m in mods.items()}
         same = packed["A"] == packed["B"]
-        print(f"{len(data)} bytes, level {args.level}: A {len(packed['A'])} bytes, B {len(packed['B'])} bytes, "
-              f"{'same bytes' if same else 'DIFFERENT bytes'}", flush=True)
+        total = sum(map(len, inputs))
+        print(f"{total} bytes in {len(inputs)} input(s), level {args.level}: A {sum(map(len, packed['A']))} bytes, "
+              f"B {sum(map(len, packed['B']))} bytes, {'same bytes' if same else 'DIFFERENT bytes'}", flush=True)
         speed = {k: {"c": [], "d": []} for k in mods}
         for r in range(args.rounds):
-            for k in ("AB" if r % 2 == 0 else "BA"):
-                m = mods[k]
-                t = time.perf_counter()
-                out = m.compress(data, args.level, threads=args.threads)
-                tc = time.perf_counter() - t
-                src = packed["B" if k == "A" else "A"] if same else out  # cross-decode when the bytes agree
-                t = time.perf_counter()
-                back = m.decompress(src, threads=args.threads)
-                td = time.perf_counter() - t
-                assert out == packed[k] and back == data, f"round trip failed for {k}"
-                speed[k]["c"].append(len(data) / tc / 1e3)
-                speed[k]["d"].append(len(data) / td / 1e3)
+            seconds = {k: [0.0, 0.0] for k in mods}
+            for i, x in enumerate(inputs):
+                for k in ("AB" if (r + i) % 2 == 0 else "BA"):
+                    m = mods[k]
+                    t = time.perf_counter()
+                    out = m.compress(x, args.level, threads=args.threads)
+                    seconds[k][0] += time.perf_counter() - t
+                    src = packed["B" if k == "A" else "A"][i] if same else out  # cross-decode when the bytes agree
+                    t = time.perf_counter()
+                    back = m.decompress(src, threads=args.threads)
+                    seconds[k][1] += time.perf_counter() - t
+                    assert out == packed[k][i] and back == x, f"round trip failed for {k}"
+            for k in "AB":
+                speed[k]["c"].append(total / seconds[k][0] / 1e3)
+                speed[k]["d"].append(total / seconds[k][1] / 1e3)
                 print(f"round {r + 1} {k}: compress {speed[k]['c'][-1]:.2f} KB/s, decompress {speed[k]['d'][-1]:.2f} KB/s",
                       flush=True)
         for k in mods:
