@@ -31,7 +31,7 @@ def _train_gamma(truth: int, favoured: int, steps: int = 60, mixer: Mixer | None
     L, T = 4, 8
     zh = torch.zeros(L, T, 256, dtype=torch.float64)
     zh[..., favoured] = 10 * LOGIT_FRAC
-    f = torch.zeros(1, L, T, 256, dtype=torch.float64)
+    f = torch.zeros(T, 1, L, 256, dtype=torch.float64)  # time first, as the predictor's block buffer
     buckets = torch.zeros(1, L, T, dtype=torch.int64)
     cells = mixer.cells(buckets[..., 0], torch.zeros(L, dtype=torch.int64), None)
     cells = type(cells).stack([cells] * T)
