@@ -21,8 +21,9 @@ FIT_SLACK = 2
 FIT_MIN_BITS = 10
 
 
-# Settings that older streams do not name: off where absent, so those streams keep their meaning.
-ADDED = ("columns",)
+# Settings that older streams do not name, with the format that added them: off where absent, so
+# those streams keep their meaning.
+ADDED = {"columns": 25, "byte_weights": 26}
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class CodecConfig:
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
     lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
+    byte_weights: bool = True  # binary frames' mixing weights also follow the last byte (mixer.py)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)
@@ -71,9 +73,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx")}
+        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx", "byte_weights")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words, columns, sparse, bitmap, halve and lane_ctx settings are not booleans")
+            raise ValueError("record, words, columns, sparse, bitmap, halve, lane_ctx and byte_weights settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -142,7 +144,7 @@ _SHORT = dict(short_lane=1024, short_lanes=16)
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=32, n_head=1, n_layer=1, d_mlp=32, lr=0.004, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
-               columns=False, sparse=False, bitmap=False, halve=False, lane_ctx=False, long_min=64),
+               columns=False, sparse=False, bitmap=False, halve=False, lane_ctx=False, byte_weights=False, long_min=64),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96, **_SHORT),
     4: replace(_BASE, lanes=80, **_SHORT),

@@ -38,9 +38,9 @@ from .contexts import Frame
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 25  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 26  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 # Versions this nncomp decodes: the older ones are this one with config.ADDED off (CHANGELOG.md).
-READS = (23, 24, 25)
+READS = (23, 24, 25, 26)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -208,8 +208,7 @@ def parse_header(raw: bytes) -> Header:
             cfg = CodecConfig.from_dict(d["codec"])
         elif level in LEVELS:
             cfg = level_config(level)
-            if raw[4] < 25:
-                cfg = replace(cfg, **{k: False for k in ADDED})
+            cfg = replace(cfg, **{k: False for k, since in ADDED.items() if raw[4] < since})
         else:
             raise ValueError(f"no settings for level {level}")
         members = None

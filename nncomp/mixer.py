@@ -2,18 +2,21 @@
 
 The logit of each next byte is a weighted sum (a log-linear mix) of
   * the transformer's logits, times a weight gamma[set];
-  * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k],
-    where bucket_k is the bit length of that context's total count, and whether it has seen one
+  * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k]
+    (+ byte_delta[last byte, k] in binary frames), where bucket_k is the bit length of that context's total count, and whether it has seen one
     symbol only (pixel rows, bitmap.py, whose scores are log-probabilities: the bit length of their
     first bit's context count);
 and of the bonuses the predictor adds for guessed symbols (match model, record column).
 
-The weights are chosen per position by two small contexts, both known to encoder and decoder:
+The weights are chosen per position by small contexts, all known to encoder and decoder:
   * `set`: how many of the context orders have seen their context before (0..7) and the state of the
     match model (none, a match verified for < 4, < 16 or more bytes): where the long orders or a long
     match know the answer, the short orders and the transformer should count for less;
   * `pair`: the classes (letter, digit, space, punctuation, ...) of the last two bytes, whose weights
-    delta start at 0 and are added to alpha.
+    delta start at 0 and are added to alpha;
+  * in binary frames (with `byte_weights`), the last byte itself: a weight byte_delta[byte, k] per
+    row, starting at 0, added too. In code and tables the byte before (an opcode, a field's type)
+    decides which contexts know the next one, where in text its class says as much.
 
 Every weight is used as an integer (2**-ALPHA_BITS units) and learned from exact integer gradient
 sums with element-wise Adam, so both sides hold the same weights after every block. Four kinds of
@@ -85,20 +88,24 @@ class Cells(NamedTuple):
     alpha: torch.Tensor
     delta: torch.Tensor
     set: torch.Tensor
+    byte: torch.Tensor | None = None  # (K, L) flat indices into byte_delta, in binary frames with byte weights only
 
     @staticmethod
     def stack(steps: list["Cells"]) -> "Cells":
-        a, d, s = zip(*steps)
-        return Cells(torch.stack(a, 2), torch.stack(d, 2), torch.stack(s, 1))
+        a, d, s, b = zip(*steps)
+        return Cells(torch.stack(a, 2), torch.stack(d, 2), torch.stack(s, 1), None if b[0] is None else torch.stack(b, 2))
 
 
 class Mixer:
-    def __init__(self, layout: RowLayout, prior_alpha: torch.Tensor | None = None, learn_gamma: bool = True):
+    def __init__(self, layout: RowLayout, prior_alpha: torch.Tensor | None = None, learn_gamma: bool = True,
+                 byte_weights: bool = False):
         self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
         start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
         # delta and the moments are mostly of weight sets a file never uses: zero pages until written
         self.delta = zeros(N_MIX, N_PAIRS, rows, N_BUCKETS, dtype=torch.float64)
+        # one weight per row, not per bucket too: 256 x rows cells are few enough to learn within a file
+        self.byte_delta = zeros(N_MIX, 256, rows, dtype=torch.float64) if byte_weights else None
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.gamma_lr = [GAMMA_LR_SCALE] * N_MIX
         if prior_alpha is not None:
@@ -112,11 +119,13 @@ class Mixer:
         self.adam = {k: (zeros(*w.shape, dtype=w.dtype), zeros(*w.shape, dtype=w.dtype)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
         self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
+        self.row_ids = torch.arange(rows).view(-1, 1)
         self.learn_gamma = learn_gamma  # training a prior holds it at its start (train.py)
         self._quantize()
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {"alpha": self.alpha, "delta": self.delta, "gamma": self.gamma}
+        w = {"alpha": self.alpha, "delta": self.delta, "gamma": self.gamma}
+        return w if self.byte_delta is None else {**w, "byte_delta": self.byte_delta}
 
     def _quantize(self) -> None:
         # the transformer's weight in steps of 2**-ALPHA_BITS, in its own units (a power-of-two scale:
@@ -132,9 +141,11 @@ class Mixer:
         return (self.alpha[0, :, : self.n_orders, :TOTAL_BUCKETS] * w.view(-1, 1, 1)).sum(0)
 
     # -- per position ------------------------------------------------------------------------
-    def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None) -> Cells:
+    def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None,
+              binary: bool = False) -> Cells:
         """Weight cells for context rows with confidence buckets (K, L), lane histories hist (L,) and
-        the match model's verified lengths (L,) (-1: no match; None: no match model)."""
+        the match model's verified lengths (L,) (-1: no match; None: no match model), in a frame
+        that is binary or not."""
         seen = (buckets[: self.n_orders] > 0).sum(0).clamp(max=N_SEEN - 1)
         if match_len is None:
             state = torch.zeros_like(seen)
@@ -143,12 +154,15 @@ class Mixer:
         s = seen * N_MATCH + state
         cell = self.row_offset[: len(buckets)] + buckets  # (K, L): row and bucket within a set
         size = self.rows * N_BUCKETS
-        return Cells(cell + s * size, cell + lookup(PAIR, hist & 0xFFFF) * size, s)
+        byte = self.row_ids[: len(buckets)] + (hist & 255) * self.rows if binary and self.byte_delta is not None else None
+        return Cells(cell + s * size, cell + lookup(PAIR, hist & 0xFFFF) * size, s, byte)
 
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
-        ca, cd, _ = cells
+        ca, cd, _, cb = cells
         a = lookup(self.alpha[mix].view(-1), ca).mul_(2.0**ALPHA_BITS).round_()  # integers, as float64
+        if cb is not None:
+            a.add_(lookup(self.byte_delta[mix].view(-1), cb).mul_(2.0**ALPHA_BITS).round_())
         w = a.add_(lookup(self.delta[mix].view(-1), cd).mul_(2.0**ALPHA_BITS).round_()).clamp_(0, ALPHA_MAX)  # (K,L)
         # products below 2**25, summed over <= 16 rows: exact integers; floor of a power-of-two scale
         return torch.floor((w.unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
@@ -166,7 +180,7 @@ class Mixer:
         transformer's logits zh (L,T,256) (integers, float64). Every sum is over integers below 2**53, so exact in any order:
         per position the |gq| sum to at most ~2**17 (g = (p - onehot) / n, scaled so its largest entry
         is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
-        ca, cd, s = cells
+        ca, cd, s, cb = cells
         # d loss / d weight of each row at each position, one position at a time (f is time first, so
         # that each step wrote its scores in place; as one product this layout costs ten times more)
         dots = torch.empty(f.shape[:3], dtype=torch.float64)
@@ -175,12 +189,12 @@ class Mixer:
         dots = dots.permute(1, 2, 0)
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
         grads = {}
-        for name, cell in (("alpha", ca), ("delta", cd)):
+        for name, cell in (("alpha", ca), ("delta", cd)) + ((("byte_delta", cb),) if cb is not None else ()):
             w = getattr(self, name)[mix]
             g = torch.zeros(w.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
             g.index_add_(0, cell.reshape(-1), dots.reshape(-1))
             grads[name] = g.view(w.shape) * scale
-        lr = {"alpha": ALPHA_LR_SCALE, "delta": ALPHA_LR_SCALE}
+        lr = {"alpha": ALPHA_LR_SCALE, "delta": ALPHA_LR_SCALE, "byte_delta": ALPHA_LR_SCALE}
         if self.learn_gamma:
             g = torch.zeros(N_SETS, dtype=torch.float64)
             g.index_add_(0, s.reshape(-1), torch.einsum("lts,lts->lt", gq, zh).reshape(-1))

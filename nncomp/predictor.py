@@ -143,7 +143,8 @@ class Predictor:
         self.guessers = [s for s in (self.match, self.rec) if s]  # in the bonus vector's order
         self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
-        self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma)
+        self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma,
+                           byte_weights=cfg.byte_weights)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self.buffers = BlockBuffers()
@@ -203,7 +204,7 @@ class Predictor:
             f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float64)
             _, counted = self.ctx.features(rows, out=f)
             b = counted
-        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
+        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None, self.frame.binary)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for g in guesses:
             zc.scatter_add_(1, g.symbol.unsqueeze(1), (lookup(self.beta_q, g.bucket) * g.active).unsqueeze(1))
