@@ -41,7 +41,7 @@ class CodecConfig:
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
     lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
-    byte_weights: bool = True  # binary frames' mixing weights also follow the last byte (mixer.py)
+    byte_weights: bool = True  # mixing weights also follow the last byte (mixer.py)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)

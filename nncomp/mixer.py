@@ -3,7 +3,7 @@
 The logit of each next byte is a weighted sum (a log-linear mix) of
   * the transformer's logits, times a weight gamma[set];
   * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k]
-    (+ byte_delta[last byte, k] in binary frames), where bucket_k is the bit length of that context's total count, and whether it has seen one
+    + byte_delta[last byte, k], where bucket_k is the bit length of that context's total count, and whether it has seen one
     symbol only (pixel rows, bitmap.py, whose scores are log-probabilities: the bit length of their
     first bit's context count);
 and of the bonuses the predictor adds for guessed symbols (match model, record column).
@@ -14,9 +14,10 @@ The weights are chosen per position by small contexts, all known to encoder and 
     match know the answer, the short orders and the transformer should count for less;
   * `pair`: the classes (letter, digit, space, punctuation, ...) of the last two bytes, whose weights
     delta start at 0 and are added to alpha;
-  * in binary frames (with `byte_weights`), the last byte itself: a weight byte_delta[byte, k] per
-    row, starting at 0, added too. In code and tables the byte before (an opcode, a field's type)
-    decides which contexts know the next one, where in text its class says as much.
+  * with `byte_weights`, the last byte itself: a weight byte_delta[byte, k] per row, starting at 0,
+    added too. The byte before (an opcode, a field's type, a letter) decides which contexts know the
+    next one more finely than its class; one weight per row and byte, not per bucket too, is few
+    enough to learn within a file.
 
 Every weight is used as an integer (2**-ALPHA_BITS units) and learned from exact integer gradient
 sums with element-wise Adam, so both sides hold the same weights after every block. Four kinds of
@@ -88,7 +89,7 @@ class Cells(NamedTuple):
     alpha: torch.Tensor
     delta: torch.Tensor
     set: torch.Tensor
-    byte: torch.Tensor | None = None  # (K, L) flat indices into byte_delta, in binary frames with byte weights only
+    byte: torch.Tensor | None = None  # (K, L) flat indices into byte_delta, with byte weights only
 
     @staticmethod
     def stack(steps: list["Cells"]) -> "Cells":
@@ -104,7 +105,6 @@ class Mixer:
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
         # delta and the moments are mostly of weight sets a file never uses: zero pages until written
         self.delta = zeros(N_MIX, N_PAIRS, rows, N_BUCKETS, dtype=torch.float64)
-        # one weight per row, not per bucket too: 256 x rows cells are few enough to learn within a file
         self.byte_delta = zeros(N_MIX, 256, rows, dtype=torch.float64) if byte_weights else None
         self.gamma = torch.tensor(GAMMA_INIT, dtype=torch.float64).view(-1, 1).repeat(1, N_SETS)
         self.gamma_lr = [GAMMA_LR_SCALE] * N_MIX
@@ -141,11 +141,9 @@ class Mixer:
         return (self.alpha[0, :, : self.n_orders, :TOTAL_BUCKETS] * w.view(-1, 1, 1)).sum(0)
 
     # -- per position ------------------------------------------------------------------------
-    def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None,
-              binary: bool = False) -> Cells:
+    def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None) -> Cells:
         """Weight cells for context rows with confidence buckets (K, L), lane histories hist (L,) and
-        the match model's verified lengths (L,) (-1: no match; None: no match model), in a frame
-        that is binary or not."""
+        the match model's verified lengths (L,) (-1: no match; None: no match model)."""
         seen = (buckets[: self.n_orders] > 0).sum(0).clamp(max=N_SEEN - 1)
         if match_len is None:
             state = torch.zeros_like(seen)
@@ -154,7 +152,7 @@ class Mixer:
         s = seen * N_MATCH + state
         cell = self.row_offset[: len(buckets)] + buckets  # (K, L): row and bucket within a set
         size = self.rows * N_BUCKETS
-        byte = self.row_ids[: len(buckets)] + (hist & 255) * self.rows if binary and self.byte_delta is not None else None
+        byte = self.row_ids[: len(buckets)] + (hist & 255) * self.rows if self.byte_delta is not None else None
         return Cells(cell + s * size, cell + lookup(PAIR, hist & 0xFFFF) * size, s, byte)
 
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:

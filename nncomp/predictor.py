@@ -204,7 +204,7 @@ class Predictor:
             f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float64)
             _, counted = self.ctx.features(rows, out=f)
             b = counted
-        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None, self.frame.binary)
+        cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for g in guesses:
             zc.scatter_add_(1, g.symbol.unsqueeze(1), (lookup(self.beta_q, g.bucket) * g.active).unsqueeze(1))
