@@ -3,9 +3,9 @@
 The logit of each next byte is a weighted sum (a log-linear mix) of
   * the transformer's logits, times a weight gamma[set];
   * each context row k's log-count scores, times alpha[set, k, bucket_k] + delta[pair, k, bucket_k]
-    + byte_delta[last byte, k], where bucket_k is the bit length of that context's total count, and whether it has seen one
-    symbol only (pixel rows, bitmap.py, whose scores are log-probabilities: the bit length of their
-    first bit's context count);
+    + byte_delta[last byte, k], where bucket_k is the bit length of that context's total count, and
+    whether it has seen one symbol only (pixel rows, bitmap.py, whose scores are log-probabilities:
+    the bit length of their first bit's context count);
 and of the bonuses the predictor adds for guessed symbols (match model, record column).
 
 The weights are chosen per position by small contexts, all known to encoder and decoder:
@@ -174,7 +174,8 @@ class Mixer:
     def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,
               cfg: ModelConfig) -> None:
         """One Adam step from a block's integer gradients gq (L,T,256) (scale sc, in nats per natural
-        logit), scores f (T,K,L,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T)) and the
+        logit), scores f (T,K,L,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T), and
+        (K,L,T) or None) and the
         transformer's logits zh (L,T,256) (integers, float64). Every sum is over integers below 2**53, so exact in any order:
         per position the |gq| sum to at most ~2**17 (g = (p - onehot) / n, scaled so its largest entry
         is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
