@@ -118,8 +118,8 @@ class Mixer:
             self.gamma_lr[:TEXT_MIXES] = [GAMMA_LR_SCALE * PRIOR_GAMMA_LR] * TEXT_MIXES
         self.adam = {k: (zeros(*w.shape, dtype=w.dtype), zeros(*w.shape, dtype=w.dtype)) for k, w in self.weights().items()}
         self.uses = torch.zeros(N_SETS, dtype=torch.int64)  # positions per set in frames without records
-        self.row_offset = (torch.arange(rows) * N_BUCKETS).view(-1, 1)
         self.row_ids = torch.arange(rows).view(-1, 1)
+        self.row_offset = self.row_ids * N_BUCKETS
         self.learn_gamma = learn_gamma  # training a prior holds it at its start (train.py)
         self._quantize()
 

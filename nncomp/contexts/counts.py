@@ -109,10 +109,8 @@ class ContextModel:
         total = counts.sum(-1, dtype=torch.int32)  # at most 256 * COUNT_CAP
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         det = ((counts.amax(-1) == total) & (total > 0)).long()
-        if out is None:
-            f = lookup(self.log_table, counts)
-        else:
-            f = out
+        f = lookup(self.log_table, counts) if out is None else out
+        if out is not None:
             torch.index_select(self.log_table, 0, counts.view(-1), out=out.view(-1))
         return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS
 
