@@ -23,7 +23,7 @@ FIT_MIN_BITS = 10
 
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
-ADDED = {"columns": 25, "byte_weights": 26}
+ADDED = {"columns": 25, "byte_weights": 26, "checks": 27}
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class CodecConfig:
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
     lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
+    checks: bool = True  # hashed count rows know their context by a check byte (contexts/counts.py)
     byte_weights: bool = True  # mixing weights also follow the last byte (mixer.py)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
@@ -73,9 +74,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx", "byte_weights")}
+        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx", "byte_weights", "checks")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words, columns, sparse, bitmap, halve, lane_ctx and byte_weights settings are not booleans")
+            raise ValueError("record, words, columns, sparse, bitmap, halve, lane_ctx, byte_weights and checks settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -108,7 +109,7 @@ class CodecConfig:
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * 256 * 2 + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
+        return (rows * (256 * 2 + self.checks) + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
                 + cells * 256 * (4 + layout.rows) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24 + self.long_window)
 

@@ -60,6 +60,8 @@ class Position:
     guesses: list[Guess]  # the guessing sources' guesses
     rows: torch.Tensor  # (count rows, L) the count table rows the coded byte is counted in
     buckets: torch.Tensor  # (count rows, L) their confidence buckets
+    check: torch.Tensor | None  # (count rows, L) their contexts' check bytes, and what the position may
+    owner: torch.Tensor | None  # do with each row (contexts/counts.py), with checks only
 
 
 @dataclass
@@ -132,7 +134,7 @@ class Predictor:
         self.policy = policy
         self.layout = RowLayout.of(cfg)
         self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
-                                huge=huge)
+                                checks=cfg.checks, huge=huge)
         self.match = MatchModel(cfg.match_bits) if self.layout.match else None
         self.rec = RecordContext() if self.layout.record else None
         self.bitmap = BitmapContext() if self.layout.bitmap else None
@@ -193,29 +195,29 @@ class Predictor:
         block's buffer; then count `sym` and advance, if given."""
         guesses = [g for s in self.guessers if (g := s.guess()) is not None]
         extra = [c for s in self.sources if (c := s.contexts(self.hist)) is not None]  # after guess(): see match.py
-        rows = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.frame.binary and self.ctx.n_sparse > 0)
+        rows, check = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.frame.binary and self.ctx.n_sparse > 0)
         if self.pixels:
-            fc, counted = self.ctx.features(rows)
+            fc, counted, owner = self.ctx.features(rows, check)
             fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
             f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), torch.float64)
             torch.cat([fc, fp], out=f)
             b = torch.cat([counted, bp])
         else:
             f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float64)
-            _, counted = self.ctx.features(rows, out=f)
+            _, counted, owner = self.ctx.features(rows, check, out=f)
             b = counted
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for g in guesses:
             zc.scatter_add_(1, g.symbol.unsqueeze(1), (lookup(self.beta_q, g.bucket) * g.active).unsqueeze(1))
-        pos = Position(zc, f, cells, guesses, rows, counted)
+        pos = Position(zc, f, cells, guesses, rows, counted, check, owner)
         if sym is not None:
             self._advance(pos, sym, valid)
         return pos
 
     def _advance(self, pos: Position, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count sym (L,) in the contexts of position pos and move every history on."""
-        self.ctx.update(pos.rows, pos.buckets, sym, valid)
+        self.ctx.update(pos.rows, pos.buckets, sym, valid, pos.check, pos.owner)
         if self.pixels:
             self.bitmap.update(sym, valid)
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)

@@ -1,8 +1,10 @@
 """Order-n byte statistics: counts of what followed each recent context, learned after one occurrence.
 
 One int16 table holds a 256-wide row of counts per context for every order: order 1 and 2 contexts
-index their rows directly, longer ones through an integer hash. Everything here is integer
-arithmetic, so it needs no care beyond the order of updates, which encoder and decoder share.
+index their rows directly, longer ones through an integer hash, whose rows know by a check byte which
+context they count (a colliding context starts from nothing rather than from another's counts).
+Everything here is integer arithmetic, so it needs no care beyond the order of updates, which
+encoder and decoder share.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ HIST_BITS = 56  # lane history keeps the last 7 bytes
 # A row whose total count has more than HALVE_BITS bits is halved after its update: old statistics
 # fade, so a context whose data drifts (object code, a bitmap's regions) follows it.
 HALVE_BITS = 10
+# With checks, each hashed row keeps a check byte of the context it counts: another context that
+# hashes there reads it as unseen, and takes it over only while its total is below CLAIM_BELOW, so
+# one-off contexts recycle rows and established ones keep theirs.
+CLAIM_BELOW = 4
+OWN, CLAIM = 1, 2  # what a position may do with a row (features' `owner`): count in it, or take it over first
 # Sparse contexts of binary frames: the bytes at these distances back (1: the last byte), skipping
 # others. Object code and arrays of numbers repeat in 2- and 4-byte units whose neighbours vary
 # (operands, low bytes), which contiguous orders cannot see past. Each indexes its own exact rows
@@ -34,8 +41,13 @@ _SPARSE_MASK = torch.tensor([[255] * len(ds) + [0] * (2 - len(ds)) for ds in SPA
 
 def hash_context(ctx: torch.Tensor, bits: int, tag: torch.Tensor | int = 0, shift: int = 29) -> torch.Tensor:
     """A `bits`-bit hash of context values ctx below 2**55 (int64; every product stays below 2**63)."""
+    return _mixed(ctx, tag, shift) & (2**bits - 1)
+
+
+def _mixed(ctx: torch.Tensor, tag: torch.Tensor | int = 0, shift: int = 29) -> torch.Tensor:
+    """The hash of hash_context before it keeps its low bits (below 2**58)."""
     h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531
-    return (h ^ (h >> shift)) & (2**bits - 1)
+    return h ^ (h >> shift)
 
 
 def table_sizes(orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int, ...], sparse: bool) -> list[int]:
@@ -54,7 +66,7 @@ class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
     def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int, ...] = 0, sparse: bool = False,
-                 halve: bool = False, huge: bool = False):
+                 halve: bool = False, checks: bool = False, huge: bool = False):
         bits = _extra_bits(extra, hash_bits)
         if (not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or len(bits) > 12
                 or any(not 8 <= b <= hash_bits for b in bits)):
@@ -67,61 +79,91 @@ class ContextModel:
         sizes = table_sizes(self.orders, hash_bits, extra, sparse)
         self.offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.int64).view(-1, 1)
         self.table = zeros(sum(sizes), 256, dtype=torch.int16, huge=huge)
+        # each row's check byte (1-255 for a hashed context; 0: empty, or a direct row, whose contexts' is 0)
+        self.checks = zeros(sum(sizes), dtype=torch.uint8) if checks else None
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
         self.tags = torch.tensor(list(self.orders) + [8 + j for j in range(extra)]).view(-1, 1)
         self.is_hashed = torch.tensor(is_hashed).view(-1, 1)
-        # rows whose table is narrower than hash_bits keep that many bits of their hash
-        self.narrow = any(b < hash_bits for b in bits)
+        # the bits of its hash each row keeps: hash_bits, fewer for rows with narrower tables
         self.row_masks = torch.tensor([2**hash_bits - 1] * len(self.orders) + [2**b - 1 for b in bits]).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
 
-    def rows(self, hist: torch.Tensor, extra: torch.Tensor | None = None, sparse: bool = False) -> torch.Tensor:
-        """Table rows (K, L) of each order's context, from lane histories hist (L,) int64; then, if
-        given, rows of the extra contexts (E, L) (values below 2**56, e.g. record contexts); then, if
-        `sparse`, the sparse contexts' rows (always in the table's last rows). Every row is hashed
-        and the direct ones keep their context: a few operations for all rows, not a few per row."""
+    def rows(self, hist: torch.Tensor, extra: torch.Tensor | None = None,
+             sparse: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(rows, check): table rows (K, L) of each order's context, from lane histories hist (L,)
+        int64; then, if given, rows of the extra contexts (E, L) (values below 2**56, e.g. record
+        contexts); then, if `sparse`, the sparse contexts' rows (always in the table's last rows).
+        check (K, L) uint8 is each context's check byte (0 for direct rows), None without checks.
+        Every row is hashed and the direct ones keep their context: a few operations for all rows,
+        not a few per row."""
         ctx = hist & self.masks
         if extra is not None:
             ctx = torch.cat([ctx, extra])
         n = len(ctx)
-        h = self._hash(ctx, self.tags[:n])
-        if self.narrow:
-            h &= self.row_masks[:n]
-        rows = torch.where(self.is_hashed[:n], h, ctx) + self.offsets[:n]
+        mixed = _mixed(ctx, self.tags[:n])  # the orders' tags tell their hashes apart
+        rows = torch.where(self.is_hashed[:n], mixed & self.row_masks[:n], ctx) + self.offsets[:n]
+        # the check comes from the hash's bits above any row's, so two contexts of one row differ in it
+        check = None
+        if self.checks is not None:
+            check = torch.where(self.is_hashed[:n], (mixed >> self.hash_bits) % 255 + 1, 0).to(torch.uint8)
         if not sparse:
-            return rows
+            return rows, check
         if not self.n_sparse:
             raise ValueError("sparse contexts are off in these settings")
         b = (hist >> _SPARSE_SHIFT) & _SPARSE_MASK  # (n, 2, L): each context's bytes
-        return torch.cat([rows, b[:, 0] + (b[:, 1] << 8) + self.offsets[-self.n_sparse :]])
+        rows = torch.cat([rows, b[:, 0] + (b[:, 1] << 8) + self.offsets[-self.n_sparse :]])
+        if check is not None:
+            check = torch.cat([check, torch.zeros(self.n_sparse, check.shape[1], dtype=torch.uint8)])
+        return rows, check
 
-    def _hash(self, ctx: torch.Tensor, tag: torch.Tensor) -> torch.Tensor:
-        """Row within a hashed order's table of contexts ctx (K, L), tags (K, 1) telling the orders apart."""
-        return hash_context(ctx, self.hash_bits, tag)
-
-    def features(self, rows: torch.Tensor, out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f, bucket): f (K, L, 256) integer log-count scores (float64; written into `out` if given, a
-        contiguous tensor of that shape), bucket (K, L) int64 confidence class."""
+    def features(self, rows: torch.Tensor, check: torch.Tensor | None = None,
+                 out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(f, bucket, owner): f (K, L, 256) integer log-count scores (float64; written into `out` if
+        given, a contiguous tensor of that shape), bucket (K, L) int64 confidence class; with checks
+        (rows()' check), owner (K, L): OWN where the row counts this context, CLAIM where it counts
+        another with a total below CLAIM_BELOW, 0 where another's (the context reads as unseen)."""
         counts = lookup(self.table, rows).int()  # int32: the index type lookup wants, and faster sums than int16
         total = counts.sum(-1, dtype=torch.int32)  # at most 256 * COUNT_CAP
+        owner = None
+        if check is not None:
+            mine = lookup(self.checks, rows) == check
+            owner = torch.where(mine, OWN, (total < CLAIM_BELOW) * CLAIM)
+            counts.mul_(mine.unsqueeze(-1))
+            total.mul_(mine)
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         det = ((counts.amax(-1) == total) & (total > 0)).long()
         f = lookup(self.log_table, counts) if out is None else out
         if out is not None:
             torch.index_select(self.log_table, 0, counts.view(-1), out=out.view(-1))
-        return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS
+        return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner
 
-    def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
-        """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) came
-        from features(); then, if halving, halve the rows whose total count had more than HALVE_BITS bits."""
+    def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor,
+               check: torch.Tensor | None = None, owner: torch.Tensor | None = None) -> None:
+        """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) and,
+        with checks, owners came from features() (check: rows()'); then, if halving, halve the rows
+        whose total count had more than HALVE_BITS bits."""
         if not bool(valid.all()):
             rows, buckets, sym = rows[:, valid], buckets[:, valid], sym[valid]
+            if owner is not None:
+                check, owner = check[:, valid], owner[:, valid]
         flat = self.table.view(-1)  # flat indices: index_put_/take/put_ are cheaper than 2-D indexing
         cells = (rows * 256 + sym).reshape(-1)
-        flat.index_put_((cells,), torch.ones_like(cells, dtype=torch.int16), accumulate=True)
+        if owner is None:
+            ones = torch.ones_like(cells, dtype=torch.int16)
+        else:
+            claim = owner == CLAIM
+            if bool(claim.any()):
+                taken = rows[claim]
+                self.table.index_fill_(0, taken, 0)
+                # lanes that take one row in one step: the highest check wins (independent of the order of writes)
+                self.checks.scatter_reduce_(0, taken, check[claim], "amax", include_self=False)
+            # a context whose row another holds adds 0 (cheaper than leaving it out; its bucket, 0,
+            # never halves the row)
+            ones = (owner > 0).to(torch.int16).view(-1)
+        flat.index_put_((cells,), ones, accumulate=True)
         flat.put_(cells, flat.take(cells).clamp_(max=COUNT_CAP))  # a cell listed twice gets one value
         if not self.halve:
             return
