@@ -104,6 +104,17 @@ def test_streams_of_earlier_formats_still_decode(version, name):
     assert describe(io.BytesIO(old))["version"] == version  # `nncomp info` tells the stream's format
 
 
+def test_the_readme_names_the_formats_this_nncomp_writes_and_reads():
+    import re
+
+    from nncomp import container
+
+    text = " ".join((GOLDEN.parent.parent / "README.md").read_text().split())
+    m = re.search(r"writes version (\d+) and reads (\d+) to (\d+)", text)
+    assert m, "the README no longer says which formats nncomp writes and reads"
+    assert tuple(map(int, m.groups())) == (container.VERSION, min(container.READS), max(container.READS))
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     import nncomp
 
