@@ -158,10 +158,14 @@ class Mixer:
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
         ca, cd, _, cb = cells
-        a = lookup(self.alpha[mix].view(-1), ca).mul_(2.0**ALPHA_BITS).round_()  # integers, as float64
+
+        def units(weights: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+            return lookup(weights[mix].view(-1), cell).mul_(2.0**ALPHA_BITS).round_()  # integers, as float64
+
+        a = units(self.alpha, ca)
         if cb is not None:
-            a.add_(lookup(self.byte_delta[mix].view(-1), cb).mul_(2.0**ALPHA_BITS).round_())
-        w = a.add_(lookup(self.delta[mix].view(-1), cd).mul_(2.0**ALPHA_BITS).round_()).clamp_(0, ALPHA_MAX)  # (K,L)
+            a.add_(units(self.byte_delta, cb))
+        w = a.add_(units(self.delta, cd)).clamp_(0, ALPHA_MAX)  # (K,L)
         # products below 2**25, summed over <= 16 rows: exact integers; floor of a power-of-two scale
         return torch.floor((w.unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
 
@@ -188,12 +192,14 @@ class Mixer:
         dots = dots.permute(1, 2, 0)
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
         grads = {}
-        for name, cell in (("alpha", ca), ("delta", cd)) + ((("byte_delta", cb),) if cb is not None else ()):
+        for name, cell in (("alpha", ca), ("delta", cd), ("byte_delta", cb)):
+            if cell is None:
+                continue
             w = getattr(self, name)[mix]
             g = torch.zeros(w.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
             g.index_add_(0, cell.reshape(-1), dots.reshape(-1))
             grads[name] = g.view(w.shape) * scale
-        lr = {"alpha": ALPHA_LR_SCALE, "delta": ALPHA_LR_SCALE, "byte_delta": ALPHA_LR_SCALE}
+        lr = dict.fromkeys(grads, ALPHA_LR_SCALE)
         if self.learn_gamma:
             g = torch.zeros(N_SETS, dtype=torch.float64)
             g.index_add_(0, s.reshape(-1), torch.einsum("lts,lts->lt", gq, zh).reshape(-1))

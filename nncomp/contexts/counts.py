@@ -135,9 +135,8 @@ class ContextModel:
             total.mul_(mine)
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         det = ((counts.amax(-1) == total) & (total > 0)).long()
-        f = lookup(self.log_table, counts) if out is None else out
-        if out is not None:
-            torch.index_select(self.log_table, 0, counts.view(-1), out=out.view(-1))
+        f = torch.empty(counts.shape, dtype=torch.float64) if out is None else out
+        torch.index_select(self.log_table, 0, counts.view(-1), out=f.view(-1))
         return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner
 
     def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor,
