@@ -23,7 +23,7 @@ FIT_MIN_BITS = 10
 
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
-ADDED = {"columns": 25, "byte_weights": 26, "checks": 27}
+ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class CodecConfig:
     lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
     checks: bool = True  # hashed count rows know their context by a check byte (contexts/counts.py)
+    runs: bool = True  # count rows keep their last symbol's run, rewarded with a learned bonus (contexts/counts.py)
     byte_weights: bool = True  # mixing weights also follow the last byte (mixer.py)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
@@ -74,9 +75,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx", "byte_weights", "checks")}
+        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx", "byte_weights", "checks", "runs")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words, columns, sparse, bitmap, halve, lane_ctx, byte_weights and checks settings are not booleans")
+            raise ValueError("record, words, columns, sparse, bitmap, halve, lane_ctx, byte_weights, checks and runs settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg
@@ -109,7 +110,7 @@ class CodecConfig:
         params = 512 * m.d_model + m.n_layer * (4 * m.d_model**2 + 2 * m.d_model * m.d_mlp)
         cells = self.lanes * m.block
         per_layer = cells * (8 * m.d_model + 2 * m.d_mlp) + 3 * m.n_head * cells * 2 * m.block
-        return (rows * (256 * 2 + self.checks) + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
+        return (rows * (256 * 2 + self.checks + 2 * self.runs) + (16 << self.match_bits if self.match_bits else 0) + params * 8 * 5
                 + cells * 256 * (4 + layout.rows) * 8
                 + m.n_layer * per_layer * 8 + self.frame_size * 24 + self.long_window)
 
@@ -145,7 +146,7 @@ _SHORT = dict(short_lane=1024, short_lanes=16)
 LEVELS: dict[int, CodecConfig] = {
     1: replace(_BASE, model=replace(_BASE.model, d_model=32, n_head=1, n_layer=1, d_mlp=32, lr=0.004, learn_every=8),
                lanes=256, min_lane=1024, orders=(1, 2, 3, 4), hash_bits=16, match_bits=0, words=False,
-               columns=False, sparse=False, bitmap=False, halve=False, lane_ctx=False, byte_weights=False, checks=False,
+               columns=False, sparse=False, bitmap=False, halve=False, lane_ctx=False, byte_weights=False, checks=False, runs=False,
                long_min=64),
     2: replace(_BASE, lanes=128, min_lane=2048),
     3: replace(_BASE, lanes=96, **_SHORT),

@@ -6,7 +6,8 @@ The logit of each next byte is a weighted sum (a log-linear mix) of
     + byte_delta[last byte, k], where bucket_k is the bit length of that context's total count, and
     whether it has seen one symbol only (pixel rows, bitmap.py, whose scores are log-probabilities:
     the bit length of their first bit's context count);
-and of the bonuses the predictor adds for guessed symbols (match model, record column).
+and of the bonuses the predictor adds for guessed symbols (match model, record column, the count
+rows' runs).
 
 The weights are chosen per position by small contexts, all known to encoder and decoder:
   * `set`: how many of the context orders have seen their context before (0..7) and the state of the

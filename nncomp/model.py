@@ -442,7 +442,7 @@ class Transformer:
         self.refresh(grads)
 
 
-def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float = 1.0) -> None:
+def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float | torch.Tensor = 1.0) -> None:
     """Adam without bias correction, in separate element-wise IEEE operations (no fused kernels)."""
     m, v = state
     m.mul_(cfg.beta1).add_(g * (1.0 - cfg.beta1))

@@ -17,7 +17,7 @@ from .config import CodecConfig
 from .contexts import Frame, Guess
 from .contexts.bitmap import BitmapContext
 from .contexts.columns import ColumnContext
-from .contexts.counts import ContextModel
+from .contexts.counts import RUN_BONUSES, ContextModel
 from .contexts.lanes import LaneContext
 from .contexts.layout import GROUPS, RowLayout
 from .contexts.match import BONUS_INIT as MATCH_BONUS, MatchModel
@@ -31,6 +31,9 @@ from .prior import Prior
 OUT_RANGE = LOGIT_FRAC * EXP_BITS  # symbols more than EXP_BITS bits below the best get frequency 1
 BONUS_INIT = MATCH_BONUS + RECORD_BONUS  # one bonus vector: the match model's buckets, then the record guess's
 BONUS_LR_SCALE = 150.0  # the bonus is in bits: Adam steps of ~0.15 bit at lr 0.001
+# The count rows' run bonuses (counts.run_guess) start at 0 and move in smaller steps: there are many,
+# each row's adds to the others', and in text the counts mostly know already what a run says.
+RUN_LR_SCALE = (9.375, 37.5)  # in text and binary frames
 BONUS_MIN, BONUS_MAX = -8.0, 24.0
 # The network's step size, times the level's lr, in text and binary frames when it starts from a
 # prior (from random weights: 1.0): a pretrained prior knows text and loses from large steps; on
@@ -62,6 +65,7 @@ class Position:
     buckets: torch.Tensor  # (count rows, L) their confidence buckets
     check: torch.Tensor | None  # (count rows, L) their contexts' check bytes, and what the position may
     owner: torch.Tensor | None  # do with each row (contexts/counts.py), with checks only
+    runs: torch.Tensor | None = None  # (count rows, L) their runs as read, where they were
 
 
 @dataclass
@@ -134,7 +138,7 @@ class Predictor:
         self.policy = policy
         self.layout = RowLayout.of(cfg)
         self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
-                                checks=cfg.checks, huge=huge)
+                                checks=cfg.checks, runs=cfg.runs, huge=huge)
         self.match = MatchModel(cfg.match_bits) if self.layout.match else None
         self.rec = RecordContext() if self.layout.record else None
         self.bitmap = BitmapContext() if self.layout.bitmap else None
@@ -143,7 +147,10 @@ class Predictor:
                     "column": ColumnContext() if self.layout.column else None, "match": self.match, "record": self.rec}
         self.sources = [by_group[g] for g in GROUPS if by_group.get(g)]  # in the layout's order of rows
         self.guessers = [s for s in (self.match, self.rec) if s]  # in the bonus vector's order
-        self.beta = torch.tensor(BONUS_INIT, dtype=torch.float64)
+        runs = RUN_BONUSES if cfg.runs else 0  # after the guessing sources' bonuses
+        self.beta = torch.tensor(BONUS_INIT + [0.0] * runs, dtype=torch.float64)
+        self.beta_lr = torch.tensor([BONUS_LR_SCALE] * len(BONUS_INIT) + [RUN_LR_SCALE[0]] * (runs // 2)
+                                    + [RUN_LR_SCALE[1]] * (runs // 2), dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma,
                            byte_weights=cfg.byte_weights)
@@ -197,27 +204,32 @@ class Predictor:
         extra = [c for s in self.sources if (c := s.contexts(self.hist)) is not None]  # after guess(): see match.py
         rows, check = self.ctx.rows(self.hist, torch.cat(extra) if extra else None, self.frame.binary and self.ctx.n_sparse > 0)
         if self.pixels:
-            fc, counted, owner = self.ctx.features(rows, check)
+            fc, counted, owner, top = self.ctx.features(rows, check)
             fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
             f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), torch.float64)
             torch.cat([fc, fp], out=f)
             b = torch.cat([counted, bp])
         else:
             f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float64)
-            _, counted, owner = self.ctx.features(rows, check, out=f)
+            _, counted, owner, top = self.ctx.features(rows, check, out=f)
             b = counted
+        runs = None
+        if self.ctx.runs is not None and not self.pixels:  # in images the pixel rows know better (pic +1.1 % with runs)
+            run, runs = self.ctx.run_guess(rows, counted, owner, top, self.frame.binary)
+            guesses.append(run._replace(bucket=run.bucket + len(BONUS_INIT)))
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
-        for g in guesses:
-            zc.scatter_add_(1, g.symbol.unsqueeze(1), (lookup(self.beta_q, g.bucket) * g.active).unsqueeze(1))
-        pos = Position(zc, f, cells, guesses, rows, counted, check, owner)
+        for g in guesses:  # (L,) or (rows, L) each
+            bonus = lookup(self.beta_q, g.bucket) * g.active
+            zc.scatter_add_(1, g.symbol.view(-1, self.lanes).T, bonus.view(-1, self.lanes).T)
+        pos = Position(zc, f, cells, guesses, rows, counted, check, owner, runs)
         if sym is not None:
             self._advance(pos, sym, valid)
         return pos
 
     def _advance(self, pos: Position, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count sym (L,) in the contexts of position pos and move every history on."""
-        self.ctx.update(pos.rows, pos.buckets, sym, valid, pos.check, pos.owner)
+        self.ctx.update(pos.rows, pos.buckets, sym, valid, pos.check, pos.owner, pos.runs)
         if self.pixels:
             self.bitmap.update(sym, valid)
         before, self.hist = self.hist, ContextModel.push(self.hist, sym)
@@ -313,14 +325,16 @@ class Predictor:
         gradient at the guessed symbol), from the block's integer gradient gq (scale sc)."""
         if blk.guesses:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
-            for g in blk.guesses:  # (L,T) each
-                gm = gq.gather(-1, g.symbol.unsqueeze(-1)).squeeze(-1) * g.active
+            start = torch.arange(gq.shape[0] * gq.shape[1]).view(gq.shape[:2]) * 256  # (L,T): each position in gq
+            for g in blk.guesses:  # (L,T) or (rows,L,T) each
+                gm = gq.view(-1).take(start + g.symbol) * g.active
                 grad_b.index_add_(0, g.bucket.reshape(-1), gm.reshape(-1))
-            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, BONUS_LR_SCALE)
+            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, self.beta_lr)
             self._refresh_beta()
         self.mixer.learn(self.mix, gq, sc, blk.f, blk.cells, blk.zh, self.net.cfg)
 
 
 def _stack_guesses(steps: list[list[Guess]]) -> list[Guess]:
-    """Per-step guesses (a list per step, one Guess per source) as one Guess per source of (L,T) tensors."""
-    return [Guess(*(torch.stack(parts, 1) for parts in zip(*per_source))) for per_source in zip(*steps)]
+    """Per-step guesses (a list per step, one Guess per source) as one Guess per source of (L,T) tensors
+    ((rows, L, T) for the count rows' runs)."""
+    return [Guess(*(torch.stack(parts, -1) for parts in zip(*per_source))) for per_source in zip(*steps)]

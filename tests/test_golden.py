@@ -5,7 +5,7 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
 
     .venv/bin/python tests/test_golden.py --write
 
-tests/golden/v23/ to v26/ keep streams of earlier formats that this one still reads (container.READS).
+tests/golden/v23/ to v27/ keep streams of earlier formats that this one still reads (container.READS).
 """
 
 import io
@@ -91,7 +91,8 @@ def test_segmented_stream_is_the_golden_one():
 
 @pytest.mark.parametrize("version,name", [(23, "text.l5"), (23, "source.l1"), (23, "joint.l2"), (24, "x86.l5"),
                                           (24, "text.l2"), (24, "joint.l1"), (25, "records.l5"), (25, "x86.l2"),
-                                          (25, "bitmap.l9"), (26, "text.l9"), (26, "joint.l2"), (26, "records.l1")])
+                                          (25, "bitmap.l9"), (26, "text.l9"), (26, "joint.l2"), (26, "records.l1"),
+                                          (27, "x86.l5"), (27, "records.l2"), (27, "text.l5")])
 def test_streams_of_earlier_formats_still_decode(version, name):
     import nncomp
 

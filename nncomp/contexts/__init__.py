@@ -51,7 +51,8 @@ class Frame:
 
 
 class Guess(NamedTuple):
-    """A source's guess of the next byte per lane, which the predictor rewards with a learned bonus."""
+    """A source's guess of the next byte per lane, which the predictor rewards with a learned bonus
+    (the count rows' runs: one guess per row, (rows, L) tensors)."""
 
     symbol: torch.Tensor  # (L,) the guessed byte (0 where inactive)
     bucket: torch.Tensor  # (L,) which bonus it earns (an index into the predictor's bonus vector)

@@ -2,7 +2,8 @@
 
 One int16 table holds a 256-wide row of counts per context for every order: order 1 and 2 contexts
 index their rows directly, longer ones through an integer hash, whose rows know by a check byte which
-context they count (a colliding context starts from nothing rather than from another's counts).
+context they count (a colliding context starts from nothing rather than from another's counts). Each
+row can also keep its run: the symbol that last followed its context and how many times in a row.
 Everything here is integer arithmetic, so it needs no care beyond the order of updates, which
 encoder and decoder share.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from . import zeros
+from . import Guess, zeros
 from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
 COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still fits int16
@@ -29,6 +30,14 @@ HALVE_BITS = 10
 # one-off contexts recycle rows and established ones keep theirs.
 CLAIM_BELOW = 4
 OWN, CLAIM = 1, 2  # what a position may do with a row (features' `owner`): count in it, or take it over first
+# With runs, each row also keeps the symbol that last followed its context and how many times in a row
+# (paq's run model): counts say what a context mostly predicts, a run what it predicted lately, which
+# drifting data (object code, tables, databases) rewards. The predictor rewards the run's symbol with
+# a learned bonus per row, kind of frame, agreement with the counts and run length (run_guess).
+RUN_CLASSES = 4  # run lengths 1, 2, 3, 4 or more
+RUN_AGREE = 3  # the run's symbol: the row's only one / its most counted / neither
+MAX_ROWS = 24  # rows of rows(): up to 8 orders, 12 extra and 4 sparse
+RUN_BONUSES = 2 * MAX_ROWS * RUN_AGREE * RUN_CLASSES  # text frames' bonuses, then binary frames'
 # Sparse contexts of binary frames: the bytes at these distances back (1: the last byte), skipping
 # others. Object code and arrays of numbers repeat in 2- and 4-byte units whose neighbours vary
 # (operands, low bytes), which contiguous orders cannot see past. Each indexes its own exact rows
@@ -66,7 +75,7 @@ class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
     def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int, ...] = 0, sparse: bool = False,
-                 halve: bool = False, checks: bool = False, huge: bool = False):
+                 halve: bool = False, checks: bool = False, runs: bool = False, huge: bool = False):
         bits = _extra_bits(extra, hash_bits)
         if (not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or len(bits) > 12
                 or any(not 8 <= b <= hash_bits for b in bits)):
@@ -81,6 +90,10 @@ class ContextModel:
         self.table = zeros(sum(sizes), 256, dtype=torch.int16, huge=huge)
         # each row's check byte (1-255 for a hashed context; 0: empty, or a direct row, whose contexts' is 0)
         self.checks = zeros(sum(sizes), dtype=torch.uint8) if checks else None
+        # each row's run: the last symbol | the run's length (1..RUN_CLASSES) << 8; 0: none yet. One
+        # more entry after the rows takes the writes of rows that another context holds (never read).
+        self.runs = zeros(sum(sizes) + 1, dtype=torch.int16) if runs else None
+        self._run_base = {}  # (rows, binary): each row's first bonus, less one (run_guess)
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
@@ -120,11 +133,12 @@ class ContextModel:
         return rows, check
 
     def features(self, rows: torch.Tensor, check: torch.Tensor | None = None,
-                 out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(f, bucket, owner): f (K, L, 256) integer log-count scores (float64; written into `out` if
-        given, a contiguous tensor of that shape), bucket (K, L) int64 confidence class; with checks
+                 out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(f, bucket, owner, top): f (K, L, 256) integer log-count scores (float64; written into `out`
+        if given, a contiguous tensor of that shape), bucket (K, L) int64 confidence class; with checks
         (rows()' check), owner (K, L): OWN where the row counts this context, CLAIM where it counts
-        another with a total below CLAIM_BELOW, 0 where another's (the context reads as unseen)."""
+        another with a total below CLAIM_BELOW, 0 where another's (the context reads as unseen); top
+        (K, L) the largest count of each row as read (0: unseen)."""
         counts = lookup(self.table, rows).int()  # int32: the index type lookup wants, and faster sums than int16
         total = counts.sum(-1, dtype=torch.int32)  # at most 256 * COUNT_CAP
         owner = None
@@ -134,20 +148,48 @@ class ContextModel:
             counts.mul_(mine.unsqueeze(-1))
             total.mul_(mine)
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
-        det = ((counts.amax(-1) == total) & (total > 0)).long()
+        top = counts.amax(-1)
+        det = ((top == total) & (total > 0)).long()
         f = torch.empty(counts.shape, dtype=torch.float64) if out is None else out
         torch.index_select(self.log_table, 0, counts.view(-1), out=f.view(-1))
-        return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner
+        return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner, top
+
+    def run_guess(self, rows: torch.Tensor, buckets: torch.Tensor, owner: torch.Tensor | None, top: torch.Tensor,
+                  binary: bool) -> tuple[Guess, torch.Tensor]:
+        """(guess, runs): each row's run (with runs) as a guess (K, L): its symbol, and as bucket (an
+        index below RUN_BONUSES) the row, the kind of frame, whether the symbol is the row's only one,
+        its most counted or neither, and the run's length; active where the row has a run and counts
+        this context. rows, buckets, owner and top are features()'. runs (K, L) is the runs as read,
+        for update() to extend."""
+        v = lookup(self.runs, rows).long()
+        sym, run = v & 255, v >> 8
+        active = run > 0
+        if owner is not None:
+            active &= owner == OWN
+        at = lookup(self.table.view(-1), rows * 256 + sym)  # the symbol's count (another context's where not active)
+        agree = torch.where(buckets >= TOTAL_BUCKETS, 0, torch.where(at == top, RUN_CLASSES, 2 * RUN_CLASSES))
+        key = (len(rows), binary)
+        if key not in self._run_base:
+            row = torch.arange(len(rows)).view(-1, 1) + int(binary) * MAX_ROWS
+            self._run_base[key] = row * (RUN_AGREE * RUN_CLASSES) - 1
+        bucket = agree.add_(self._run_base[key]).add_(run.clamp(min=1))
+        return Guess(sym, bucket, active.long()), v
 
     def update(self, rows: torch.Tensor, buckets: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor,
-               check: torch.Tensor | None = None, owner: torch.Tensor | None = None) -> None:
+               check: torch.Tensor | None = None, owner: torch.Tensor | None = None,
+               runs: torch.Tensor | None = None) -> None:
         """Count symbol sym (L,) after each valid lane's contexts rows (K, L), whose buckets (K, L) and,
-        with checks, owners came from features() (check: rows()'); then, if halving, halve the rows
-        whose total count had more than HALVE_BITS bits."""
+        with checks, owners came from features() (check: rows()'); with runs, extend or restart each
+        row's run (`runs`: run_guess()'s, if it was asked); then, if halving, halve the rows whose
+        total count had more than HALVE_BITS bits."""
         if not bool(valid.all()):
             rows, buckets, sym = rows[:, valid], buckets[:, valid], sym[valid]
             if owner is not None:
                 check, owner = check[:, valid], owner[:, valid]
+            if runs is not None:
+                runs = runs[:, valid]
+        if self.runs is not None:
+            self._update_runs(rows, sym, owner, lookup(self.runs, rows).long() if runs is None else runs)
         flat = self.table.view(-1)  # flat indices: index_put_/take/put_ are cheaper than 2-D indexing
         cells = (rows * 256 + sym).reshape(-1)
         if owner is None:
@@ -169,6 +211,17 @@ class ContextModel:
         full = rows.reshape(-1)[((buckets % TOTAL_BUCKETS) > HALVE_BITS).reshape(-1)]  # a row listed twice is halved once
         if len(full):
             self.table.index_copy_(0, full, lookup(self.table, full) >> 1)
+
+    def _update_runs(self, rows: torch.Tensor, sym: torch.Tensor, owner: torch.Tensor | None, v: torch.Tensor) -> None:
+        """Extend or restart the runs v (K, L) (int64, as read) of rows with the coded symbols sym (L,)
+        (valid lanes only); rows another context holds keep theirs, and a row taken over starts afresh."""
+        same = ((v & 255) == sym) & (v > 255)
+        if owner is not None:
+            same &= owner == OWN
+            rows = torch.where(owner > 0, rows, len(self.runs) - 1)  # another's row: the write goes nowhere
+        new = torch.where(same, torch.clamp((v >> 8) + 1, max=RUN_CLASSES), 1) << 8 | sym
+        # lanes that meet one row in one step: the largest value wins (independent of the order of writes)
+        self.runs.scatter_reduce_(0, rows.reshape(-1), new.reshape(-1).to(torch.int16), "amax", include_self=False)
 
     @staticmethod
     def push(hist: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:
