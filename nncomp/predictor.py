@@ -65,7 +65,7 @@ class Position:
     buckets: torch.Tensor  # (count rows, L) their confidence buckets
     check: torch.Tensor | None  # (count rows, L) their contexts' check bytes, and what the position may
     owner: torch.Tensor | None  # do with each row (contexts/counts.py), with checks only
-    runs: torch.Tensor | None = None  # (count rows, L) their runs as read, where they were
+    runs: torch.Tensor | None = None  # (count rows, L) their runs as run_guess read them (None: not asked)
 
 
 @dataclass
@@ -214,9 +214,9 @@ class Predictor:
             _, counted, owner, top = self.ctx.features(rows, check, out=f)
             b = counted
         runs = None
-        if self.ctx.runs is not None and not self.pixels:  # in images the pixel rows know better (pic +1.1 % with runs)
-            run, runs = self.ctx.run_guess(rows, counted, owner, top, self.frame.binary)
-            guesses.append(run._replace(bucket=run.bucket + len(BONUS_INIT)))
+        if self.ctx.runs is not None and not self.pixels:  # in images the pixel rows know better (docs/decisions.md)
+            run, runs = self.ctx.run_guess(rows, counted, owner, top, self.frame.binary, base=len(BONUS_INIT))
+            guesses.append(run)
         cells = self.mixer.cells(b, self.hist, self.match.verified() if self.match else None)
         zc = self.mixer.context_logits(self.mix, cells, f)
         for g in guesses:  # (L,) or (rows, L) each

@@ -93,7 +93,7 @@ class ContextModel:
         # each row's run: the last symbol | the run's length (1..RUN_CLASSES) << 8; 0: none yet. One
         # more entry after the rows takes the writes of rows that another context holds (never read).
         self.runs = zeros(sum(sizes) + 1, dtype=torch.int16) if runs else None
-        self._run_base = {}  # (rows, binary): each row's first bonus, less one (run_guess)
+        self._run_base = {}  # (rows, binary, base): each row's first bonus, less one (run_guess)
         is_hashed = [256**k > 2**hash_bits for k in self.orders] + [True] * extra
         # per row of rows(): the order's mask of a lane history, its hash tag, whether it is hashed
         self.masks = torch.tensor([2 ** (8 * k) - 1 for k in self.orders]).view(-1, 1)
@@ -155,12 +155,12 @@ class ContextModel:
         return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner, top
 
     def run_guess(self, rows: torch.Tensor, buckets: torch.Tensor, owner: torch.Tensor | None, top: torch.Tensor,
-                  binary: bool) -> tuple[Guess, torch.Tensor]:
-        """(guess, runs): each row's run (with runs) as a guess (K, L): its symbol, and as bucket (an
-        index below RUN_BONUSES) the row, the kind of frame, whether the symbol is the row's only one,
-        its most counted or neither, and the run's length; active where the row has a run and counts
-        this context. rows, buckets, owner and top are features()'. runs (K, L) is the runs as read,
-        for update() to extend."""
+                  binary: bool, base: int = 0) -> tuple[Guess, torch.Tensor]:
+        """(guess, runs): each row's run (with runs) as a guess (K, L): its symbol, and as bucket (base
+        plus an index below RUN_BONUSES) the row, the kind of frame, whether the symbol is the row's
+        only one, its most counted or neither, and the run's length; active where the row has a run and
+        counts this context. rows, buckets, owner and top are features()'. runs (K, L) is the runs as
+        read, for update() to extend."""
         v = lookup(self.runs, rows).long()
         sym, run = v & 255, v >> 8
         active = run > 0
@@ -168,10 +168,10 @@ class ContextModel:
             active &= owner == OWN
         at = lookup(self.table.view(-1), rows * 256 + sym)  # the symbol's count (another context's where not active)
         agree = torch.where(buckets >= TOTAL_BUCKETS, 0, torch.where(at == top, RUN_CLASSES, 2 * RUN_CLASSES))
-        key = (len(rows), binary)
+        key = (len(rows), binary, base)
         if key not in self._run_base:
             row = torch.arange(len(rows)).view(-1, 1) + int(binary) * MAX_ROWS
-            self._run_base[key] = row * (RUN_AGREE * RUN_CLASSES) - 1
+            self._run_base[key] = row * (RUN_AGREE * RUN_CLASSES) + base - 1
         bucket = agree.add_(self._run_base[key]).add_(run.clamp(min=1))
         return Guess(sym, bucket, active.long()), v
 
