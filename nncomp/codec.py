@@ -22,6 +22,7 @@ from . import workers as workers_mod
 from .config import MAX_SEGMENT, CodecConfig, segment_length
 from .errors import CorruptError, UnsupportedError
 from .contexts import Frame
+from .contexts.bitmap import looks_bitmap, may_speak
 from .contexts.record import find_period
 from .exact import configure_torch
 from .mixture import Mixture
@@ -210,8 +211,10 @@ def _mixed(at: _Start, cfg: CodecConfig, prior: Prior | None, threads, n: int) -
 
 
 def _kind(cfg: CodecConfig, raw: bytes, new_dataset: bool = False) -> Frame:
-    """The encoder's description of a frame: its record length and binary flag come from its bytes."""
-    return Frame(new_dataset, find_period(raw) if cfg.record else 0, looks_binary(raw))
+    """The encoder's description of a frame: its record length, binary and image flags come from its bytes."""
+    period, binary = find_period(raw) if cfg.record else 0, looks_binary(raw)
+    pixels = cfg.bitmap and may_speak(binary, period) and (not cfg.images or looks_bitmap(raw, period))
+    return Frame(new_dataset, period, binary, pixels)
 
 
 def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bool = False, segment: bool = False,
@@ -228,7 +231,7 @@ def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bo
     coded = 0 < len(payload) < len(literals)
     body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
     frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh,
-                                  segment, mixed, x86)
+                                  segment, mixed, x86, at.engine.cfg.images)
     if refs and costs:  # copies cost nothing but their share of the frame's references
         full = np.zeros(len(raw))
         full[longrange.literal_mask(refs, len(raw))] = bits if coded else 8.0

@@ -23,7 +23,7 @@ FIT_MIN_BITS = 10
 
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
-ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28}
+ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CodecConfig:
     columns: bool = True  # column contexts (columns.py)
     sparse: bool = True  # binary frames get sparse contexts (context.SPARSE)
     bitmap: bool = True  # binary frames with records get pixel contexts (bitmap.py)
+    images: bool = True  # ... only where the encoder takes the frame for a 1-bit image (bitmap.looks_bitmap)
     lane_ctx: bool = True  # lane contexts: counts of each lane's own recent bytes (contexts/lanes.py)
     halve: bool = True  # count rows are halved when full (context.HALVE_BITS): statistics follow drifting data
     checks: bool = True  # hashed count rows know their context by a check byte (contexts/counts.py)
@@ -75,9 +76,9 @@ class CodecConfig:
         orders = d["orders"]
         if not isinstance(orders, list) or any(not isinstance(k, int) or isinstance(k, bool) for k in orders):
             raise ValueError("context orders are not integers")
-        flags = {k: d[k] for k in ("record", "words", "columns", "sparse", "bitmap", "halve", "lane_ctx", "byte_weights", "checks", "runs")}
+        flags = {k: d[k] for k, f in cls.__dataclass_fields__.items() if f.type in (bool, "bool")}
         if any(not isinstance(v, bool) for v in flags.values()):
-            raise ValueError("record, words, columns, sparse, bitmap, halve, lane_ctx, byte_weights, checks and runs settings are not booleans")
+            raise ValueError(f"the {', '.join(flags)} settings are not booleans")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
         cfg.validate()
         return cfg

@@ -9,7 +9,8 @@
              and the long-range window start afresh, so the frames up to the next segment decode alone,
              +64 the new dataset is coded by the stream's model mixed with a fresh one, +128 the frame's
              bytes were coded as the x86 filter rewrote them: filters.py)
-             | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none) | payload
+             | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none; +0x8000 the
+             frame is a 1-bit image, where the settings have `images`) | payload
     payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
     end:     kind u8 = 0xFF | total raw length (varint) | crc32 of all raw bytes u32 | seek table
              | crc32 of the end record before it u32 | length of what lies between kind and this u32
@@ -35,12 +36,13 @@ from . import varint
 from .config import ADDED, LEVEL_MODELS, LEVELS, CodecConfig, level_config
 from .errors import TRUNCATED, CorruptError, UnsupportedError
 from .contexts import Frame
+from .contexts.bitmap import may_speak
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 28  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 29  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 # Versions this nncomp decodes: the older ones are this one with config.ADDED off (CHANGELOG.md).
-READS = (23, 24, 25, 26, 27, 28)
+READS = (23, 24, 25, 26, 27, 28, 29)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -52,6 +54,7 @@ SEGMENT = 0x20  # flag on a segment's first frame (not the stream's): nothing be
 MIXED = 0x40  # flag on a new dataset's first frame: the dataset is coded by the stream's model mixed with a fresh one
 X86 = 0x80  # flag on a frame's kind: its bytes were coded as filters.x86_encode made them
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
+PIXELS = 0x8000  # flag on the record length (where the settings have `images`): the frame is a 1-bit image
 END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, length of its body
 END_MIN = 1 + 1 + 4 + 2 + END_TAIL.size  # an end record's size with an empty stream and seek table
 HEADER_FIXED = len(MAGIC) + 1 + 4  # bytes that hold a header's length (its varint takes at most 4)
@@ -231,10 +234,13 @@ def parse_header(raw: bytes) -> Header:
 
 
 def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), long: bool = False,
-                fresh: bool = False, segment: bool = False, mixed: bool = False, x86: bool = False) -> bytes:
+                fresh: bool = False, segment: bool = False, mixed: bool = False, x86: bool = False,
+                images: bool = True) -> bytes:
+    """A frame; `images` as the settings say (without it the image flag is implied, not written)."""
     flags = ((NEW_DATASET if frame.new_dataset else 0) | (BINARY if frame.binary else 0) | (LONG if long else 0)
              | (FRESH if fresh else 0) | (SEGMENT if segment else 0) | (MIXED if mixed else 0) | (X86 if x86 else 0))
-    return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), frame.period) + payload
+    period = frame.period | (PIXELS if images and frame.pixels else 0)
+    return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), period) + payload
 
 
 class End(NamedTuple):
@@ -316,9 +322,15 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
             raise CorruptError("frame payload length out of range")
     elif (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
+    pixels, period = bool(period & PIXELS) and cfg.images, period & ~PIXELS if cfg.images else period
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    return FrameHead(kind, Frame(new_dataset, period, binary), raw_len, pay_len, crc, long, fresh, segment, mixed, x86)
+    if pixels and not (cfg.bitmap and may_speak(binary, period)):
+        raise CorruptError("an image flag on a frame that cannot be an image")
+    if not cfg.images:  # streams before format 29 (and settings without `images`) take every such frame for one
+        pixels = cfg.bitmap and may_speak(binary, period)
+    frame = Frame(new_dataset, period, binary, pixels)
+    return FrameHead(kind, frame, raw_len, pay_len, crc, long, fresh, segment, mixed, x86)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

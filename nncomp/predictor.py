@@ -180,7 +180,7 @@ class Predictor:
         if frame.new_dataset:
             self.new_dataset()
         self.lanes, self.frame = lanes, frame
-        self.pixels = bool(self.bitmap) and BitmapContext.speaks(frame)
+        self.pixels = bool(self.bitmap) and frame.pixels
         self.hist = torch.zeros(lanes, dtype=torch.int64)
         self.prev = torch.zeros(lanes, dtype=torch.int64)
         self.mem = None

@@ -2,12 +2,15 @@
 
 import random
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 import torch
 
 import nncomp
 from nncomp import container
-from nncomp.contexts.bitmap import LIMIT, N_BITMAP, PATH, BitmapContext
+from nncomp.contexts.bitmap import LIMIT, N_BITMAP, PATH, BitmapContext, looks_bitmap
+from nncomp.errors import CorruptError
 from nncomp.exact import LOGIT_FRAC
 
 from .conftest import TINY
@@ -93,6 +96,49 @@ def test_a_bitmap_round_trips_and_the_pixel_rows_shrink_it():
     with_px = nncomp.compress(data, config=cfg)
     without = nncomp.compress(data, config=replace(cfg, bitmap=False))
     head = container.frame_heads(with_px)[0][1]
-    assert head.frame.period == 20 and head.frame.binary and head.kind == container.CODED
+    assert head.frame.period == 20 and head.frame.binary and head.frame.pixels and head.kind == container.CODED
     assert nncomp.decompress(with_px) == data and nncomp.decompress(without) == data
     assert _payload(with_px) < 0.9 * _payload(without)
+
+
+def _string_table(width: int = 48) -> bytes:
+    """Binary records that are no picture: lines of text padded with NULs to `width` bytes, as in
+    an executable's tables of names or an archive's headers."""
+    text = (Path(__file__).resolve().parent.parent / "samples" / "sample.txt").read_bytes()
+    return b"".join(line[:40].ljust(width, b"\0") for line in text.split(b"\n") if line)[: 150 * width]
+
+
+def test_the_encoder_takes_pages_for_images_and_tables_of_text_or_code_not():
+    from tests.harness.x86 import x86_like
+
+    assert looks_bitmap(_page(20, 200), 20) and looks_bitmap(_page(64, 300, 3), 64)
+    assert not looks_bitmap(_string_table(), 48)
+    assert not looks_bitmap(x86_like(6000, 2), 48)
+
+
+def test_frames_of_records_that_are_no_image_are_coded_without_pixel_rows():
+    data = _string_table()
+    cfg = replace(TINY, lanes=16, frame_size=1 << 16)
+    stream = nncomp.compress(data, config=cfg)
+    head = container.frame_heads(stream)[0][1]
+    assert head.frame.binary and head.frame.period == 48 and not head.frame.pixels
+    without = nncomp.compress(data, config=replace(cfg, bitmap=False))
+    assert _payload(stream) == _payload(without)  # the pixel rows stayed silent
+    # settings without `images` (streams before format 29) take every such frame for an image
+    old = nncomp.compress(data, config=replace(cfg, images=False))
+    assert container.frame_heads(old)[0][1].frame.pixels and _payload(old) != _payload(stream)
+    assert nncomp.decompress(stream) == data and nncomp.decompress(old) == data
+
+
+def test_the_image_flag_is_read_only_where_a_frame_can_be_an_image():
+    data = _page(20, 200)
+    cfg = replace(TINY, lanes=16, frame_size=1 << 16)
+    stream = nncomp.compress(data, config=cfg)
+    pos, head = container.frame_heads(stream)[0]
+    assert head.frame.pixels
+    at = pos + container.FRAME_HEAD.size - 2  # the record length, whose top bit is the flag
+    assert int.from_bytes(stream[at : at + 2], "big") == container.PIXELS | 20
+    for period in (container.PIXELS | 8, container.PIXELS | 5000):  # rows too short for an image; out of range
+        bad = stream[:at] + period.to_bytes(2, "big") + stream[at + 2 :]
+        with pytest.raises(CorruptError):
+            nncomp.decompress(bad)

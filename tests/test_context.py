@@ -205,13 +205,12 @@ def test_runs_leave_frames_of_images_alone():
     import nncomp
     from nncomp import container
     from nncomp.config import level_config
-    from nncomp.contexts.bitmap import BitmapContext
     from nncomp.codec import _kind
     from tests.test_golden import inputs
 
-    image = inputs()["bitmap"]
+    image = inputs()["image"]
     on = level_config(5)
-    assert BitmapContext.speaks(_kind(on, image))  # the pixel rows speak in its frame
+    assert _kind(on, image).pixels  # the pixel rows speak in its frame
     a, b = nncomp.compress(image, config=on), nncomp.compress(image, config=replace(on, runs=False))
     # the frames, between the header and the end record (whose seek table names the header's length)
     frame_a, frame_b = (x[container.header_length(x[: container.HEADER_FIXED]) : -5 - int.from_bytes(x[-4:], "big")]

@@ -5,7 +5,7 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
 
     .venv/bin/python tests/test_golden.py --write
 
-tests/golden/v23/ to v27/ keep streams of earlier formats that this one still reads (container.READS).
+tests/golden/v23/ to v28/ keep streams of earlier formats that this one still reads (container.READS).
 """
 
 import io
@@ -32,7 +32,14 @@ def inputs() -> dict[str, bytes]:
     bitmap = bytes(min(255, (x * 3 + y * 5) // 4) for y in range(16) for x in range(64))
     noise = rng.randbytes(800)
     return {"text": text, "source": source, "records": records, "bitmap": bitmap, "random": noise,
-            "repeated": noise[:400] * 3, "x86": x86_like(1500, 28), "empty": b""}
+            "repeated": noise[:400] * 3, "x86": x86_like(1500, 28), "image": one_bit_image(), "empty": b""}
+
+
+def one_bit_image(rows: int = 48, width: int = 512) -> bytes:
+    """A 1-bit picture, 8 pixels a byte and a row a record: a disc and a thick diagonal stroke."""
+    pixels = [[(x - 300) ** 2 + (4 * y - 100) ** 2 < 60**2 or abs(x - 3 * y - 40) < 6 for x in range(width)]
+              for y in range(rows)]
+    return bytes(sum(row[i + j] << (7 - j) for j in range(8)) for row in pixels for i in range(0, width, 8))
 
 
 def path(name: str, level: int) -> Path:
@@ -92,7 +99,8 @@ def test_segmented_stream_is_the_golden_one():
 @pytest.mark.parametrize("version,name", [(23, "text.l5"), (23, "source.l1"), (23, "joint.l2"), (24, "x86.l5"),
                                           (24, "text.l2"), (24, "joint.l1"), (25, "records.l5"), (25, "x86.l2"),
                                           (25, "bitmap.l9"), (26, "text.l9"), (26, "joint.l2"), (26, "records.l1"),
-                                          (27, "x86.l5"), (27, "records.l2"), (27, "text.l5")])
+                                          (27, "x86.l5"), (27, "records.l2"), (27, "text.l5"), (28, "bitmap.l5"),
+                                          (28, "bitmap.l9"), (28, "text.l5"), (28, "x86.l5"), (28, "joint.l2")])
 def test_streams_of_earlier_formats_still_decode(version, name):
     import nncomp
 

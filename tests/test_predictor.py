@@ -33,8 +33,9 @@ def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last
         x_all[~valid_all] = 0
     settings = _settings(cfg, sparse=sparse, bitmap=bitmap)
     enc, dec = Predictor(settings, prior), Predictor(settings, prior)
-    enc.start_frame(lanes, T * blocks, Frame(period=period, binary=binary))
-    dec.start_frame(lanes, T * blocks, Frame(period=period, binary=binary))
+    frame = Frame(period=period, binary=binary, pixels=bitmap)
+    enc.start_frame(lanes, T * blocks, frame)
+    dec.start_frame(lanes, T * blocks, frame)
     for b in range(blocks):
         x, valid = x_all[:, b * T : (b + 1) * T], valid_all[:, b * T : (b + 1) * T]
         freq = enc.predict_block(x, valid)
@@ -323,7 +324,7 @@ def test_the_layout_names_the_rows_of_every_kind_of_frame():
                                    (True, 5, "orders words lane column match record sparse"),
                                    (True, 20, "orders words lane column match record sparse bitmap")):
         pred = Predictor(settings)
-        pred.start_frame(2, 64, Frame(period=period, binary=binary))
+        pred.start_frame(2, 64, Frame(period=period, binary=binary, pixels=period == 20))
         speaking = layout.speaking(binary, bool(period), pred.pixels)
         assert " ".join(speaking) == groups
         n = sum(s.stop - s.start for s in layout.slices(binary, bool(period), pred.pixels).values())

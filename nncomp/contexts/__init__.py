@@ -48,6 +48,7 @@ class Frame:
     new_dataset: bool = False  # a joint stream's next dataset starts here
     period: int = 0  # record length (0: no records)
     binary: bool = False  # binary data: the weights of binary frames, sparse and pixel rows
+    pixels: bool = False  # a 1-bit image (binary, records of bitmap.MIN_ROW bytes or more): pixel rows speak
 
 
 class Guess(NamedTuple):

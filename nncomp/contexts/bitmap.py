@@ -9,17 +9,21 @@ it in the row above and the one above that, and counts of the bit that followed.
 the sum over its 8 bits of log2 of their smoothed frequencies (a log-probability, in 1/LOGIT_FRAC
 bit), which the mixer weighs like any other row. Integer work on bytes both sides have coded.
 
-Tables with short records are not images, hence MIN_ROW. Mixing weights are chosen by how often
-the first bit's context was seen (its bit length, as the count rows' buckets).
+Tables with short records are not images, hence MIN_ROW; nor are archives and code whose bytes
+happen to repeat at a long distance, hence the encoder's `looks_bitmap`, whose answer the frame's
+head carries. Mixing weights are chosen by how often the first bit's context was seen (its bit
+length, as the count rows' buckets).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
+import numpy as np
 import torch
 
-from . import Frame, zeros
+from . import zeros
 from .counts import TOTAL_BUCKETS
 from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
@@ -30,6 +34,7 @@ _SIZES = [1 << sum(t) for t in TEMPLATES]
 CONTEXTS = sum(_SIZES)
 _OFFSETS = [sum(_SIZES[:i]) for i in range(N_BITMAP)]  # each template's first context
 MIN_ROW = 16  # records shorter than this many bytes (128 pixels) are taken for tables, not images
+SAMPLE = 1 << 16  # bytes from the middle of a frame that the image test reads
 LIMIT = 255  # a context's two counts are halved when their sum passes this: statistics follow the image
 SMOOTH = 64  # a bit seen c of n times scores log2((64 c + 1) / (64 n + 2))
 FLOOR = 12 * LOGIT_FRAC  # no bit scores below -12 bits
@@ -53,17 +58,51 @@ def _score_table() -> torch.Tensor:
     return lp.clamp(min=-FLOOR).float()  # integers below 2**11: exact, and so are sums of 8
 
 
+def may_speak(binary: bool, period: int) -> bool:
+    """Whether a frame may be an image: binary, with records long enough to be an image's rows (the
+    whole test before format 29)."""
+    return binary and period >= MIN_ROW
+
+
+def looks_bitmap(raw: bytes, period: int) -> bool:
+    """The encoder's test of a frame that may be an image (may_speak): on a sample from its middle,
+    bits predicted from the pixels to their left and above cost less than bytes predicted from the
+    byte above or the byte before, each counted adaptively (Krichevsky-Trofimov code lengths). Read
+    as pixels, pages and drawings cost about half what they cost as bytes, archives and code with
+    long records a quarter more (docs/decisions.md). Encoder only: the frame's head carries the
+    answer, so these floats decide nothing the decoder computes."""
+    x = np.frombuffer(raw, dtype=np.uint8)
+    mid = len(x) // 2
+    s = x[max(0, mid - SAMPLE // 2) : mid + SAMPLE // 2].astype(np.int64)
+    if len(s) <= 2 * period:
+        return False
+    now = s[period:]
+    by_bytes = min(_kt_bits(np.bincount(before * 256 + now, minlength=256 * 256).reshape(256, 256))
+                   for before in (s[:-period], s[period - 1 : -1]))
+    bits, width = np.unpackbits(s.astype(np.uint8)).astype(np.int64), 8 * period
+    i = np.arange(width + 2, len(bits))
+    ctx = np.zeros(len(i), dtype=np.int64)
+    for k in (*(i - d for d in range(1, 5)), *(i - width + d for d in range(-2, 3))):  # 4 to the left, 5 above
+        ctx = 2 * ctx + bits[k]
+    by_pixels = _kt_bits(np.bincount(2 * ctx + bits[i], minlength=2**10).reshape(-1, 2))
+    return by_pixels < by_bytes
+
+
+def _kt_bits(counts: np.ndarray) -> float:
+    """Bits that coding each row's symbols adaptively with the KT estimator costs, summed: (rows, K) counts."""
+    counts = counts[counts.sum(1) > 0]
+    k = counts.shape[1]
+    lg = np.vectorize(math.lgamma, otypes=[float])
+    return float((lg(counts.sum(1) + k / 2) - math.lgamma(k / 2)).sum()
+                 - (lg(counts + 0.5) - math.lgamma(0.5)).sum()) / math.log(2)
+
+
 class BitmapContext:
     """Pixel rows, one per template."""
 
     def __init__(self):
         self.table = zeros(CONTEXTS, dtype=torch.int32)  # per context: n0 | n1 << 16
         self.scores = _score_table()  # built once per process, shared (read only)
-
-    @staticmethod
-    def speaks(frame: Frame) -> bool:
-        """Pixel rows speak in binary frames whose records are long enough to be rows of an image."""
-        return frame.binary and frame.period >= MIN_ROW
 
     def counts(self) -> torch.Tensor:
         """(CONTEXTS, 2): how often each context was followed by a 0 and by a 1 bit."""
