@@ -142,3 +142,15 @@ def test_the_image_flag_is_read_only_where_a_frame_can_be_an_image():
         bad = stream[:at] + period.to_bytes(2, "big") + stream[at + 2 :]
         with pytest.raises(CorruptError):
             nncomp.decompress(bad)
+
+
+def test_info_counts_the_frames_taken_for_images():
+    import io
+
+    from nncomp.tools import info
+
+    cfg = replace(TINY, lanes=16, frame_size=1 << 12)  # the page in frames of 4 KB, the table after it
+    stream = nncomp.compress(_page(20, 400) + _string_table(), config=cfg)
+    heads = [h for _, h in container.frame_heads(stream)]
+    s = info.to_json("x", info.describe(io.BytesIO(stream)))
+    assert s["image_frames"] == sum(h.frame.pixels for h in heads) == 2 and s["binary_frames"] == len(heads)

@@ -29,7 +29,7 @@ def describe(f: BinaryIO) -> dict:
     header, head = container.read_header(f)
     version = head[4]
     cfg = header.config
-    frames = stored = binary = x86 = long = raw = packed = datasets = fresh = mixed = segments = 0
+    frames = stored = binary = images = x86 = long = raw = packed = datasets = fresh = mixed = segments = 0
     periods: set[int] = set()  # record lengths the frames use
     largest = 0  # the longest first frame of a stream or of a dataset with a fresh model: it sizes the tables
     packed += len(head)
@@ -53,6 +53,7 @@ def describe(f: BinaryIO) -> dict:
         frames += 1
         stored += head.kind == container.STORED
         binary += head.frame.binary
+        images += head.frame.pixels and cfg.bitmap
         x86 += head.x86
         long += head.long
         datasets += head.frame.new_dataset
@@ -63,7 +64,7 @@ def describe(f: BinaryIO) -> dict:
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
     return dict(version=version, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
-                stored=stored, binary=binary, x86=x86, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
+                stored=stored, binary=binary, images=images, x86=x86, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
                 datasets=datasets + (frames > 0), fresh=fresh, mixed=mixed, segments=segments)
 
 
@@ -92,7 +93,7 @@ def render(name: str, s: dict) -> Table:
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary, "
-                   f"{s['x86']} x86 code)"),
+                   f"{s['images']} 1-bit images, {s['x86']} x86 code)"),
         ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone; {s['mixed']} mixed with a fresh model)"),
         ("segments", f"{s['segments']:,} (each decodes without the others; -T N decodes N at once)"),
         ("memory to decode", f"up to about {_memory(s) / 2**20:,.0f} MiB (tables as they fill, weights, activations; plus "
@@ -139,7 +140,7 @@ def to_json(name: str, s: dict) -> dict:
     """The description of one stream as plain JSON values."""
     cfg = s["config"]
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
-            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "x86_frames": s["x86"], "long_frames": s["long"],
+            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "image_frames": s["images"], "x86_frames": s["x86"], "long_frames": s["long"],
             "record_lengths": sorted(s["periods"]), "datasets": s["datasets"], "fresh_datasets": s["fresh"],
             "mixed_datasets": s["mixed"], "segments": s["segments"],
             "compressed": s["packed"], "original": s["raw"],
