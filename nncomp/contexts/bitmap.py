@@ -79,7 +79,7 @@ def looks_bitmap(raw: bytes, period: int) -> bool:
         return False
     bits = np.unpackbits(s).astype(np.int64)
     now = bits[8 * period :].reshape(-1, 8)
-    node = np.ones_like(now)  # a leading 1, then the bits of the byte before this one
+    node = np.ones_like(now)  # each bit's node in its byte's tree: a leading 1, then the byte's bits before it
     for d in range(1, 8):
         node[:, d] = 2 * node[:, d - 1] + now[:, d - 1]
     by_bytes = min(_kt_bits(np.bincount(((before.astype(np.int64)[:, None] << 9) + 2 * node + now).ravel(),
