@@ -322,14 +322,15 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
             raise CorruptError("frame payload length out of range")
     elif (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
-    pixels, period = bool(period & PIXELS) and cfg.images, period & ~PIXELS if cfg.images else period
+    flagged = cfg.images and bool(period & PIXELS)  # without `images` the bit makes the length out of range
+    period &= ~PIXELS if cfg.images else ~0
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
-    if pixels and not (cfg.bitmap and may_speak(binary, period)):
+    may_be_image = cfg.bitmap and may_speak(binary, period)
+    if flagged and not may_be_image:
         raise CorruptError("an image flag on a frame that cannot be an image")
-    if not cfg.images:  # streams before format 29 (and settings without `images`) take every such frame for one
-        pixels = cfg.bitmap and may_speak(binary, period)
-    frame = Frame(new_dataset, period, binary, pixels)
+    # settings without `images` (those of older streams) take every frame that may be an image for one
+    frame = Frame(new_dataset, period, binary, flagged if cfg.images else may_be_image)
     return FrameHead(kind, frame, raw_len, pay_len, crc, long, fresh, segment, mixed, x86)
 
 

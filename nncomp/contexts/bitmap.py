@@ -18,7 +18,6 @@ length, as the count rows' buckets).
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import torch
@@ -60,7 +59,7 @@ def _score_table() -> torch.Tensor:
 
 def may_speak(binary: bool, period: int) -> bool:
     """Whether a frame may be an image: binary, with records long enough to be an image's rows (the
-    whole test before format 29)."""
+    whole test where the settings lack `images`)."""
     return binary and period >= MIN_ROW
 
 
@@ -69,9 +68,9 @@ def looks_bitmap(raw: bytes, period: int) -> bool:
     each bit costs less predicted from the 4 pixels to its left and the 5 above than from the byte
     above or the byte before and the bits of its own byte before it, each counted adaptively
     (Krichevsky-Trofimov code lengths of binary decisions, so that small samples judge both alike).
-    Read as pixels, pages and drawings cost 0.6-0.9 of what they cost as bytes, archives and code
-    with long records 1.4-1.7 (docs/decisions.md). Encoder only: the frame's head carries the
-    answer, so these floats decide nothing the decoder computes."""
+    Images cost clearly less read as pixels, archives and code with long records clearly more
+    (docs/decisions.md). Integer work, as everything the encoder writes: the same frame gets the
+    same answer on every machine, and the frame's head carries it to the decoder."""
     x = np.frombuffer(raw, dtype=np.uint8)
     mid = len(x) // 2
     s = x[max(0, mid - SAMPLE // 2) : mid + SAMPLE // 2]
@@ -94,11 +93,20 @@ def looks_bitmap(raw: bytes, period: int) -> bool:
     return by_pixels < by_bytes
 
 
-def _kt_bits(counts: np.ndarray) -> float:
-    """Bits that coding each context's bits adaptively with the KT estimator costs, summed: (contexts, 2) counts."""
-    counts = counts[counts.sum(1) > 0]
-    lg = np.vectorize(math.lgamma, otypes=[float])
-    return float((lg(counts.sum(1) + 1.0) - lg(counts + 0.5).sum(1) + 2 * math.lgamma(0.5)).sum()) / math.log(2)
+def _kt_bits(counts: np.ndarray) -> int:
+    """What coding each context's bits adaptively with the KT estimator costs, summed, in 1/LOGIT_FRAC
+    bit: (contexts, 2) counts. A context's bits cost the product of (n_bit + 1/2) / (n + 1) over
+    them, so sum(log2(2k + 2), k < n) - sum(log2(2k + 1), k < n0) - sum(log2(2k + 1), k < n1)."""
+    whole, half = _kt_logs()
+    return int(whole[counts.sum(1)].sum() - half[counts].sum())
+
+
+@functools.cache
+def _kt_logs() -> tuple[np.ndarray, np.ndarray]:
+    """(whole, half): whole[m] the sum of log2(2k + 2) and half[m] of log2(2k + 1) over k < m, for
+    m up to a sample's bits, in 1/LOGIT_FRAC bit (exact.ilog2_fixed)."""
+    k = torch.arange(8 * SAMPLE)
+    return tuple(np.concatenate([[0], ilog2_fixed(2 * k + j).cumsum(0).numpy()]) for j in (2, 1))
 
 
 class BitmapContext:

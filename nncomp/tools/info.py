@@ -53,7 +53,7 @@ def describe(f: BinaryIO) -> dict:
         frames += 1
         stored += head.kind == container.STORED
         binary += head.frame.binary
-        images += head.frame.pixels and cfg.bitmap
+        images += head.frame.pixels
         x86 += head.x86
         long += head.long
         datasets += head.frame.new_dataset
