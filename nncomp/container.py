@@ -322,8 +322,9 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
             raise CorruptError("frame payload length out of range")
     elif (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
-    flagged = cfg.images and bool(period & PIXELS)  # without `images` the bit makes the length out of range
-    period &= ~PIXELS if cfg.images else ~0
+    flagged = False  # without `images` the bit stays in the length, which is then out of range
+    if cfg.images:
+        flagged, period = bool(period & PIXELS), period & ~PIXELS
     if period and not (cfg.record and 2 <= period <= MAX_PERIOD):
         raise CorruptError("frame record length out of range")
     may_be_image = cfg.bitmap and may_speak(binary, period)
