@@ -17,7 +17,7 @@ import constriction
 import numpy as np
 import torch
 
-from . import container, filters, longrange
+from . import container, filters, kernels, longrange
 from . import workers as workers_mod
 from .config import MAX_SEGMENT, CodecConfig, segment_length
 from .errors import CorruptError, UnsupportedError
@@ -89,13 +89,13 @@ class Engine:
 
     @torch.inference_mode()
     def __init__(self, cfg: CodecConfig, prior: Prior | None = None, threads: int | None = None,
-                 policy: Policy = Policy(), huge: bool = False):
+                 policy: Policy = Policy(), huge: bool = False, compiled: bool = False):
         configure_torch()
         self.threads = threads
         self.cfg = cfg
         if prior is not None and not prior.fits(cfg.model, cfg.orders):
             raise UnsupportedError(f"model {prior.id} does not fit these settings")
-        self.pred = Predictor(cfg, prior, policy, huge)
+        self.pred = Predictor(cfg, prior, policy, huge, compiled)
         self.progress: Progress | None = None
 
     @classmethod
@@ -185,7 +185,7 @@ def _fresh_engine(cfg: CodecConfig, prior: Prior | None, threads, progress: Prog
     tables are sized to it: CodecConfig.fitted); encoder and decoder both start here."""
     fitted = cfg.fitted(n)
     # an input with as many bytes as a hashed order has rows writes rows on most of the table's pages
-    engine = Engine(fitted, prior, threads, huge=n >= 2**fitted.hash_bits)
+    engine = Engine(fitted, prior, threads, huge=n >= 2**fitted.hash_bits, compiled=kernels.wanted(n))
     engine.progress = progress
     return engine
 

@@ -63,6 +63,8 @@ N_SEEN = 8  # orders whose context was seen before: 0..7
 N_MATCH = 4  # match model: none, verified length < 4, < 16, >= 16
 N_SETS = N_SEEN * N_MATCH
 _MATCH_EDGES = torch.tensor([0, 4, 16])  # match states' lower bounds of the verified length
+_NO_CELLS = torch.zeros(0, 0, dtype=torch.int64)  # kernels' stand-ins for cells and lengths a frame lacks
+_NO_LENGTHS = torch.zeros(0, dtype=torch.int64)
 N_CLASSES = 16
 N_PAIRS = N_CLASSES * N_CLASSES
 
@@ -81,6 +83,7 @@ def _byte_classes() -> torch.Tensor:
 BYTE_CLASS = _byte_classes()
 _x = torch.arange(1 << 16)
 PAIR = BYTE_CLASS[_x & 255] * N_CLASSES + BYTE_CLASS[_x >> 8]  # pair of classes of the last two bytes
+_TABLES_NP = (_MATCH_EDGES.numpy(), PAIR.numpy())
 
 
 class Cells(NamedTuple):
@@ -100,7 +103,10 @@ class Cells(NamedTuple):
 
 class Mixer:
     def __init__(self, layout: RowLayout, prior_alpha: torch.Tensor | None = None, learn_gamma: bool = True,
-                 byte_weights: bool = False):
+                 byte_weights: bool = False, kernels=None):
+        """`kernels`: kernels.load()'s compiled loops, for the context logits' sum (same results)."""
+        self.kernels = kernels
+        self._weights_np = {}
         self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
         start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
@@ -145,6 +151,8 @@ class Mixer:
     def cells(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None) -> Cells:
         """Weight cells for context rows with confidence buckets (K, L), lane histories hist (L,) and
         the match model's verified lengths (L,) (-1: no match; None: no match model)."""
+        if self.kernels:
+            return self._cells_compiled(buckets, hist, match_len)
         seen = (buckets[: self.n_orders] > 0).sum(0).clamp(max=N_SEEN - 1)
         if match_len is None:
             state = torch.zeros_like(seen)
@@ -159,6 +167,8 @@ class Mixer:
     def context_logits(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         """(L,256) logits in 1/LOGIT_FRAC bit from the rows' scores f (K,L,256) (integers below 2**11)."""
         ca, cd, _, cb = cells
+        if self.kernels:
+            return self._context_logits_compiled(mix, cells, f)
 
         def units(weights: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
             return lookup(weights[mix].view(-1), cell).mul_(2.0**ALPHA_BITS).round_()  # integers, as float64
@@ -169,6 +179,26 @@ class Mixer:
         w = a.add_(units(self.delta, cd)).clamp_(0, ALPHA_MAX)  # (K,L)
         # products below 2**25, summed over <= 16 rows: exact integers; floor of a power-of-two scale
         return torch.floor((w.unsqueeze(-1) * f).sum(0) * 2.0**-ALPHA_BITS)
+
+    def _cells_compiled(self, buckets: torch.Tensor, hist: torch.Tensor, match_len: torch.Tensor | None) -> Cells:
+        K, L = buckets.shape
+        ca, cd = torch.empty((K, L), dtype=torch.int64), torch.empty((K, L), dtype=torch.int64)
+        s = torch.empty(L, dtype=torch.int64)
+        cb = torch.empty((K, L), dtype=torch.int64) if self.byte_delta is not None else _NO_CELLS
+        self.kernels.mixer_cells(buckets.numpy(), hist.numpy(), (_NO_LENGTHS if match_len is None else match_len).numpy(),
+                                 self.n_orders, self.rows, N_BUCKETS, N_SEEN, N_MATCH, *_TABLES_NP, ca.numpy(), cd.numpy(),
+                                 s.numpy(), cb.numpy())
+        return Cells(ca, cd, s, cb if self.byte_delta is not None else None)
+
+    def _context_logits_compiled(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
+        ca, cd, _, cb = cells
+        out = torch.empty(f.shape[1:], dtype=torch.float64)
+        if mix not in self._weights_np:  # views of weights that learn() changes in place
+            byte = self.byte_delta if cb is not None else self.alpha  # (not read without byte weights)
+            self._weights_np[mix] = tuple(w[mix].view(-1).numpy() for w in (self.alpha, self.delta, byte))
+        self.kernels.context_logits(*self._weights_np[mix], ca.numpy(), cd.numpy(), (_NO_CELLS if cb is None else cb).numpy(),
+                                    f.numpy(), 2.0**ALPHA_BITS, float(ALPHA_MAX), out.numpy())
+        return out
 
     def net_logits(self, mix: int, s: torch.Tensor, zh: torch.Tensor) -> torch.Tensor:
         """The transformer's logits zh (..., 256) weighted by its set's gamma (s: set per position)."""

@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from . import kernels
 from .config import CodecConfig
 from .contexts import Frame, Guess
 from .contexts.bitmap import BitmapContext
@@ -129,22 +130,25 @@ class BlockBuffers:
 class Predictor:
     """Transformer + context sources + guessed-symbol bonuses, mixed (mixer.py), over L lanes in lock-step."""
 
-    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, policy: Policy = Policy(), huge: bool = False):
-        """`huge`: the input will fill the count table (contexts.zeros)."""
+    def __init__(self, cfg: CodecConfig, prior: Prior | None = None, policy: Policy = Policy(), huge: bool = False,
+                 compiled: bool = False):
+        """`huge`: the input will fill the count table (contexts.zeros). `compiled`: the context
+        work runs in compiled kernels (kernels.py; the same results), where they load."""
         self.net = Transformer(cfg.model, prior.params if prior else None)
         self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
         self.net_lowest = min(lowest, cfg.model.n_layer)
         self.policy = policy
         self.layout = RowLayout.of(cfg)
+        compiled_loops = kernels.load() if compiled else None
         self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
-                                checks=cfg.checks, runs=cfg.runs, huge=huge)
-        self.match = MatchModel(cfg.match_bits) if self.layout.match else None
+                                checks=cfg.checks, runs=cfg.runs, huge=huge, kernels=compiled_loops)
+        self.match = MatchModel(cfg.match_bits, compiled_loops) if self.layout.match else None
         self.rec = RecordContext() if self.layout.record else None
         self.bitmap = BitmapContext() if self.layout.bitmap else None
-        by_group = {"words": WordContext() if self.layout.words else None,
+        by_group = {"words": WordContext(compiled_loops) if self.layout.words else None,
                     "lane": LaneContext() if self.layout.lane else None,
-                    "column": ColumnContext() if self.layout.column else None, "match": self.match, "record": self.rec}
+                    "column": ColumnContext(compiled_loops) if self.layout.column else None, "match": self.match, "record": self.rec}
         self.sources = [by_group[g] for g in GROUPS if by_group.get(g)]  # in the layout's order of rows
         self.guessers = [s for s in (self.match, self.rec) if s]  # in the bonus vector's order
         runs = RUN_BONUSES if cfg.runs else 0  # after the guessing sources' bonuses
@@ -153,7 +157,7 @@ class Predictor:
                                     + [RUN_LR_SCALE[1]] * (runs // 2), dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma,
-                           byte_weights=cfg.byte_weights)
+                           byte_weights=cfg.byte_weights, kernels=compiled_loops)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self.buffers = BlockBuffers()

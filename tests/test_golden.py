@@ -6,6 +6,8 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
     .venv/bin/python tests/test_golden.py --write
 
 tests/golden/v23/ to v28/ keep streams of earlier formats that this one still reads (container.READS).
+Every stream is checked with the context work in torch operations and in the compiled loops
+(nncomp/kernels.py), which must agree to the bit.
 """
 
 import io
@@ -42,6 +44,14 @@ def one_bit_image(rows: int = 48, width: int = 512) -> bytes:
     return bytes(sum(row[i + j] << (7 - j) for j in range(8)) for row in pixels for i in range(0, width, 8))
 
 
+@pytest.fixture(params=["torch", "compiled"])
+def loops(request, monkeypatch):
+    """Which implementation of the context work codes (the inputs here are below kernels.MIN_BYTES)."""
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("NNCOMP_KERNELS", "1" if request.param == "compiled" else "0")
+
+
 def path(name: str, level: int) -> Path:
     return GOLDEN / f"{name}.l{level}.nnc"
 
@@ -67,7 +77,7 @@ def segmented_stream() -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_streams_are_the_golden_ones(level):
+def test_streams_are_the_golden_ones(level, loops):
     import nncomp
     from nncomp import container
 
@@ -79,7 +89,7 @@ def test_streams_are_the_golden_ones(level):
 
 
 @pytest.mark.parametrize("level", JOINT_LEVELS)
-def test_joint_stream_is_the_golden_one(level):
+def test_joint_stream_is_the_golden_one(level, loops):
     import nncomp
 
     stream, data, starts = joint_stream(level)
@@ -88,7 +98,7 @@ def test_joint_stream_is_the_golden_one(level):
     assert nncomp.decompress(stream) == data
 
 
-def test_segmented_stream_is_the_golden_one():
+def test_segmented_stream_is_the_golden_one(loops):
     import nncomp
 
     stream, data = segmented_stream()
@@ -101,7 +111,7 @@ def test_segmented_stream_is_the_golden_one():
                                           (25, "bitmap.l9"), (26, "text.l9"), (26, "joint.l2"), (26, "records.l1"),
                                           (27, "x86.l5"), (27, "records.l2"), (27, "text.l5"), (28, "bitmap.l5"),
                                           (28, "bitmap.l9"), (28, "text.l5"), (28, "x86.l5"), (28, "joint.l2")])
-def test_streams_of_earlier_formats_still_decode(version, name):
+def test_streams_of_earlier_formats_still_decode(version, name, loops):
     import nncomp
 
     from nncomp.tools.info import describe

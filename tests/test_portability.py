@@ -1,4 +1,5 @@
-"""Files decode under another thread or worker count and CPU instruction set, in separate processes."""
+"""Files decode under another thread or worker count, CPU instruction set and implementation of the
+context work (torch operations or compiled loops), in separate processes."""
 
 import hashlib
 import platform
@@ -12,9 +13,11 @@ from .conftest import SAMPLE, nncomp_env
 DATA = SAMPLE.read_bytes()[:12000]
 SEGMENT = 4096  # three segments: -T 3 codes two in worker processes and the last one in its own
 
+# The segments are below kernels.MIN_BYTES: the compiled loops are asked for where they should code.
 CONFIGS = {
-    "T1-default-isa": (["-T", "1"], {"ATEN_CPU_CAPABILITY": "default"}),
-    "T3-best-isa": (["-T", "3"], {}),
+    "T1-default-isa": (["-T", "1"], {"ATEN_CPU_CAPABILITY": "default", "NUMBA_CPU_NAME": "generic", "NNCOMP_KERNELS": "1"}),
+    "T3-best-isa": (["-T", "3"], {"NNCOMP_KERNELS": "1"}),
+    "T1-torch-loops": (["-T", "1"], {"NNCOMP_KERNELS": "0"}),
 }
 
 
@@ -42,7 +45,8 @@ def test_compressed_bytes_identical_across_configurations(packed):
     assert len(set(digests.values())) == 1, digests
 
 
-@pytest.mark.parametrize("enc,dec", [("T1-default-isa", "T3-best-isa"), ("T3-best-isa", "T1-default-isa")])
+@pytest.mark.parametrize("enc,dec", [("T1-default-isa", "T3-best-isa"), ("T3-best-isa", "T1-torch-loops"),
+                                     ("T1-torch-loops", "T1-default-isa")])
 @pytest.mark.slow
 def test_decode_in_other_configuration(packed, enc, dec):
     flags, env = CONFIGS[dec]

@@ -17,10 +17,15 @@ NONE = 256  # the byte above where the line above is shorter (or there is none)
 FIELDS = 32  # fields told apart per line; later separators stay in the last field
 _SEPARATOR = torch.zeros(256, dtype=torch.bool)
 _SEPARATOR[[ord(c) for c in ",;\t|"]] = True
+_SEPARATOR_NP = _SEPARATOR.numpy()
 
 
 class ColumnContext:
     rows = 3  # (byte above, column), (byte above, last byte), (byte above in the field, field number, last byte)
+
+    def __init__(self, kernels=None):
+        """`kernels`: kernels.load()'s compiled loops, to use instead of torch operations (same results)."""
+        self.kernels = kernels
 
     def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
         self.buf = torch.zeros(lanes, length, dtype=torch.uint8)  # the lane's bytes so far
@@ -32,12 +37,18 @@ class ColumnContext:
         self.cur = torch.full((lanes, FIELDS + 1), -1, dtype=torch.int64)
         self.cur[:, 0] = 0
         self.prev = torch.full((lanes, FIELDS + 1), -1, dtype=torch.int64)
+        if self.kernels:  # which change in place there
+            self._state = tuple(t.numpy() for t in (self.buf, self.pos, self.cur, self.prev, self.field))
 
     def _byte(self, at: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
         return torch.where(has, self.buf.gather(1, at.clamp(min=0).unsqueeze(1)).squeeze(1).long(), NONE)
 
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
         """(rows, L) context values below 2**22."""
+        if self.kernels:
+            out = torch.empty((self.rows, len(hist)), dtype=torch.int64)
+            self.kernels.columns_contexts(*self._state, hist.numpy(), NONE, out.numpy())
+            return out
         line, prev_line = self.cur[:, 0], self.prev[:, 0]
         col = self.pos - line
         above = self._byte(prev_line + col, (prev_line >= 0) & (prev_line + col < line))
@@ -50,6 +61,9 @@ class ColumnContext:
 
     def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         # a lane that has ended writes its 0 one past its last byte, where nothing reads (see contexts)
+        if self.kernels:
+            self.kernels.columns_push(*self._state, sym.numpy(), valid.numpy(), _SEPARATOR_NP, FIELDS)
+            return
         self.buf.view(-1)[self.row_starts + self.pos] = sym.to(torch.uint8)
         self.pos = self.pos + valid
         newline = valid & (sym == 10)

@@ -10,6 +10,7 @@ encoder and decoder share.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from . import Guess, zeros
@@ -67,6 +68,14 @@ def table_sizes(orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int,
     return sizes + [256 ** len(d) for d in SPARSE] * sparse
 
 
+_NO_ROWS = torch.zeros(0, 1, dtype=torch.int64)  # the compiled rows()' stand-in for no extra contexts
+
+
+def _np_or_empty(t: torch.Tensor | None, dtype, dim: int) -> np.ndarray:
+    """t as numpy, or an empty array of the type a kernel expects in its place."""
+    return t.numpy() if t is not None else np.zeros((0,) * dim, dtype)
+
+
 def _extra_bits(extra: int | tuple[int, ...], hash_bits: int) -> list[int]:
     return [hash_bits] * extra if isinstance(extra, int) else list(extra)
 
@@ -75,7 +84,9 @@ class ContextModel:
     """Counts for orders `orders` over per-lane contexts, as features in 1/LOGIT_FRAC bit."""
 
     def __init__(self, orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int, ...] = 0, sparse: bool = False,
-                 halve: bool = False, checks: bool = False, runs: bool = False, huge: bool = False):
+                 halve: bool = False, checks: bool = False, runs: bool = False, huge: bool = False,
+                 kernels=None):
+        """`kernels`: kernels.load()'s compiled loops, to use instead of torch operations (same results)."""
         bits = _extra_bits(extra, hash_bits)
         if (not orders or any(not 1 <= k <= 7 for k in orders) or not 8 <= hash_bits <= 22 or len(bits) > 12
                 or any(not 8 <= b <= hash_bits for b in bits)):
@@ -103,6 +114,16 @@ class ContextModel:
         self.row_masks = torch.tensor([2**hash_bits - 1] * len(self.orders) + [2**b - 1 for b in bits]).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
+        self.kernels = kernels
+        if kernels:  # numpy views of the same memory, for the kernels
+            self._np = {name: t.numpy() for name, t in (("table", self.table), ("log", self.log_table))}
+            self._np["checks"] = self.checks.numpy() if checks else np.zeros(0, np.uint8)
+            self._np["runs"] = self.runs.numpy() if runs else np.zeros(0, np.int16)
+            for name in ("masks", "tags", "is_hashed", "row_masks", "offsets"):
+                self._np[name] = getattr(self, name).view(-1).numpy()
+            self._np["sparse_shift"] = _SPARSE_SHIFT.view(-1, 2).numpy()[: self.n_sparse]
+            self._np["sparse_mask"] = _SPARSE_MASK.view(-1, 2).numpy()
+            self._np["no_sparse"] = self._np["sparse_shift"][:0]
 
     def rows(self, hist: torch.Tensor, extra: torch.Tensor | None = None,
              sparse: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -112,6 +133,8 @@ class ContextModel:
         check (K, L) uint8 is each context's check byte (0 for direct rows), None without checks.
         Every row is hashed and the direct ones keep their context: a few operations for all rows,
         not a few per row."""
+        if self.kernels:
+            return self._rows_compiled(hist, extra, sparse)
         ctx = hist & self.masks
         if extra is not None:
             ctx = torch.cat([ctx, extra])
@@ -139,6 +162,8 @@ class ContextModel:
         (rows()' check), owner (K, L): OWN where the row counts this context, CLAIM where it counts
         another with a total below CLAIM_BELOW, 0 where another's (the context reads as unseen); top
         (K, L) the largest count of each row as read (0: unseen)."""
+        if self.kernels:
+            return self._features_compiled(rows, check, out)
         counts = lookup(self.table, rows).int()  # int32: the index type lookup wants, and faster sums than int16
         total = counts.sum(-1, dtype=torch.int32)  # at most 256 * COUNT_CAP
         owner = None
@@ -161,6 +186,8 @@ class ContextModel:
         only one, its most counted or neither, and the run's length; active where the row has a run and
         counts this context. rows, buckets, owner and top are features()'. runs (K, L) is the runs as
         read, for update() to extend."""
+        if self.kernels:
+            return self._run_guess_compiled(rows, buckets, owner, top, binary, base)
         v = lookup(self.runs, rows).long()
         sym, run = v & 255, v >> 8
         active = run > 0
@@ -182,6 +209,8 @@ class ContextModel:
         with checks, owners came from features() (check: rows()'); with runs, extend or restart each
         row's run (`runs`: run_guess()'s, if it was asked); then, if halving, halve the rows whose
         total count had more than HALVE_BITS bits."""
+        if self.kernels:
+            return self._update_compiled(rows, buckets, sym, valid, check, owner, runs)
         if not bool(valid.all()):
             rows, buckets, sym = rows[:, valid], buckets[:, valid], sym[valid]
             if owner is not None:
@@ -222,6 +251,44 @@ class ContextModel:
         new = torch.where(same, torch.clamp((v >> 8) + 1, max=RUN_CLASSES), 1) << 8 | sym
         # lanes that meet one row in one step: the largest value wins (independent of the order of writes)
         self.runs.scatter_reduce_(0, rows.reshape(-1), new.reshape(-1).to(torch.int16), "amax", include_self=False)
+
+    # -- the same, through the compiled kernels (kernels.py) -------------------------------------
+    def _rows_compiled(self, hist, extra, sparse):
+        if sparse and not self.n_sparse:
+            raise ValueError("sparse contexts are off in these settings")
+        extra = _NO_ROWS if extra is None else extra
+        k = len(self.orders) + len(extra) + (self.n_sparse if sparse else 0)
+        rows = torch.empty((k, len(hist)), dtype=torch.int64)
+        check = torch.empty((k, len(hist)), dtype=torch.uint8) if self.checks is not None else None
+        n = self._np
+        self.kernels.context_rows(hist.numpy(), extra.numpy(), n["masks"], n["tags"], n["is_hashed"], n["row_masks"],
+                                  n["offsets"], self.hash_bits, check is not None,
+                                  n["sparse_shift"] if sparse else n["no_sparse"], n["sparse_mask"],
+                                  rows.numpy(), _np_or_empty(check, np.uint8, 2))
+        return rows, check
+
+    def _features_compiled(self, rows, check, out):
+        f = torch.empty((*rows.shape, 256), dtype=torch.float64) if out is None else out
+        bucket, top = torch.empty(rows.shape, dtype=torch.int64), torch.empty(rows.shape, dtype=torch.int32)
+        owner = torch.empty(rows.shape, dtype=torch.int64) if check is not None else None
+        n = self._np
+        self.kernels.features(n["table"], n["checks"], check is not None, rows.numpy(),
+                              _np_or_empty(check, np.uint8, 2), n["log"], f.numpy(), bucket.numpy(),
+                              _np_or_empty(owner, np.int64, 2), top.numpy())
+        return f, bucket, owner, top
+
+    def _run_guess_compiled(self, rows, buckets, owner, top, binary, base):
+        sym, bucket, active, v = (torch.empty(rows.shape, dtype=torch.int64) for _ in range(4))
+        self.kernels.run_guess(self._np["table"], self._np["runs"], rows.numpy(), buckets.numpy(),
+                               _np_or_empty(owner, np.int64, 2), owner is not None, top.numpy(), int(binary), base,
+                               sym.numpy(), bucket.numpy(), active.numpy(), v.numpy())
+        return Guess(sym, bucket, active), v
+
+    def _update_compiled(self, rows, buckets, sym, valid, check, owner, runs):
+        n = self._np
+        self.kernels.update(n["table"], n["checks"], n["runs"], rows.numpy(), buckets.numpy(), sym.numpy(),
+                            valid.numpy(), _np_or_empty(check, np.uint8, 2), _np_or_empty(owner, np.int64, 2),
+                            owner is not None, _np_or_empty(runs, np.int64, 2), runs is not None, self.halve)
 
     @staticmethod
     def push(hist: torch.Tensor, sym: torch.Tensor) -> torch.Tensor:

@@ -34,8 +34,10 @@ BONUS_INIT = [min(float(b), 12.0) for b in range(N_LEN)]  # bits of bonus to sta
 class MatchModel:
     rows = 1  # (predicted byte, length bucket, whether there is a match)
 
-    def __init__(self, bits: int):
+    def __init__(self, bits: int, kernels=None):
+        """`kernels`: kernels.load()'s compiled loops, to use instead of torch operations (same results)."""
         self.bits = bits
+        self.kernels = kernels
         self.base = 0  # bytes of earlier frames at the start of buf
         self.buf = torch.zeros(0, dtype=torch.uint8)
         self.n = 0  # bytes of the current frame coded so far
@@ -62,6 +64,8 @@ class MatchModel:
         self.t = 0
         self.n = 0
         self._last = (None, None)  # (histories, their key): update() reuses the last step's key
+        if self.kernels:  # which change in place there
+            self._state = tuple(t.numpy() for t in (self.buf, self.table, self.own, self.salt))
 
     def _earlier(self) -> torch.Tensor:
         """The last EARLIER bytes coded before the frame that starts, in their order (lane after lane)."""
@@ -77,25 +81,47 @@ class MatchModel:
 
     def guess(self) -> Guess:
         """The byte that followed the match per lane, its length bucket as the bonus bucket."""
+        if self.kernels:
+            return self._guess_compiled()
         active = self.ptr >= 0
         self.sym = torch.where(active, self.buf[self.ptr.clamp(min=0)].long(), 0)  # update() checks it
         _, e = torch.frexp(self.len.double())
         self.bucket = e.long().clamp(0, N_LEN - 1)
         return Guess(self.sym, self.bucket, active)
 
+    def _guess_compiled(self) -> Guess:
+        """guess() through the kernel, which also makes contexts()' and verified()'s answers."""
+        L = self.lanes
+        self.sym, self.bucket, ctx, self._verified = (torch.empty(L, dtype=torch.int64) for _ in range(4))
+        active = torch.empty(L, dtype=torch.bool)
+        self.kernels.match_guess(self.buf.numpy(), self.ptr.numpy(), self.len.numpy(), N_LEN, self.sym.numpy(),
+                                 self.bucket.numpy(), active.numpy(), ctx.numpy(), self._verified.numpy())
+        self._ctx = ctx.unsqueeze(0)
+        return Guess(self.sym, self.bucket, active)
+
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
         """(rows, L) context values of the current step, after guess(): predicted byte,
         length bucket and whether there is a match (a lane without one: 0)."""
+        if self.kernels:
+            return self._ctx
         return (self.sym | self.bucket << 8 | (self.ptr >= 0).long() << 12).unsqueeze(0)
 
     def verified(self) -> torch.Tensor:
         """Verified length of each lane's match (L,), -1 where the lane has none."""
+        if self.kernels:
+            return self._verified
         return torch.where(self.ptr >= 0, self.len, -1)
 
     def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Record the coded bytes sym (L,) of this step and move the matches on, in lanes where valid.
 
         Follows guess() for the same step: its guesses are what a hit is checked against."""
+        if self.kernels:
+            self.n += self.kernels.match_push(*self._state, self.own_first, self.ptr.numpy(), self.len.numpy(), self.sym.numpy(),
+                                              before.numpy(), after.numpy(), sym.numpy(), valid.numpy(), self.base,
+                                              self.t, self.bits, MIN_LEN)
+            self.t += 1
+            return
         pos = self.base + self.t * self.lanes + self.lane_ids
         self.buf[pos] = sym.to(torch.uint8)  # ended lanes write 0 on both sides
         hit = valid & (self.ptr >= 0) & (self.sym == sym)

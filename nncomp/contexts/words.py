@@ -17,18 +17,29 @@ MASK = 2**32 - 1
 _sym = torch.arange(256)
 _LETTER = ((_sym | 32) >= ord("a")) & ((_sym | 32) <= ord("z")) | ((_sym >= ord("0")) & (_sym <= ord("9"))) | (_sym >= 128)
 _FOLD = torch.where(((_sym | 32) >= ord("a")) & ((_sym | 32) <= ord("z")), _sym | 32, _sym)
+_TABLES_NP = (_LETTER.numpy(), _FOLD.numpy())
 
 
 class WordContext:
     rows = 3  # (word so far, last byte), (word so far, previous word), (word so far, two previous words)
 
+    def __init__(self, kernels=None):
+        """`kernels`: kernels.load()'s compiled loops, to use instead of torch operations (same results)."""
+        self.kernels = kernels
+
     def start_frame(self, frame: Frame, lanes: int, length: int) -> None:
         self.word = torch.zeros(lanes, dtype=torch.int64)  # hash of the word so far (0: not in a word)
         self.prev = torch.zeros(lanes, dtype=torch.int64)  # hash of the last completed word
         self.prev2 = torch.zeros(lanes, dtype=torch.int64)  # ... and of the one before
+        if self.kernels:  # which change in place there
+            self._state = tuple(t.numpy() for t in (self.word, self.prev, self.prev2))
 
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
         """(rows, L) context values below 2**48."""
+        if self.kernels:
+            out = torch.empty((self.rows, len(hist)), dtype=torch.int64)
+            self.kernels.words_contexts(*self._state, hist.numpy(), out.numpy())
+            return out
         c1 = self.word | (hist & 255) << 32
         w2 = self.word ^ self.prev * 0x2545F491  # product below 2**62
         c2 = w2 & (2**48 - 1)
@@ -36,6 +47,9 @@ class WordContext:
         return torch.stack([c1, c2, c3])
 
     def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
+        if self.kernels:
+            self.kernels.words_push(*self._state, sym.numpy(), *_TABLES_NP, MASK)
+            return
         letter = _LETTER[sym]
         grown = ((self.word * 0x2F0F3 + _FOLD[sym] + 1) ^ (self.word >> 17)) & MASK
         done = ~letter & (self.word != 0)

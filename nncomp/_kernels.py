@@ -1,0 +1,368 @@
+"""The count table's kernels (see kernels.py), compiled by numba and cached on disk.
+
+Each mirrors one method of contexts.counts.ContextModel and says which; arrays are numpy views of
+the model's torch tensors, so the kernels read and write the same memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .contexts.counts import (CLAIM, CLAIM_BELOW, COUNT_CAP, HALVE_BITS, MAX_ROWS, OWN, RUN_AGREE, RUN_CLASSES,
+                              TOTAL_BUCKETS)
+
+_RUN_LOWEST = -(1 << 15)  # below every run value: a row's first write in a step replaces it
+
+
+@njit(cache=True, nogil=True)
+def features(table, checks, use_checks, rows, check, log_table, f, bucket, owner, top):
+    """ContextModel.features: scores f (K, L, 256), buckets, owners (with checks) and top counts
+    (K, L), written into the given arrays."""
+    K, L = rows.shape
+    # touch every row first: independent loads, which the processor overlaps (the rows are scattered
+    # over a table far larger than the caches, so each is a miss)
+    touched = 0
+    for k in range(K):
+        for l in range(L):
+            for s in range(0, 256, 32):
+                touched += table[rows[k, l], s]
+    for k in range(K):
+        for l in range(L):
+            r = rows[k, l]
+            total = 0
+            most = 0
+            for s in range(256):
+                c = table[r, s]
+                total += c
+                if c > most:
+                    most = c
+            mine = True
+            if use_checks:
+                mine = checks[r] == check[k, l]
+                owner[k, l] = OWN if mine else (CLAIM if total < CLAIM_BELOW else 0)
+            if mine:
+                for s in range(256):
+                    f[k, l, s] = log_table[table[r, s]]
+            else:  # another context's row reads as unseen
+                total = 0
+                most = 0
+                for s in range(256):
+                    f[k, l, s] = log_table[0]
+            e = 0  # bit length of the total
+            t = total
+            while t:
+                e += 1
+                t >>= 1
+            b = min(e, TOTAL_BUCKETS - 1)
+            if most == total and total > 0:
+                b += TOTAL_BUCKETS
+            bucket[k, l] = b
+            top[k, l] = most
+    return touched
+
+
+@njit(cache=True, nogil=True)
+def run_guess(table, runs, rows, bucket, owner, use_owner, top, binary, base, sym, guess_bucket, active, v):
+    """ContextModel.run_guess: each row's run as a guess (sym, guess_bucket, active) and the runs as
+    read (v), all (K, L)."""
+    K, L = rows.shape
+    for k in range(K):
+        first = (k + binary * MAX_ROWS) * (RUN_AGREE * RUN_CLASSES) + base - 1
+        for l in range(L):
+            r = rows[k, l]
+            x = np.int64(runs[r])
+            s = x & 255
+            run = x >> 8
+            v[k, l] = x
+            sym[k, l] = s
+            active[k, l] = 1 if run > 0 and (not use_owner or owner[k, l] == OWN) else 0
+            if bucket[k, l] >= TOTAL_BUCKETS:
+                agree = 0
+            elif table[r, s] == top[k, l]:
+                agree = RUN_CLASSES
+            else:
+                agree = 2 * RUN_CLASSES
+            guess_bucket[k, l] = first + agree + max(run, 1)
+
+
+@njit(cache=True, nogil=True)
+def update(table, checks, runs, rows, bucket, sym, valid, check, owner, use_owner, v, use_v, halve):
+    """ContextModel.update (with _update_runs where runs has entries): count sym (L,) in the valid
+    lanes' rows (K, L), in the torch path's phases. v: the runs as read (use_v), else read here."""
+    K, L = rows.shape
+    if runs.size:
+        if not use_v:
+            v = np.empty((K, L), np.int64)
+            for k in range(K):
+                for l in range(L):
+                    v[k, l] = runs[rows[k, l]]
+        nowhere = runs.size - 1  # the entry that takes the writes of rows another context holds
+        for k in range(K):
+            for l in range(L):
+                if valid[l]:
+                    r = rows[k, l] if not use_owner or owner[k, l] > 0 else nowhere
+                    runs[r] = _RUN_LOWEST
+        for k in range(K):
+            for l in range(L):
+                if valid[l]:
+                    x = v[k, l]
+                    same = (x & 255) == sym[l] and x > 255
+                    r = rows[k, l]
+                    if use_owner:
+                        same = same and owner[k, l] == OWN
+                        if owner[k, l] <= 0:
+                            r = nowhere
+                    new = ((min((x >> 8) + 1, RUN_CLASSES) if same else 1) << 8) | sym[l]
+                    if new > runs[r]:
+                        runs[r] = new
+    if use_owner:  # rows taken over start empty, with the highest claimant's check
+        for k in range(K):
+            for l in range(L):
+                if valid[l] and owner[k, l] == CLAIM:
+                    r = rows[k, l]
+                    for s in range(256):
+                        table[r, s] = 0
+                    checks[r] = 0
+        for k in range(K):
+            for l in range(L):
+                if valid[l] and owner[k, l] == CLAIM and check[k, l] > checks[rows[k, l]]:
+                    checks[rows[k, l]] = check[k, l]
+    for k in range(K):
+        for l in range(L):
+            if valid[l] and (not use_owner or owner[k, l] > 0):
+                r = rows[k, l]
+                c = table[r, sym[l]] + 1
+                table[r, sym[l]] = min(c, COUNT_CAP)
+    if halve:  # each full row once
+        full = np.empty(K * L, np.int64)
+        n = 0
+        for k in range(K):
+            for l in range(L):
+                if valid[l] and bucket[k, l] % TOTAL_BUCKETS > HALVE_BITS:
+                    full[n] = rows[k, l]
+                    n += 1
+        full = np.sort(full[:n])
+        for i in range(n):
+            if i == 0 or full[i] != full[i - 1]:
+                for s in range(256):
+                    table[full[i], s] >>= 1
+
+
+@njit(cache=True, nogil=True)
+def _hash(ctx, tag, bits, shift):
+    """contexts.counts.hash_context (before its mask: _mixed) of one context value below 2**56."""
+    h = (ctx & 0xFFFFFF) * 2654435761 + (ctx >> 24) * 2246822519 + tag * 97531
+    return h ^ (h >> shift)
+
+
+@njit(cache=True, nogil=True)
+def _bit_length(x):
+    e = 0
+    while x:
+        e += 1
+        x >>= 1
+    return e
+
+
+@njit(cache=True, nogil=True)
+def match_guess(buf, ptr, length, n_len, sym, bucket, active, ctx, verified):
+    """MatchModel.guess, contexts and verified: per lane (L,), written into the given arrays."""
+    for l in range(len(ptr)):
+        on = ptr[l] >= 0
+        sym[l] = buf[ptr[l]] if on else 0
+        bucket[l] = min(_bit_length(length[l]), n_len - 1)
+        active[l] = on
+        ctx[l] = sym[l] | bucket[l] << 8 | np.int64(on) << 12
+        verified[l] = length[l] if on else -1
+
+
+@njit(cache=True, nogil=True)
+def match_push(buf, table, own, salt, own_first, ptr, length, guessed, before, after, sym, valid, base, t, bits,
+               min_len):
+    """MatchModel.push: record this step's bytes and move the matches on (ptr and length in place);
+    returns how many lanes were valid."""
+    L = len(ptr)
+    keep = (1 << bits) - 1
+    ctx_mask = (1 << (8 * min_len)) - 1
+    n = 0
+    miss = np.zeros(L, np.bool_)
+    for l in range(L):
+        pos = base + t * L + l
+        buf[pos] = sym[l]
+        hit = valid[l] and ptr[l] >= 0 and guessed[l] == sym[l]
+        miss[l] = valid[l] and not hit
+        if hit:
+            length[l] += 1
+            p = ptr[l]
+            if p < base:
+                nxt = p + 1
+                if nxt == base:
+                    nxt = -1
+            else:
+                nxt = p + L
+            ptr[l] = nxt
+        elif miss[l]:
+            length[l] = 0
+            ptr[l] = -1
+    for l in range(L):  # every lane's write before any lane's lookup
+        if valid[l]:
+            n += 1
+            key = _hash(before[l] & ctx_mask, 0, bits, 31) & keep
+            pos = base + t * L + l + 1
+            if pos > table[key]:
+                table[key] = pos
+            if own_first and pos > own[key ^ salt[l]]:
+                own[key ^ salt[l]] = pos
+    for l in range(L):
+        if miss[l]:
+            key = _hash(after[l] & ctx_mask, 0, bits, 31) & keep
+            cand = table[key] - 1
+            if own_first:
+                mine = own[key ^ salt[l]] - 1
+                if mine >= 0:
+                    cand = mine
+            if cand >= 0:
+                ptr[l] = cand
+    return n
+
+
+@njit(cache=True, nogil=True)
+def columns_contexts(buf, pos, cur, prev, field, hist, none, out):
+    """ColumnContext.contexts into out (3, L)."""
+    for l in range(len(pos)):
+        line, prev_line = cur[l, 0], prev[l, 0]
+        col = pos[l] - line
+        above = buf[l, prev_line + col] if prev_line >= 0 and prev_line + col < line else none
+        k = field[l]
+        start, end = prev[l, k], prev[l, k + 1] - 1  # end: its separator
+        at = start + (pos[l] - cur[l, k])
+        in_field = buf[l, at] if start >= 0 and at < end else none
+        last = hist[l] & 255
+        out[0, l] = above | min(col, 255) << 9
+        out[1, l] = above | last << 9
+        out[2, l] = in_field | k << 9 | last << 14
+
+
+@njit(cache=True, nogil=True)
+def columns_push(buf, pos, cur, prev, field, sym, valid, separator, fields):
+    """ColumnContext.push, in place."""
+    flat = buf.reshape(-1)
+    length = buf.shape[1]
+    for l in range(len(pos)):
+        flat[l * length + pos[l]] = sym[l]  # an ended lane writes its 0 one past its last byte
+        if valid[l]:
+            pos[l] += 1
+        newline = valid[l] and sym[l] == 10
+        ends = (valid[l] and separator[sym[l]] and field[l] < fields - 1) or newline
+        if ends:
+            cur[l, field[l] + 1] = pos[l]
+        if newline:
+            field[l] = 0
+            for j in range(cur.shape[1]):
+                prev[l, j] = cur[l, j]
+                cur[l, j] = -1
+            cur[l, 0] = pos[l]
+        elif ends:
+            field[l] += 1
+
+
+@njit(cache=True, nogil=True)
+def words_contexts(word, prev, prev2, hist, out):
+    """WordContext.contexts into out (3, L)."""
+    low48 = (1 << 48) - 1
+    for l in range(len(word)):
+        w2 = word[l] ^ prev[l] * 0x2545F491
+        out[0, l] = word[l] | (hist[l] & 255) << 32
+        out[1, l] = w2 & low48
+        out[2, l] = (w2 ^ prev2[l] * 0x3C6EF372) & low48
+
+
+@njit(cache=True, nogil=True)
+def words_push(word, prev, prev2, sym, letter, fold, mask):
+    """WordContext.push, in place."""
+    for l in range(len(word)):
+        s = sym[l]
+        w = word[l]
+        if not letter[s] and w != 0:
+            prev2[l] = prev[l]
+            prev[l] = w
+        word[l] = ((w * 0x2F0F3 + fold[s] + 1) ^ (w >> 17)) & mask if letter[s] else 0
+
+
+@njit(cache=True, nogil=True)
+def context_rows(hist, extra, masks, tags, is_hashed, row_masks, offsets, hash_bits, use_checks, sparse_shift,
+                 sparse_mask, rows, check):
+    """ContextModel.rows into rows and check (K, L): the orders' rows, then extra's (E, L), then, if
+    sparse_shift has entries, the sparse contexts' (in the table's last rows)."""
+    n_orders, n_extra, n_sparse = len(masks), len(extra), len(sparse_shift)
+    for i in range(n_orders + n_extra):
+        for l in range(len(hist)):
+            c = hist[l] & masks[i] if i < n_orders else extra[i - n_orders, l]
+            if is_hashed[i]:
+                m = _hash(c, tags[i], 0, 29)
+                rows[i, l] = (m & row_masks[i]) + offsets[i]
+                if use_checks:  # from the hash's bits above any row's
+                    check[i, l] = (m >> hash_bits) % 255 + 1
+            else:
+                rows[i, l] = c + offsets[i]
+                if use_checks:
+                    check[i, l] = 0
+    for j in range(n_sparse):
+        i = n_orders + n_extra + j
+        for l in range(len(hist)):
+            b0 = (hist[l] >> sparse_shift[j, 0]) & sparse_mask[j, 0]
+            b1 = (hist[l] >> sparse_shift[j, 1]) & sparse_mask[j, 1]
+            rows[i, l] = b0 + (b1 << 8) + offsets[len(offsets) - n_sparse + j]
+            if use_checks:
+                check[i, l] = 0
+
+
+@njit(cache=True, nogil=True)
+def mixer_cells(buckets, hist, match_len, n_orders, n_rows, n_buckets, n_seen, n_match, match_edges, pair,
+                alpha, delta, sets, byte_cell):
+    """Mixer.cells into alpha, delta and byte_cell (K, L) (byte_cell: with byte weights, if it has
+    entries) and sets (L,); match_len empty: no match model."""
+    K, L = buckets.shape
+    size = n_rows * n_buckets
+    for l in range(L):
+        seen = 0
+        for k in range(n_orders):
+            if buckets[k, l] > 0:
+                seen += 1
+        state = 0
+        if len(match_len):
+            for e in match_edges:
+                if match_len[l] >= e:
+                    state += 1
+        s = min(seen, n_seen - 1) * n_match + state
+        sets[l] = s
+        p = pair[hist[l] & 0xFFFF]
+        for k in range(K):
+            cell = k * n_buckets + buckets[k, l]
+            alpha[k, l] = cell + s * size
+            delta[k, l] = cell + p * size
+            if byte_cell.size:
+                byte_cell[k, l] = k + (hist[l] & 255) * n_rows
+
+
+@njit(cache=True, nogil=True)
+def context_logits(alpha, delta, byte, alpha_cell, delta_cell, byte_cell, f, unit, alpha_max, out):
+    """Mixer.context_logits into out (L, 256): each row's weight (alpha + byte (if byte_cell has
+    entries) + delta, each rounded to 1/unit), clamped, times its scores f (K, L, 256), summed over
+    rows and floored at 1/unit; exact (integer products below 2**25 over a few dozen rows, in float64)."""
+    K, L = alpha_cell.shape
+    for l in range(L):
+        for s in range(256):
+            out[l, s] = 0.0
+        for k in range(K):
+            w = np.rint(alpha[alpha_cell[k, l]] * unit)
+            if byte_cell.size:
+                w += np.rint(byte[byte_cell[k, l]] * unit)
+            w += np.rint(delta[delta_cell[k, l]] * unit)
+            w = min(max(w, 0.0), alpha_max)
+            if w != 0.0:
+                for s in range(256):
+                    out[l, s] += w * f[k, l, s]
+        for s in range(256):
+            out[l, s] = np.floor(out[l, s] / unit)

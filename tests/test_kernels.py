@@ -1,0 +1,112 @@
+"""The compiled loops (nncomp/kernels.py) give the torch path's results bit for bit.
+
+Each kernel stands in for a group of torch operations on the coding path; any difference would make
+a stream written with them undecodable without them (and the other way round). The unit test drives
+the count table through its hardest cases (colliding contexts, lanes meeting one row, ended lanes,
+halving, runs); the stream tests run whole inputs of every kind through both paths.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from nncomp import kernels
+
+pytest.importorskip("numba")
+
+from nncomp.contexts.counts import HALVE_BITS, TOTAL_BUCKETS, ContextModel  # noqa: E402
+
+from .conftest import SAMPLE  # noqa: E402
+
+
+def _models(**settings) -> tuple[ContextModel, ContextModel]:
+    return ContextModel(**settings), ContextModel(**settings, kernels=kernels.load())
+
+
+@pytest.mark.parametrize("checks,runs,sparse", [(True, True, True), (False, False, False), (True, False, True)])
+def test_count_table_steps_agree(checks, runs, sparse):
+    settings = dict(orders=(1, 2, 3, 4), hash_bits=8, extra=2, sparse=sparse, halve=True, checks=checks, runs=runs)
+    plain, compiled = _models(**settings)
+    rng = random.Random(7)
+    lanes = 16
+    alphabet = [rng.randrange(256) for _ in range(6)]  # few symbols: rows fill, halve and collide
+    hist = torch.zeros(lanes, dtype=torch.int64)
+    halved = False
+    for step in range(400):
+        # lanes share histories often, so several lanes meet one row (and claim it) in one step
+        extra = torch.tensor([[rng.randrange(1 << 20) for _ in range(lanes)] for _ in range(2)])
+        valid = torch.tensor([rng.random() > 0.1 for _ in range(lanes)])
+        sym = torch.tensor([rng.choice(alphabet) for _ in range(lanes)]) * valid
+        out = []
+        for m in (plain, compiled):
+            rows, check = m.rows(hist, extra, sparse)
+            f, bucket, owner, top = m.features(rows, check)
+            guess, read = m.run_guess(rows, bucket, owner, top, step % 2 == 1, base=3) if runs else (None, None)
+            m.update(rows, bucket, sym, valid, check, owner, read if step % 3 else None)
+            out.append((rows, check, f, bucket, owner, top, guess, read))
+        halved |= bool((bucket % TOTAL_BUCKETS > HALVE_BITS).any())
+        for a, b in zip(*out):
+            if a is None or b is None:
+                assert a is b
+            elif isinstance(a, tuple):
+                assert all(torch.equal(x.long(), y.long()) for x, y in zip(a, b))
+            else:
+                assert torch.equal(a.long() if a.dtype != torch.float64 else a, b.long() if b.dtype != torch.float64 else b)
+        hist = torch.where(torch.tensor([rng.random() < 0.5 for _ in range(lanes)]), hist[0], ContextModel.push(hist, sym))
+    assert torch.equal(plain.table, compiled.table)
+    if checks:
+        assert torch.equal(plain.checks, compiled.checks)
+    if runs:
+        assert torch.equal(plain.runs, compiled.runs)
+    assert halved
+
+
+def _inputs() -> dict[str, bytes]:
+    rng = random.Random(31)
+    text = SAMPLE.read_bytes()[:6000]
+    table = b"".join(b"%d,%s;%d\t|x%d\n" % (i, b"ab" * (i % 5), i * i % 97, i % 3) for i in range(400))  # fields
+    words = bytes(rng.choice(b"abc def\n") for _ in range(5000))
+    binary = bytes(rng.randrange(4) * 60 + (i % 3) for i in range(6000))
+    return {"text": text, "table": table, "repeats": words[:2500] * 2, "binary": binary}
+
+
+@pytest.mark.parametrize("name", list(_inputs()))
+@pytest.mark.parametrize("level", [1, 5])
+@pytest.mark.slow
+def test_streams_agree_and_cross_decode(name, level, monkeypatch):
+    import nncomp
+
+    data = _inputs()[name]
+    coded = {}
+    for setting in ("0", "1"):
+        monkeypatch.setenv("NNCOMP_KERNELS", setting)
+        coded[setting] = nncomp.compress(data, level)
+    assert coded["0"] == coded["1"]
+    for setting in ("0", "1"):
+        monkeypatch.setenv("NNCOMP_KERNELS", setting)
+        assert nncomp.decompress(coded["0"]) == data
+
+
+def test_joint_stream_agrees(monkeypatch):
+    import nncomp
+
+    parts = list(_inputs().values())[:3]
+    coded = {}
+    for setting in ("0", "1"):
+        monkeypatch.setenv("NNCOMP_KERNELS", setting)
+        c = nncomp.compressor(1, segment=0)
+        coded[setting] = b"".join(c.compress(p) + c.end_frame() for p in parts) + c.flush()
+    assert coded["0"] == coded["1"]
+    assert nncomp.decompress(coded["1"]) == b"".join(parts)
+
+
+def test_kernels_serve_inputs_large_enough_to_repay_loading(monkeypatch):
+    monkeypatch.delenv("NNCOMP_KERNELS", raising=False)
+    assert not kernels.wanted(kernels.MIN_BYTES - 1) and kernels.wanted(kernels.MIN_BYTES)
+    monkeypatch.setenv("NNCOMP_KERNELS", "0")
+    assert not kernels.wanted(1 << 30)
+    monkeypatch.setenv("NNCOMP_KERNELS", "1")
+    assert kernels.wanted(1)
