@@ -53,6 +53,8 @@ def main() -> None:
         importlib.import_module("nncomp_ab_a.heap").keep_freed_memory()  # process-wide, as the command line does
         packed = {k: [m.compress(x, args.level, threads=args.threads) for x in inputs] for k, m in mods.items()}
         same = packed["A"] == packed["B"]
+        for k, m in mods.items():  # first calls out of the timed rounds (compiled loops load or compile then)
+            m.decompress(packed[k][0], threads=args.threads)
         total = sum(map(len, inputs))
         print(f"{total} bytes in {len(inputs)} input(s), level {args.level}: A {sum(map(len, packed['A']))} bytes, "
               f"B {sum(map(len, packed['B']))} bytes, {'same bytes' if same else 'DIFFERENT bytes'}", flush=True)

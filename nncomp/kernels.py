@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 # Kernels repay their loading from about this many bytes coded by one model.
-MIN_BYTES = 1 << 12
+MIN_BYTES = 1 << 13
 
 
 def wanted(n: int) -> bool:
@@ -32,11 +32,22 @@ def wanted(n: int) -> bool:
     return load() is not None
 
 
+class Loops:
+    """The compiled kernels, as attributes. A model holds this object; copies of a model (joint
+    --matrix copies coders) and pickles refer to the one loaded in their process."""
+
+    def __init__(self, module):
+        self.__dict__.update((name, f) for name, f in vars(module).items() if hasattr(f, "py_func"))
+
+    def __reduce__(self):
+        return load, ()
+
+
 @functools.lru_cache(maxsize=None)
-def load():
-    """The compiled kernels (a module-like namespace), or None where numba is not installed."""
+def load() -> Loops | None:
+    """The compiled kernels, or None where numba is not installed."""
     try:
         from . import _kernels
     except ImportError:
         return None
-    return _kernels
+    return Loops(_kernels)

@@ -106,7 +106,6 @@ class Mixer:
                  byte_weights: bool = False, kernels=None):
         """`kernels`: kernels.load()'s compiled loops, for the context logits' sum (same results)."""
         self.kernels = kernels
-        self._weights_np = {}
         self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
         start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
@@ -193,10 +192,9 @@ class Mixer:
     def _context_logits_compiled(self, mix: int, cells: Cells, f: torch.Tensor) -> torch.Tensor:
         ca, cd, _, cb = cells
         out = torch.empty(f.shape[1:], dtype=torch.float64)
-        if mix not in self._weights_np:  # views of weights that learn() changes in place
-            byte = self.byte_delta if cb is not None else self.alpha  # (not read without byte weights)
-            self._weights_np[mix] = tuple(w[mix].view(-1).numpy() for w in (self.alpha, self.delta, byte))
-        self.kernels.context_logits(*self._weights_np[mix], ca.numpy(), cd.numpy(), (_NO_CELLS if cb is None else cb).numpy(),
+        byte = self.byte_delta if cb is not None else self.alpha  # (not read without byte weights)
+        weights = (w[mix].view(-1).numpy() for w in (self.alpha, self.delta, byte))  # per call: see counts._counts
+        self.kernels.context_logits(*weights, ca.numpy(), cd.numpy(), (_NO_CELLS if cb is None else cb).numpy(),
                                     f.numpy(), 2.0**ALPHA_BITS, float(ALPHA_MAX), out.numpy())
         return out
 

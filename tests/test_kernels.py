@@ -103,6 +103,19 @@ def test_joint_stream_agrees(monkeypatch):
     assert nncomp.decompress(coded["1"]) == b"".join(parts)
 
 
+def test_copied_coders_keep_their_own_tables(monkeypatch):
+    """joint --matrix codes every pair from copies of one coder (copy.deepcopy): each copy's kernels
+    must write that copy's tables, as its torch operations do."""
+    from nncomp.tools.joint import ncd_matrix
+
+    parts = [(name, data[:1500]) for name, data in _inputs().items()][:3]
+    result = {}
+    for setting in ("0", "1"):
+        monkeypatch.setenv("NNCOMP_KERNELS", setting)
+        result[setting] = ncd_matrix(parts, 1)
+    assert result["0"] == result["1"]
+
+
 def test_kernels_serve_inputs_large_enough_to_repay_loading(monkeypatch):
     monkeypatch.delenv("NNCOMP_KERNELS", raising=False)
     assert not kernels.wanted(kernels.MIN_BYTES - 1) and kernels.wanted(kernels.MIN_BYTES)

@@ -37,8 +37,10 @@ class ColumnContext:
         self.cur = torch.full((lanes, FIELDS + 1), -1, dtype=torch.int64)
         self.cur[:, 0] = 0
         self.prev = torch.full((lanes, FIELDS + 1), -1, dtype=torch.int64)
-        if self.kernels:  # which change in place there
-            self._state = tuple(t.numpy() for t in (self.buf, self.pos, self.cur, self.prev, self.field))
+
+    def _state(self) -> tuple:
+        """The state the kernels change in place, as numpy views (made per call: see counts._counts)."""
+        return tuple(t.numpy() for t in (self.buf, self.pos, self.cur, self.prev, self.field))
 
     def _byte(self, at: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
         return torch.where(has, self.buf.gather(1, at.clamp(min=0).unsqueeze(1)).squeeze(1).long(), NONE)
@@ -47,7 +49,7 @@ class ColumnContext:
         """(rows, L) context values below 2**22."""
         if self.kernels:
             out = torch.empty((self.rows, len(hist)), dtype=torch.int64)
-            self.kernels.columns_contexts(*self._state, hist.numpy(), NONE, out.numpy())
+            self.kernels.columns_contexts(*self._state(), hist.numpy(), NONE, out.numpy())
             return out
         line, prev_line = self.cur[:, 0], self.prev[:, 0]
         col = self.pos - line
@@ -62,7 +64,7 @@ class ColumnContext:
     def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         # a lane that has ended writes its 0 one past its last byte, where nothing reads (see contexts)
         if self.kernels:
-            self.kernels.columns_push(*self._state, sym.numpy(), valid.numpy(), _SEPARATOR_NP, FIELDS)
+            self.kernels.columns_push(*self._state(), sym.numpy(), valid.numpy(), _SEPARATOR_NP, FIELDS)
             return
         self.buf.view(-1)[self.row_starts + self.pos] = sym.to(torch.uint8)
         self.pos = self.pos + valid

@@ -69,6 +69,7 @@ def table_sizes(orders: tuple[int, ...], hash_bits: int, extra: int | tuple[int,
 
 
 _NO_ROWS = torch.zeros(0, 1, dtype=torch.int64)  # the compiled rows()' stand-in for no extra contexts
+_NO_CHECKS, _NO_RUNS = np.zeros(0, np.uint8), np.zeros(0, np.int16)  # ... and the kernels', for tables a model lacks
 
 
 def _np_or_empty(t: torch.Tensor | None, dtype, dim: int) -> np.ndarray:
@@ -115,10 +116,8 @@ class ContextModel:
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
         self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
         self.kernels = kernels
-        if kernels:  # numpy views of the same memory, for the kernels
-            self._np = {name: t.numpy() for name, t in (("table", self.table), ("log", self.log_table))}
-            self._np["checks"] = self.checks.numpy() if checks else np.zeros(0, np.uint8)
-            self._np["runs"] = self.runs.numpy() if runs else np.zeros(0, np.int16)
+        if kernels:  # the constant tables as numpy, for the kernels (the counts are made views per call)
+            self._np = {"log": self.log_table.numpy()}
             for name in ("masks", "tags", "is_hashed", "row_masks", "offsets"):
                 self._np[name] = getattr(self, name).view(-1).numpy()
             self._np["sparse_shift"] = _SPARSE_SHIFT.view(-1, 2).numpy()[: self.n_sparse]
@@ -253,6 +252,12 @@ class ContextModel:
         self.runs.scatter_reduce_(0, rows.reshape(-1), new.reshape(-1).to(torch.int16), "amax", include_self=False)
 
     # -- the same, through the compiled kernels (kernels.py) -------------------------------------
+    def _counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The table, check bytes and runs as numpy views (empty arrays for those the settings lack),
+        made per call: a copy of the model (copy.deepcopy) must write its own tensors."""
+        return (self.table.numpy(), self.checks.numpy() if self.checks is not None else _NO_CHECKS,
+                self.runs.numpy() if self.runs is not None else _NO_RUNS)
+
     def _rows_compiled(self, hist, extra, sparse):
         if sparse and not self.n_sparse:
             raise ValueError("sparse contexts are off in these settings")
@@ -272,21 +277,21 @@ class ContextModel:
         bucket, top = torch.empty(rows.shape, dtype=torch.int64), torch.empty(rows.shape, dtype=torch.int32)
         owner = torch.empty(rows.shape, dtype=torch.int64) if check is not None else None
         n = self._np
-        self.kernels.features(n["table"], n["checks"], check is not None, rows.numpy(),
+        self.kernels.features(*self._counts()[:2], check is not None, rows.numpy(),
                               _np_or_empty(check, np.uint8, 2), n["log"], f.numpy(), bucket.numpy(),
                               _np_or_empty(owner, np.int64, 2), top.numpy())
         return f, bucket, owner, top
 
     def _run_guess_compiled(self, rows, buckets, owner, top, binary, base):
         sym, bucket, active, v = (torch.empty(rows.shape, dtype=torch.int64) for _ in range(4))
-        self.kernels.run_guess(self._np["table"], self._np["runs"], rows.numpy(), buckets.numpy(),
+        table, _, runs = self._counts()
+        self.kernels.run_guess(table, runs, rows.numpy(), buckets.numpy(),
                                _np_or_empty(owner, np.int64, 2), owner is not None, top.numpy(), int(binary), base,
                                sym.numpy(), bucket.numpy(), active.numpy(), v.numpy())
         return Guess(sym, bucket, active), v
 
     def _update_compiled(self, rows, buckets, sym, valid, check, owner, runs):
-        n = self._np
-        self.kernels.update(n["table"], n["checks"], n["runs"], rows.numpy(), buckets.numpy(), sym.numpy(),
+        self.kernels.update(*self._counts(), rows.numpy(), buckets.numpy(), sym.numpy(),
                             valid.numpy(), _np_or_empty(check, np.uint8, 2), _np_or_empty(owner, np.int64, 2),
                             owner is not None, _np_or_empty(runs, np.int64, 2), runs is not None, self.halve)
 

@@ -64,8 +64,6 @@ class MatchModel:
         self.t = 0
         self.n = 0
         self._last = (None, None)  # (histories, their key): update() reuses the last step's key
-        if self.kernels:  # which change in place there
-            self._state = tuple(t.numpy() for t in (self.buf, self.table, self.own, self.salt))
 
     def _earlier(self) -> torch.Tensor:
         """The last EARLIER bytes coded before the frame that starts, in their order (lane after lane)."""
@@ -117,7 +115,8 @@ class MatchModel:
 
         Follows guess() for the same step: its guesses are what a hit is checked against."""
         if self.kernels:
-            self.n += self.kernels.match_push(*self._state, self.own_first, self.ptr.numpy(), self.len.numpy(), self.sym.numpy(),
+            self.n += self.kernels.match_push(self.buf.numpy(), self.table.numpy(), self.own.numpy(), self.salt.numpy(),
+                                              self.own_first, self.ptr.numpy(), self.len.numpy(), self.sym.numpy(),
                                               before.numpy(), after.numpy(), sym.numpy(), valid.numpy(), self.base,
                                               self.t, self.bits, MIN_LEN)
             self.t += 1

@@ -31,14 +31,12 @@ class WordContext:
         self.word = torch.zeros(lanes, dtype=torch.int64)  # hash of the word so far (0: not in a word)
         self.prev = torch.zeros(lanes, dtype=torch.int64)  # hash of the last completed word
         self.prev2 = torch.zeros(lanes, dtype=torch.int64)  # ... and of the one before
-        if self.kernels:  # which change in place there
-            self._state = tuple(t.numpy() for t in (self.word, self.prev, self.prev2))
 
     def contexts(self, hist: torch.Tensor) -> torch.Tensor:
         """(rows, L) context values below 2**48."""
         if self.kernels:
             out = torch.empty((self.rows, len(hist)), dtype=torch.int64)
-            self.kernels.words_contexts(*self._state, hist.numpy(), out.numpy())
+            self.kernels.words_contexts(self.word.numpy(), self.prev.numpy(), self.prev2.numpy(), hist.numpy(), out.numpy())
             return out
         c1 = self.word | (hist & 255) << 32
         w2 = self.word ^ self.prev * 0x2545F491  # product below 2**62
@@ -48,7 +46,7 @@ class WordContext:
 
     def push(self, before: torch.Tensor, after: torch.Tensor, sym: torch.Tensor, valid: torch.Tensor) -> None:
         if self.kernels:
-            self.kernels.words_push(*self._state, sym.numpy(), *_TABLES_NP, MASK)
+            self.kernels.words_push(self.word.numpy(), self.prev.numpy(), self.prev2.numpy(), sym.numpy(), *_TABLES_NP, MASK)
             return
         letter = _LETTER[sym]
         grown = ((self.word * 0x2F0F3 + _FOLD[sym] + 1) ^ (self.word >> 17)) & MASK
