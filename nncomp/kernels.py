@@ -1,23 +1,22 @@
-"""Compiled loops for the count table's work per position, where numba is installed.
+"""Compiled loops for the context model's work per position, where numba is installed.
 
-A step of the context model is a few dozen small torch operations over (rows, lanes) tensors, each
-costing more in dispatch than in work. These kernels do the same integer work in one pass each, with
-the same results bit for bit: counts, check bytes and runs are integers, and the one float output
-(the rows' scores) is copied from the same integer table. Updates keep the torch path's phases (runs,
-claims, increments, halving), and writes that lanes make to one row in one step resolve by maximum,
+A position's context work (the count table, the match, word and column sources, the mixer's weight
+cells and context logits) is dozens of small torch operations over (rows, lanes) tensors, each
+costing more in dispatch than in work. The kernels in _kernels.py do the same work in one call per
+method, with the same results bit for bit: everything is integers (the scores are copied from the
+same integer table; the context logits are sums of integer products, exact in float64). Updates
+keep the torch path's phases, and writes that lanes make to one row in one step resolve by maximum,
 so the order of lanes does not matter here either.
 
-Loading them costs a few tenths of a second per process (numba's import and its cached machine
-code), so the count table uses them only for inputs large enough to repay it (`wanted`); the torch
-path in contexts/counts.py stays the reference, and the tests compare the two.
+Loading them costs about half a second per process (numba's import and its cached machine code), so
+a model uses them only for inputs large enough to repay it (`wanted`); each class's torch path stays
+the reference, and the tests compare the two.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-
-import numpy as np
 
 # Kernels repay their loading from about this many bytes coded by one model.
 MIN_BYTES = 1 << 13
