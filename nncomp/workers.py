@@ -15,7 +15,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 
 _args: tuple = ()  # in a worker: (settings, prior) of the stream it codes
-BASE = 400 << 20  # a worker's memory besides its tables and activations: Python, torch, the prior, a segment
+BASE = 500 << 20  # a worker's memory besides its tables and activations: Python, torch, numba, the prior, a segment
 
 
 def affordable(n: int, level: int | None = None) -> int:
