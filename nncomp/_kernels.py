@@ -1,7 +1,8 @@
-"""The count table's kernels (see kernels.py), compiled by numba and cached on disk.
+"""The context model's kernels (see kernels.py), compiled by numba and cached on disk.
 
-Each mirrors one method of contexts.counts.ContextModel and says which; arrays are numpy views of
-the model's torch tensors, so the kernels read and write the same memory.
+Each mirrors one method of the count table (contexts/counts.py), a source (contexts/match.py,
+words.py, columns.py) or the mixer (mixer.py), and says which; arrays are numpy views of the
+model's torch tensors, so the kernels read and write the same memory.
 """
 
 from __future__ import annotations
