@@ -1,8 +1,9 @@
 """The context model's kernels (see kernels.py), compiled by numba and cached on disk.
 
 Each mirrors one method of the count table (contexts/counts.py), a source (contexts/match.py,
-words.py, columns.py) or the mixer (mixer.py), and says which; arrays are numpy views of the
-model's torch tensors, so the kernels read and write the same memory.
+words.py, columns.py), the mixer (mixer.py) or the transformer's decoding step (model.py), and says
+which; arrays are numpy views of the model's torch tensors, so the kernels read and write the same
+memory.
 """
 
 from __future__ import annotations
@@ -367,3 +368,146 @@ def context_logits(alpha, delta, byte, alpha_cell, delta_cell, byte_cell, f, uni
                     out[l, s] += w * f[k, l, s]
         for s in range(256):
             out[l, s] = np.floor(out[l, s] / unit)
+
+
+# -- the transformer's decoding step (model.Transformer.step), between its matrix products --------
+# A product arrives as its float32 parts (P, L, n), each exact (exact.f32_parts); their sum is exact
+# in float64. Scales and bounds are arguments, so a cached kernel never holds an old constant.
+
+
+@njit(cache=True, nogil=True, inline="always")  # (a call per entry would cost more than its work)
+def _product(raw, l, c):
+    """Entry (l, c) of a product given as its float32 parts (P, L, n): their sum in float64, exact."""
+    a = 0.0
+    for j in range(raw.shape[0]):
+        a += raw[j, l, c]
+    return a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _requant(raw, l, c, w_scale, lo, hi):
+    """exact.requant of a product's entry (l, c): rint(entry * w_scale) within [lo, hi]."""
+    return min(max(np.rint(_product(raw, l, c) * w_scale), lo), hi)
+
+
+@njit(cache=True, nogil=True)
+def _net_norm(x, act_max, y32, y_keep, r_keep, t, keep):
+    """Transformer._norm of each row of x (L, d): y32 (L, d) the normed integers for the next product;
+    with keep, also y_keep[:, t] and r_keep[:, t, 0]. The same IEEE operations: an exact sum of
+    squares, a division by d, sqrt, a division, a product, rint."""
+    L, d = x.shape
+    for l in range(L):
+        ss = 0.0
+        for i in range(d):
+            ss += x[l, i] * x[l, i]
+        r = 32.0 / np.sqrt(ss / d + 1.0)
+        for i in range(d):
+            v = min(max(np.rint(x[l, i] * r), -act_max), act_max)
+            y32[l, i] = v
+            if keep:
+                y_keep[l, t, i] = v
+        if keep:
+            r_keep[l, t, 0] = r
+
+
+@njit(cache=True, nogil=True)
+def net_embed(emb, tok, x, act_max, y32, y_keep, r_keep, tok_keep, t, keep):
+    """The step's input: x (L, d) = emb[tok], then the first layer's norm (_net_norm)."""
+    L, d = x.shape
+    for l in range(L):
+        tok_keep[l, t] = tok[l]
+        for i in range(d):
+            x[l, i] = emb[tok[l], i]
+    _net_norm(x, act_max, y32, y_keep, r_keep, t, keep)
+
+
+@njit(cache=True, nogil=True)
+def net_requant(raw, w_scale, lo, hi, out32, keep_out, t, keep):
+    """exact.requant of a product (P, L, n) into out32 (L, n) (and keep_out[:, t] with keep)."""
+    P, L, n = raw.shape
+    for l in range(L):
+        for c in range(n):
+            v = _requant(raw, l, c, w_scale, lo, hi)
+            out32[l, c] = v
+            if keep:
+                keep_out[l, t, c] = v
+
+
+@njit(cache=True, nogil=True)
+def net_residual(x, raw, w_scale, res_max, act_max, y32, y_keep, r_keep, t, keep):
+    """x += requant(raw) within +-res_max (the residual stream's add, _linear's bound then the
+    stream's), then the next norm (_net_norm)."""
+    P, L, d = raw.shape
+    for l in range(L):
+        for i in range(d):
+            v = _requant(raw, l, i, w_scale, -res_max, res_max)
+            x[l, i] = min(max(x[l, i] + v, -res_max), res_max)
+    _net_norm(x, act_max, y32, y_keep, r_keep, t, keep)
+
+
+@njit(cache=True, nogil=True)
+def net_attend(raw, w_scale, act_max, kb, vb, pos, slopes, scale, table, o32,
+               qkv_keep, p_keep, tot_keep, o_keep, t, keep):
+    """Transformer._attend for one query per lane at position pos: requantizes the qkv product raw
+    (P, L, 3d), stores this position's key and value in kb (L, H, hd, Tk) and vb (L, H, Tk, hd), and
+    attends over keys 0..pos; o32 (L, d) the heads' outputs side by side. Keys after pos are masked
+    in the torch path (weight 0), so they are skipped here and their weights written as 0.
+
+    Scores are sums of hd integer products, exact in float32 as the torch product is; the scaled
+    score is floored in float64, the ALiBi bias subtracted; weights come from the integer table;
+    their total and the weighted sums of values are exact in float64, divided and rounded."""
+    P, L, n3 = raw.shape
+    H, hd, tk = kb.shape[1], kb.shape[2], kb.shape[3]
+    d = H * hd
+    top = table.shape[0] - 1.0
+    qkv = np.empty(n3, np.float32)
+    s = np.empty(pos + 1, np.float32)
+    z = np.empty(pos + 1, np.float64)
+    acc = np.empty(hd, np.float64)
+    for l in range(L):
+        for c in range(n3):
+            v = _requant(raw, l, c, w_scale, -act_max, act_max)
+            qkv[c] = v
+            if keep:
+                qkv_keep[l, t, c] = v
+        for h in range(H):
+            for i in range(hd):
+                kb[l, h, i, pos] = qkv[d + h * hd + i]
+                vb[l, h, pos, i] = qkv[2 * d + h * hd + i]
+            s[:] = 0.0
+            for i in range(hd):
+                q = qkv[h * hd + i]
+                for j in range(pos + 1):
+                    s[j] += q * kb[l, h, i, j]
+            mx = -np.inf
+            for j in range(pos + 1):
+                z[j] = np.floor(np.float64(s[j]) * scale) - slopes[h] * (pos - j)
+                mx = max(mx, z[j])
+            tot = 0.0
+            acc[:] = 0.0
+            for j in range(pos + 1):
+                w = table[int(min(max(mx - z[j], 0.0), top))]
+                tot += w
+                if keep:
+                    p_keep[l, h, t, j] = w
+                if w != 0.0:
+                    for i in range(hd):
+                        acc[i] += np.float64(w) * vb[l, h, j, i]
+            if keep:
+                for j in range(pos + 1, tk):
+                    p_keep[l, h, t, j] = 0.0
+                tot_keep[l, h, t, 0] = tot
+            for i in range(hd):
+                o = np.rint(acc[i] / tot)
+                o32[l, h * hd + i] = o
+                if keep:
+                    o_keep[l, t, h * hd + i] = o
+
+
+@njit(cache=True, nogil=True)
+def net_head(raw, scale, z):
+    """Transformer._head's logits from its product raw (P, L, 256): floor(product * scale)."""
+    P, L, n = raw.shape
+    for l in range(L):
+        for c in range(n):
+            z[l, c] = np.floor(_product(raw, l, c) * scale)

@@ -23,7 +23,7 @@ FIT_MIN_BITS = 10
 
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
-ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29}
+ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29, "ieee_sqrt": 30}
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class CodecConfig:
     checks: bool = True  # hashed count rows know their context by a check byte (contexts/counts.py)
     runs: bool = True  # count rows keep their last symbol's run, rewarded with a learned bonus (contexts/counts.py)
     byte_weights: bool = True  # mixing weights also follow the last byte (mixer.py)
+    ieee_sqrt: bool = True  # square roots are correctly rounded (exact.sqrt), where older streams used torch's
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)

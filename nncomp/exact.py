@@ -6,7 +6,8 @@ same bits on every machine, thread count, CPU instruction set and device:
 * matrix products of integer-valued float tensors whose partial sums provably stay exact
   (below 2**24 in float32, 2**53 in float64): `exact_mm`;
 * reductions over integers (int64 sums, maxima), which are exact in any order;
-* element-wise +, -, *, / and sqrt (correctly rounded by IEEE-754), round, floor, clamp;
+* element-wise +, -, *, / (correctly rounded by IEEE-754), round, floor, clamp, and `sqrt` here
+  (torch.sqrt is not correctly rounded on every build: see there);
 * integer tables built from integer arithmetic and Python's `decimal` module (software arithmetic,
   correctly rounded, identical everywhere), never from libm's exp/log.
 
@@ -27,9 +28,11 @@ __all__ = [
     "LOGIT_FRAC",
     "exact_dtype",
     "exact_mm",
+    "f32_parts",
     "lookup",
     "quantize_grad",
     "requant",
+    "sqrt",
     "exp2_table",
     "ilog2_fixed",
     "splitmix_uniform",
@@ -58,7 +61,7 @@ F32_PARTS = 4
 
 
 @functools.lru_cache(maxsize=None)
-def _f32_parts(amax: float, bmax: float, k: int) -> int:
+def f32_parts(amax: float, bmax: float, k: int) -> int:
     """How exact_mm runs a product of k integer terms bounded by amax*bmax each: as this many float32
     products over consecutive parts of k whose partial sums stay below 2**24 (1: one product), or 0:
     in float64. Decided once per shape and bound; refuses bounds beyond float64's exact range."""
@@ -74,7 +77,7 @@ def _f32_parts(amax: float, bmax: float, k: int) -> int:
 def exact_dtype(amax: float, bmax: float, k: int) -> torch.dtype:
     """The float type exact_mm multiplies in, for k integer terms bounded by amax*bmax each: float32
     (in up to F32_PARTS parts of k) where that is exact, else float64."""
-    return torch.float32 if _f32_parts(amax, bmax, k) else torch.float64
+    return torch.float32 if f32_parts(amax, bmax, k) else torch.float64
 
 
 def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: bool = False) -> torch.Tensor:
@@ -88,7 +91,7 @@ def exact_mm(a: torch.Tensor, b: torch.Tensor, amax: float, bmax: float, keep: b
     scaling, round, clamp, comparisons) or be promoted to float64 by an operation with a float64 tensor.
     """
     k = a.shape[-1]
-    parts = _f32_parts(amax, bmax, k)
+    parts = f32_parts(amax, bmax, k)
     dtype = torch.float32 if parts else torch.float64
     if a.dtype != dtype:  # (checked here: a no-op .to() still costs a dispatch, ~1 us, per operand)
         a = a.to(dtype)
@@ -119,6 +122,17 @@ def lookup(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 def requant(x: torch.Tensor, shift: int, lo: float, hi: float) -> torch.Tensor:
     """round(x * 2**-shift) clamped to [lo, hi]: scaling by a power of two is exact."""
     return torch.mul(x, 2.0**-shift).round_().clamp_(lo, hi)
+
+
+def sqrt(x: torch.Tensor, legacy: bool = False) -> torch.Tensor:
+    """The square root of a float64 tensor, correctly rounded as IEEE-754 defines it: numpy's, the
+    processor's own instruction. torch.sqrt on the CPU goes through MKL's vector library where torch
+    is built with it, whose results are not always correctly rounded and differ between instruction
+    sets (an AVX2 and an AVX-512 machine disagree on about 1 % of values by one unit in the last
+    place). `legacy`: torch.sqrt, which streams before format 30 were coded with."""
+    if legacy or x.device.type != "cpu":  # (CUDA's double-precision sqrt is correctly rounded)
+        return torch.sqrt(x)
+    return torch.from_numpy(np.sqrt(x.numpy()))
 
 
 def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:

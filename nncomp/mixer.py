@@ -103,9 +103,10 @@ class Cells(NamedTuple):
 
 class Mixer:
     def __init__(self, layout: RowLayout, prior_alpha: torch.Tensor | None = None, learn_gamma: bool = True,
-                 byte_weights: bool = False, kernels=None):
-        """`kernels`: kernels.load()'s compiled loops, for the context logits' sum (same results)."""
-        self.kernels = kernels
+                 byte_weights: bool = False, kernels=None, ieee_sqrt: bool = True):
+        """`kernels`: kernels.load()'s compiled loops, for the context logits' sum (same results).
+        `ieee_sqrt`: as for model.Transformer."""
+        self.kernels, self.ieee_sqrt = kernels, ieee_sqrt
         self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
         start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
@@ -235,7 +236,7 @@ class Mixer:
             grads["gamma"], lr["gamma"] = g * scale, self.gamma_lr[mix]
         for name in grads:
             m, v = self.adam[name]
-            adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name])
+            adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name], self.ieee_sqrt)
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
         self._quantize()

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 
 from .contexts import zeros
-from .exact import LOG2E, LOGIT_FRAC, exact_dtype, exact_mm, exp2_table, lookup, quantize_grad, requant, splitmix_uniform
+from .exact import (LOG2E, LOGIT_FRAC, exact_dtype, exact_mm, exp2_table, f32_parts, lookup, quantize_grad, requant,
+                    splitmix_uniform, sqrt)
 
 ACT_BITS = 5  # activations: real value = int / 32
 ACT_MAX = 127.0  # bound of every small activation (norm output, q, k, v, attention output, MLP hidden)
@@ -154,21 +155,42 @@ class Cache:
 
 @dataclass
 class StepState:
-    """The decoder's key and value buffers while it steps through a block, and each step's cache."""
+    """The decoder's key and value buffers while it steps through a block, and each step's cache
+    (with compiled loops, the block's cache itself, filled one position at a time)."""
 
     steps: int
     tm: int  # memory positions before the block
     kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys (L, H, hd, tm + steps), values (L, H, tm + steps, hd)
     t: int = 0
     caches: list[Cache] = field(default_factory=list)
+    block: "StepBuffers | None" = None
+
+
+@dataclass
+class StepBuffers:
+    """The compiled step's buffers: the block's forward cache (the layers below `lowest` hold no
+    positions), the residual stream x (L, d) and the float32 inputs and products of its matrix products."""
+
+    lowest: int
+    cache: Cache
+    x: torch.Tensor
+    y: torch.Tensor  # a norm's output (L, d)
+    o: torch.Tensor  # attention's output (L, d)
+    h: torch.Tensor  # the MLP's hidden layer (L, d_mlp)
+    raw: dict[str, torch.Tensor]  # per product (qkv, proj, fc1, fc2, head): (parts, L, out)
 
 
 class Transformer:
     """Byte transformer: embed -> n_layer x (norm, attention, norm, MLP) -> norm -> head."""
 
-    def __init__(self, cfg: ModelConfig, params: dict[str, torch.Tensor] | None = None):
+    def __init__(self, cfg: ModelConfig, params: dict[str, torch.Tensor] | None = None, kernels=None,
+                 ieee_sqrt: bool = True):
+        """`kernels`: compiled loops (kernels.py) for the decoding step, where every forward product
+        runs in float32 parts; else the step runs torch operations (the same integers). `ieee_sqrt`:
+        False for streams before format 30, whose square roots were torch's (exact.sqrt)."""
         cfg.validate()
         self.cfg = cfg
+        self.ieee_sqrt = ieee_sqrt
         self.params = {k: v.double().clone() for k, v in (params or init_params(cfg)).items()}
         shapes = param_shapes(cfg)
         if set(self.params) != set(shapes) or any(tuple(self.params[k].shape) != s for k, s in shapes.items()):
@@ -190,9 +212,13 @@ class Transformer:
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
         table[-1] = 0
         self.att_table = table.float()  # integers up to 2**ATT_TOP: exact, and the type p @ v runs in
+        self._att_table, self._slopes = self.att_table.numpy(), self.slopes.view(-1).double().numpy()  # for the loops
         # each layer's weight names (param_shapes' keys), built once for forward, steps and backward
         self.names = [{k: f"l{i}.{k}" for k in ("qkv", "proj", "fc1", "fc2")} for i in range(cfg.n_layer)]
         self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (query range, memory, keys)
+        # float32 parts of the products with d_model and d_mlp terms (0: float64, which the loops skip)
+        self.parts = {k: f32_parts(ACT_MAX, W_MAX, k) for k in (cfg.d_model, cfg.d_mlp)}
+        self.loops = kernels if kernels is not None and ieee_sqrt and all(self.parts.values()) else None
         self.refresh()
 
     # -- weights -----------------------------------------------------------------------------
@@ -214,7 +240,7 @@ class Transformer:
         """RMS norm to integers in [-127, 127] (RMS 32); returns (y, r) with y ~= x * r."""
         ss = x.square().sum(-1, keepdim=True)  # integers below 2**53: exact in any order
         # 32/den, a power-of-two numerator (as one division: the same bits as 32 * (1/den))
-        r = torch.div(self._norm_top, ss.div_(float(self.cfg.d_model)).add_(1.0).sqrt_())
+        r = torch.div(self._norm_top, sqrt(ss.div_(float(self.cfg.d_model)).add_(1.0), legacy=not self.ieee_sqrt))
         return torch.mul(x, r).round_().clamp_(-ACT_MAX, ACT_MAX), r
 
     def _linear(self, x: torch.Tensor, name: str, lo: float, hi: float) -> torch.Tensor:
@@ -303,8 +329,9 @@ class Transformer:
         cache.kv, cache.mem = kv, new_mem
         return z, cache
 
-    def start_steps(self, mem: list | None, lanes: int, steps: int) -> StepState:
-        """Key/value buffers for decoding `steps` positions one at a time after memory `mem`."""
+    def start_steps(self, mem: list | None, lanes: int, steps: int, lowest: int = 0) -> StepState:
+        """Key/value buffers for decoding `steps` positions one at a time after memory `mem`; finish_steps
+        will be asked for the cache of the layers from `lowest` up."""
         c = self.cfg
         tm = mem[0][0].shape[2] if mem else 0
         state = StepState(steps, tm, [])
@@ -318,6 +345,8 @@ class Transformer:
                 kb[..., :tm] = mem[i][0].transpose(-1, -2)
                 vb[:, :, :tm] = mem[i][1]
             state.kv.append((kb, vb))
+        if self.loops is not None:
+            state.block = self._step_buffers(lanes, steps, tm, lowest)
         return state
 
     def step(self, tok: torch.Tensor, state: StepState) -> torch.Tensor:
@@ -326,6 +355,8 @@ class Transformer:
         Attends over the whole key buffer with the causal mask, so each step's activations are the
         corresponding rows of forward()'s; finish_steps() stacks them into forward()'s cache.
         """
+        if state.block is not None:
+            return self._step_compiled(tok, state)
         t, tm = state.t, state.tm
         bias = self._bias(t, t + 1, tm, tm + state.steps)
 
@@ -350,11 +381,71 @@ class Transformer:
     def finish_steps(self, state: StepState, lowest: int = 0) -> Cache:
         """forward()'s cache for the block decoded by step(), from the steps' own activations (None for
         the layers below `lowest`, which backward() does not reach)."""
+        if state.block is not None:
+            if lowest < state.block.lowest or state.t != state.steps:
+                raise ValueError("the compiled step kept no cache of these layers")
+            c = state.block.cache
+            layers = [None] * lowest + c.layers[lowest:]
+            return Cache(c.tok, layers, c.yf, c.rf, [(kb.transpose(-1, -2), vb) for kb, vb in state.kv], self.steps_mem(state))
         cs = state.caches
         layers = [None] * lowest + [LayerCache.cat([c.layers[i] for c in cs]) for i in range(lowest, self.cfg.n_layer)]
         return Cache(torch.cat([c.tok for c in cs], 1), layers, torch.cat([c.yf for c in cs], 1),
                      torch.cat([c.rf for c in cs], 1), [(kb.transpose(-1, -2), vb) for kb, vb in state.kv],
                      self.steps_mem(state))
+
+    # -- the decoding step in compiled loops ------------------------------------------------
+    def _step_buffers(self, lanes: int, steps: int, tm: int, lowest: int) -> StepBuffers:
+        """The buffers of a block's compiled steps; the cache in the dtypes forward() gives."""
+        c = self.cfg
+        L, S, d, m, H, tk = lanes, steps, c.d_model, c.d_mlp, c.n_head, tm + steps
+        f64, f32 = torch.float64, torch.float32
+        lin = f32 if self.parts[d] == 1 else f64  # a requantized product of d terms: float32 where it ran as one
+        layers = [LayerCache(
+            y1=torch.empty(L, n, d, dtype=f64), r1=torch.empty(L, n, 1, dtype=f64), qkv=torch.empty(L, n, 3 * d, dtype=lin),
+            p=torch.empty(L, H, n, tk, dtype=f32), tot=torch.empty(L, H, n, 1, dtype=f64), o=torch.empty(L, n, d, dtype=f64),
+            y2=torch.empty(L, n, d, dtype=f64), r2=torch.empty(L, n, 1, dtype=f64), h=torch.empty(L, n, m, dtype=lin))
+            for n in (0 if i < lowest else S for i in range(c.n_layer))]
+        cache = Cache(torch.empty(L, S, dtype=torch.int64), layers, torch.empty(L, S, d, dtype=f64), torch.empty(L, S, 1, dtype=f64))
+        pd, pm = self.parts[d], self.parts[m]
+        raw = {"qkv": (pd, 3 * d), "proj": (pd, d), "fc1": (pd, m), "fc2": (pm, d), "head": (pd, 256)}
+        return StepBuffers(lowest, cache, torch.empty(L, d, dtype=f64), torch.empty(L, d, dtype=f32), torch.empty(L, d, dtype=f32),
+                           torch.empty(L, m, dtype=f32), {k: torch.empty(p, L, n, dtype=f32) for k, (p, n) in raw.items()})
+
+    def _mm(self, a: torch.Tensor, name: str, out: torch.Tensor) -> torch.Tensor:
+        """The product a @ (name's weights) as its float32 parts over consecutive terms, each exact, into
+        out (parts, L, n); returned as numpy for the loops, which add the parts in float64."""
+        b, parts = self.qt[name], out.shape[0]
+        size = -(-b.shape[0] // parts)
+        for j in range(parts):
+            torch.mm(a[:, j * size : (j + 1) * size], b[j * size : (j + 1) * size], out=out[j])
+        return out.numpy()
+
+    def _step_compiled(self, tok: torch.Tensor, state: StepState) -> torch.Tensor:
+        """step() in compiled loops between the matrix products: the same integers, written into the
+        block's cache (StepBuffers) at position t."""
+        K, B, t = self.loops, state.block, state.t
+        c, raw = B.cache, B.raw
+        x, y, o, h = B.x.numpy(), B.y.numpy(), B.o.numpy(), B.h.numpy()
+        w = 2.0**-W_BITS
+
+        def keeps(i: int, *names: str) -> list:
+            return [getattr(c.layers[i], k).numpy() for k in names]
+
+        K.net_embed(self.q["emb"].numpy(), tok.numpy(), x, ACT_MAX, y, *keeps(0, "y1", "r1"), c.tok.numpy(), t, B.lowest == 0)
+        for i, names in enumerate(self.names):
+            keep = i >= B.lowest
+            kb, vb = state.kv[i]
+            K.net_attend(self._mm(B.y, names["qkv"], raw["qkv"]), w, ACT_MAX, kb.numpy(), vb.numpy(), state.tm + t,
+                         self._slopes, float(self.att_scale), self._att_table, o, *keeps(i, "qkv", "p", "tot", "o"), t, keep)
+            K.net_residual(x, self._mm(B.o, names["proj"], raw["proj"]), w, RES_MAX, ACT_MAX, y, *keeps(i, "y2", "r2"), t, keep)
+            K.net_requant(self._mm(B.y, names["fc1"], raw["fc1"]), w, 0.0, ACT_MAX, h, *keeps(i, "h"), t, keep)
+            last = i + 1 == len(self.names)
+            after = [c.yf.numpy(), c.rf.numpy()] if last else keeps(i + 1, "y1", "r1")
+            K.net_residual(x, self._mm(B.h, names["fc2"], raw["fc2"]), w, RES_MAX, ACT_MAX, y, *after, t, last or i + 1 >= B.lowest)
+        z = torch.empty(tok.shape[0], 256, dtype=torch.float64)
+        K.net_head(self._mm(B.y, "head", raw["head"]), float(self.out_scale), z.numpy())
+        state.t = t + 1
+        return z
 
     # -- backward and update -----------------------------------------------------------------
     @staticmethod
@@ -438,13 +529,15 @@ class Transformer:
         """One Adam step (no bias correction) in element-wise IEEE operations only, on the weights
         that have gradients (a frozen layer's quantized weights stay as they are)."""
         for k, g in grads.items():
-            adam_step(self.params[k], self.adam[k], g, self.cfg, lr_scale)
+            adam_step(self.params[k], self.adam[k], g, self.cfg, lr_scale, self.ieee_sqrt)
         self.refresh(grads)
 
 
-def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float | torch.Tensor = 1.0) -> None:
-    """Adam without bias correction, in separate element-wise IEEE operations (no fused kernels)."""
+def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float | torch.Tensor = 1.0,
+              ieee_sqrt: bool = True) -> None:
+    """Adam without bias correction, in separate element-wise IEEE operations (no fused kernels);
+    `ieee_sqrt` as for Transformer."""
     m, v = state
     m.mul_(cfg.beta1).add_(g * (1.0 - cfg.beta1))
     v.mul_(cfg.beta2).add_(g * g * (1.0 - cfg.beta2))
-    w.sub_(m * (cfg.lr * lr_scale) / (torch.sqrt(v) + 1e-12))
+    w.sub_(m * (cfg.lr * lr_scale) / (sqrt(v, legacy=not ieee_sqrt) + 1e-12))

@@ -133,14 +133,15 @@ class Predictor:
     def __init__(self, cfg: CodecConfig, prior: Prior | None = None, policy: Policy = Policy(), huge: bool = False,
                  compiled: bool = False):
         """`huge`: the input will fill the count table (contexts.zeros). `compiled`: the context
-        work runs in compiled kernels (kernels.py; the same results), where they load."""
-        self.net = Transformer(cfg.model, prior.params if prior else None)
+        work and the network's decoding step run in compiled kernels (kernels.py; the same results),
+        where they load."""
+        compiled_loops = kernels.load() if compiled else None
+        self.net = Transformer(cfg.model, prior.params if prior else None, compiled_loops, cfg.ieee_sqrt)
         self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
         self.net_lowest = min(lowest, cfg.model.n_layer)
         self.policy = policy
         self.layout = RowLayout.of(cfg)
-        compiled_loops = kernels.load() if compiled else None
         self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
                                 checks=cfg.checks, runs=cfg.runs, huge=huge, kernels=compiled_loops)
         self.match = MatchModel(cfg.match_bits, compiled_loops) if self.layout.match else None
@@ -157,7 +158,7 @@ class Predictor:
                                     + [RUN_LR_SCALE[1]] * (runs // 2), dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma,
-                           byte_weights=cfg.byte_weights, kernels=compiled_loops)
+                           byte_weights=cfg.byte_weights, kernels=compiled_loops, ieee_sqrt=cfg.ieee_sqrt)
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self.buffers = BlockBuffers()
@@ -265,7 +266,7 @@ class Predictor:
 
     # -- decoder side ---------------------------------------------------------------------
     def begin_block(self, steps: int) -> None:
-        self._state = self.net.start_steps(self.mem, self.lanes, steps)
+        self._state = self.net.start_steps(self.mem, self.lanes, steps, self.net_lowest)
         self._steps = Steps(steps)
 
     def predict_step(self) -> torch.Tensor:
@@ -333,7 +334,7 @@ class Predictor:
             for g in blk.guesses:  # (L,T) or (rows,L,T) each
                 gm = gq.view(-1).take(start + g.symbol) * g.active
                 grad_b.index_add_(0, g.bucket.reshape(-1), gm.reshape(-1))
-            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, self.beta_lr)
+            adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, self.beta_lr, self.net.ieee_sqrt)
             self._refresh_beta()
         self.mixer.learn(self.mix, gq, sc, blk.f, blk.cells, blk.zh, self.net.cfg)
 

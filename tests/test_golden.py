@@ -5,9 +5,9 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
 
     .venv/bin/python tests/test_golden.py --write
 
-tests/golden/v23/ to v28/ keep streams of earlier formats that this one still reads (container.READS).
-Every stream is checked with the context work in torch operations and in the compiled loops
-(nncomp/kernels.py), which must agree to the bit.
+tests/golden/v23/ to v29/ keep streams of earlier formats that this one still reads (container.READS).
+Every stream is checked with the context work and the network's decoding step in torch operations
+and in the compiled loops (nncomp/kernels.py), which must agree to the bit.
 """
 
 import io
@@ -46,7 +46,8 @@ def one_bit_image(rows: int = 48, width: int = 512) -> bytes:
 
 @pytest.fixture(params=["torch", "compiled"])
 def loops(request, monkeypatch):
-    """Which implementation of the context work codes (the inputs here are below kernels.MIN_BYTES)."""
+    """Which implementation of the context work and the decoding step codes (the inputs here are below
+    kernels.MIN_BYTES)."""
     if request.param == "compiled":
         pytest.importorskip("numba")
     monkeypatch.setenv("NNCOMP_KERNELS", "1" if request.param == "compiled" else "0")
@@ -110,7 +111,9 @@ def test_segmented_stream_is_the_golden_one(loops):
                                           (24, "text.l2"), (24, "joint.l1"), (25, "records.l5"), (25, "x86.l2"),
                                           (25, "bitmap.l9"), (26, "text.l9"), (26, "joint.l2"), (26, "records.l1"),
                                           (27, "x86.l5"), (27, "records.l2"), (27, "text.l5"), (28, "bitmap.l5"),
-                                          (28, "bitmap.l9"), (28, "text.l5"), (28, "x86.l5"), (28, "joint.l2")])
+                                          (28, "bitmap.l9"), (28, "text.l5"), (28, "x86.l5"), (28, "joint.l2"),
+                                          (29, "text.l5"), (29, "x86.l5"), (29, "image.l5"), (29, "records.l9"),
+                                          (29, "joint.l2")])
 def test_streams_of_earlier_formats_still_decode(version, name, loops):
     import nncomp
 

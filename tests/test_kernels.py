@@ -3,7 +3,9 @@
 Each kernel stands in for a group of torch operations on the coding path; any difference would make
 a stream written with them undecodable without them (and the other way round). The unit test drives
 the count table through its hardest cases (colliding contexts, lanes meeting one row, ended lanes,
-halving, runs); the stream tests run whole inputs of every kind through both paths.
+halving, runs), and the network's decoding step through blocks with and without memory, for shapes
+whose products run as one float32 part and as several; the stream tests run whole inputs of every
+kind through both paths.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from nncomp import kernels
 
 pytest.importorskip("numba")
 
+from nncomp.config import LEVELS  # noqa: E402
 from nncomp.contexts.counts import HALVE_BITS, TOTAL_BUCKETS, ContextModel  # noqa: E402
+from nncomp.model import LayerCache, ModelConfig, Transformer  # noqa: E402
 
 from .conftest import SAMPLE  # noqa: E402
 
@@ -62,6 +66,43 @@ def test_count_table_steps_agree(checks, runs, sparse):
     if runs:
         assert torch.equal(plain.runs, compiled.runs)
     assert halved
+
+
+@pytest.mark.parametrize("cfg,lowest", [(LEVELS[5].model, 1), (LEVELS[5].model, 0), (LEVELS[1].model, 0),
+                                        (ModelConfig(d_model=64, n_head=2, d_mlp=512, block=8), 1)])
+def test_network_steps_agree(cfg, lowest):
+    """Step by step, the compiled decoding step gives the torch step's logits, the forward pass's,
+    and the same cache for learning (values and dtypes), keys and values."""
+    plain, compiled = Transformer(cfg), Transformer(cfg, kernels=kernels.load())
+    assert compiled.loops is not None
+    g = torch.Generator().manual_seed(11)
+    for k in plain.params:  # weights far from their start, so every activation is busy
+        plain.params[k] += torch.randn(plain.params[k].shape, generator=g, dtype=torch.float64) * 0.3
+        compiled.params[k] = plain.params[k].clone()
+    plain.refresh()
+    compiled.refresh()
+    lanes, T = 5, cfg.block
+    tok = torch.randint(0, 256, (lanes, 2 * T), generator=g)
+    mem = None
+    for b in range(2):  # the first block without memory, the second after it
+        block = tok[:, b * T : (b + 1) * T]
+        z, cache = plain.forward(block, mem)
+        states = [m.start_steps(mem, lanes, T, lowest) for m in (plain, compiled)]
+        for t in range(T):
+            za, zb = (m.step(block[:, t], s) for m, s in zip((plain, compiled), states))
+            assert zb.dtype == za.dtype and torch.equal(za, zb) and torch.equal(za, z[:, t]), (b, t)
+        ca, cb = (m.finish_steps(s, lowest) for m, s in zip((plain, compiled), states))
+        for name in ("tok", "yf", "rf"):
+            assert torch.equal(getattr(ca, name), getattr(cb, name)), name
+        assert [la is None for la in ca.layers] == [lb is None for lb in cb.layers] == [i < lowest for i in range(cfg.n_layer)]
+        for la, lb in zip(ca.layers[lowest:], cb.layers[lowest:]):
+            for f in LayerCache.__dataclass_fields__:
+                x, y = getattr(la, f), getattr(lb, f)
+                assert x.dtype == y.dtype and torch.equal(x, y), f
+        for pairs in (zip(ca.kv, cb.kv), zip(ca.mem, cb.mem)):
+            for (ka, va), (kb, vb) in pairs:
+                assert torch.equal(ka, kb) and torch.equal(va, vb)
+        mem = cache.mem
 
 
 def _inputs() -> dict[str, bytes]:
