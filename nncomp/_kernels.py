@@ -446,59 +446,65 @@ def net_residual(x, raw, w_scale, res_max, act_max, y32, y_keep, r_keep, t, keep
 
 
 @njit(cache=True, nogil=True)
-def net_attend(raw, w_scale, act_max, kb, vb, pos, slopes, scale, table, o32,
-               qkv_keep, p_keep, tot_keep, o_keep, t, keep):
+def net_attend(raw, w_scale, act_max, k8, v8, pos, slopes, scale, table, o32, qkv_keep, p_keep, tot_keep, o_keep, t, keep):
     """Transformer._attend for one query per lane at position pos: requantizes the qkv product raw
-    (P, L, 3d), stores this position's key and value in kb (L, H, hd, Tk) and vb (L, H, Tk, hd), and
-    attends over keys 0..pos; o32 (L, d) the heads' outputs side by side. Keys after pos are masked
-    in the torch path (weight 0), so they are skipped here and their weights written as 0.
+    (P, L, 3d), stores this position's key and value in k8 and v8 (L, H, Tk, hd) (integers up to
+    act_max, in int8), and attends over keys 0..pos; o32 (L, d) the heads' outputs side by side.
+    Keys after pos are masked in the torch path (weight 0), so they are skipped here and their
+    weights written as 0.
 
-    Scores are sums of hd integer products, exact in float32 as the torch product is; the scaled
-    score is floored in float64, the ALiBi bias subtracted; weights come from the integer table;
-    their total and the weighted sums of values are exact in float64, divided and rounded."""
-    P, L, n3 = raw.shape
-    H, hd, tk = kb.shape[1], kb.shape[2], kb.shape[3]
+    Scores and the weighted sums of values are integer sums (exact in int32); the scaled score is
+    floored in float64 and the ALiBi bias (integer slopes) subtracted, in int64 (the torch path's
+    float64 integers, exactly); weights come from the integer table; their total is exact in float64,
+    and the sums are divided by it and rounded."""
+    L, H, tk, hd = k8.shape
     d = H * hd
-    top = table.shape[0] - 1.0
-    qkv = np.empty(n3, np.float32)
-    s = np.empty(pos + 1, np.float32)
-    z = np.empty(pos + 1, np.float64)
-    acc = np.empty(hd, np.float64)
+    n = pos + 1
+    top = table.shape[0] - 1
+    qkv = np.empty(raw.shape[2], np.int32)
+    sc = np.empty(n, np.int32)
+    z = np.empty(n, np.int64)
+    acc = np.empty(hd, np.int32)
     for l in range(L):
-        for c in range(n3):
+        for c in range(raw.shape[2]):
             v = _requant(raw, l, c, w_scale, -act_max, act_max)
-            qkv[c] = v
+            qkv[c] = np.int32(v)
             if keep:
                 qkv_keep[l, t, c] = v
         for h in range(H):
-            for i in range(hd):
-                kb[l, h, i, pos] = qkv[d + h * hd + i]
-                vb[l, h, pos, i] = qkv[2 * d + h * hd + i]
-            s[:] = 0.0
-            for i in range(hd):
-                q = qkv[h * hd + i]
-                for j in range(pos + 1):
-                    s[j] += q * kb[l, h, i, j]
-            mx = -np.inf
-            for j in range(pos + 1):
-                z[j] = np.floor(np.float64(s[j]) * scale) - slopes[h] * (pos - j)
+            q = qkv[h * hd : (h + 1) * hd]
+            k8[l, h, pos] = qkv[d + h * hd : d + (h + 1) * hd]
+            v8[l, h, pos] = qkv[2 * d + h * hd : 2 * d + (h + 1) * hd]
+            for j in range(n):
+                row = k8[l, h, j]
+                s = np.int32(0)
+                for i in range(hd):
+                    s += q[i] * np.int32(row[i])
+                sc[j] = s
+            # (each loop alone, so that the compiler makes vector code of it)
+            for j in range(n):
+                z[j] = np.int64(np.floor(np.float64(sc[j]) * scale)) - slopes[h] * (pos - j)
+            mx = z[0]
+            for j in range(1, n):
                 mx = max(mx, z[j])
             tot = 0.0
-            acc[:] = 0.0
-            for j in range(pos + 1):
-                w = table[int(min(max(mx - z[j], 0.0), top))]
+            acc[:] = 0
+            for j in range(n):
+                w = table[min(mx - z[j], top)]
                 tot += w
                 if keep:
                     p_keep[l, h, t, j] = w
                 if w != 0.0:
+                    wi = np.int32(w)
+                    row = v8[l, h, j]
                     for i in range(hd):
-                        acc[i] += np.float64(w) * vb[l, h, j, i]
+                        acc[i] += wi * np.int32(row[i])
             if keep:
-                for j in range(pos + 1, tk):
+                for j in range(n, tk):
                     p_keep[l, h, t, j] = 0.0
                 tot_keep[l, h, t, 0] = tot
             for i in range(hd):
-                o = np.rint(acc[i] / tot)
+                o = np.rint(np.float64(acc[i]) / tot)
                 o32[l, h * hd + i] = o
                 if keep:
                     o_keep[l, t, h * hd + i] = o

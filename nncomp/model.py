@@ -161,6 +161,7 @@ class StepState:
     steps: int
     tm: int  # memory positions before the block
     kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys (L, H, hd, tm + steps), values (L, H, tm + steps, hd)
+    # (with compiled loops, none: the block's own)
     t: int = 0
     caches: list[Cache] = field(default_factory=list)
     block: "StepBuffers | None" = None
@@ -178,6 +179,9 @@ class StepBuffers:
     o: torch.Tensor  # attention's output (L, d)
     h: torch.Tensor  # the MLP's hidden layer (L, d_mlp)
     raw: dict[str, torch.Tensor]  # per product (qkv, proj, fc1, fc2, head): (parts, L, out)
+    # per layer: keys and values (L, H, tm + steps, hd) in int8 (|k|, |v| <= ACT_MAX), a quarter of the
+    # memory that attention reads at every step, one cache line where each step writes
+    kv8: list[tuple[torch.Tensor, torch.Tensor]]
 
 
 class Transformer:
@@ -212,7 +216,9 @@ class Transformer:
         table = exp2_table(ATT_FRAC, ATT_RANGE, ATT_TOP)
         table[-1] = 0
         self.att_table = table.float()  # integers up to 2**ATT_TOP: exact, and the type p @ v runs in
-        self._att_table, self._slopes = self.att_table.numpy(), self.slopes.view(-1).double().numpy()  # for the loops
+        # for the compiled step: the table, slopes and scales as numpy and floats
+        self._att_table, self._slopes = self.att_table.numpy(), self.slopes.view(-1).long().numpy()
+        self._att_scale, self._out_scale = float(self.att_scale), float(self.out_scale)
         # each layer's weight names (param_shapes' keys), built once for forward, steps and backward
         self.names = [{k: f"l{i}.{k}" for k in ("qkv", "proj", "fc1", "fc2")} for i in range(cfg.n_layer)]
         self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (query range, memory, keys)
@@ -335,6 +341,9 @@ class Transformer:
         c = self.cfg
         tm = mem[0][0].shape[2] if mem else 0
         state = StepState(steps, tm, [])
+        if self.loops is not None:
+            state.block = self._step_buffers(lanes, steps, tm, lowest, mem)
+            return state
         for i in range(c.n_layer):
             # float32 holds these integers (|k|, |v| <= ACT_MAX) exactly and is the type attention's
             # products run in, so no step converts the whole buffer again; keys are kept transposed, the
@@ -345,8 +354,6 @@ class Transformer:
                 kb[..., :tm] = mem[i][0].transpose(-1, -2)
                 vb[:, :, :tm] = mem[i][1]
             state.kv.append((kb, vb))
-        if self.loops is not None:
-            state.block = self._step_buffers(lanes, steps, tm, lowest)
         return state
 
     def step(self, tok: torch.Tensor, state: StepState) -> torch.Tensor:
@@ -376,6 +383,8 @@ class Transformer:
         """The keys and values of the block decoded by step(): the next block's memory (forward()'s mem)."""
         if state.t != state.steps:
             raise ValueError("block not fully decoded")
+        if state.block is not None:
+            return [(k8[:, :, state.tm :].float(), v8[:, :, state.tm :].float()) for k8, v8 in state.block.kv8]
         return [(kb[..., state.tm :].transpose(-1, -2), vb[:, :, state.tm :]) for kb, vb in state.kv]
 
     def finish_steps(self, state: StepState, lowest: int = 0) -> Cache:
@@ -386,7 +395,7 @@ class Transformer:
                 raise ValueError("the compiled step kept no cache of these layers")
             c = state.block.cache
             layers = [None] * lowest + c.layers[lowest:]
-            return Cache(c.tok, layers, c.yf, c.rf, [(kb.transpose(-1, -2), vb) for kb, vb in state.kv], self.steps_mem(state))
+            return Cache(c.tok, layers, c.yf, c.rf, [(k8.float(), v8.float()) for k8, v8 in state.block.kv8], self.steps_mem(state))
         cs = state.caches
         layers = [None] * lowest + [LayerCache.cat([c.layers[i] for c in cs]) for i in range(lowest, self.cfg.n_layer)]
         return Cache(torch.cat([c.tok for c in cs], 1), layers, torch.cat([c.yf for c in cs], 1),
@@ -394,7 +403,7 @@ class Transformer:
                      self.steps_mem(state))
 
     # -- the decoding step in compiled loops ------------------------------------------------
-    def _step_buffers(self, lanes: int, steps: int, tm: int, lowest: int) -> StepBuffers:
+    def _step_buffers(self, lanes: int, steps: int, tm: int, lowest: int, mem: list | None) -> StepBuffers:
         """The buffers of a block's compiled steps; the cache in the dtypes forward() gives."""
         c = self.cfg
         L, S, d, m, H, tk = lanes, steps, c.d_model, c.d_mlp, c.n_head, tm + steps
@@ -409,7 +418,15 @@ class Transformer:
         pd, pm = self.parts[d], self.parts[m]
         raw = {"qkv": (pd, 3 * d), "proj": (pd, d), "fc1": (pd, m), "fc2": (pm, d), "head": (pd, 256)}
         return StepBuffers(lowest, cache, torch.empty(L, d, dtype=f64), torch.empty(L, d, dtype=f32), torch.empty(L, d, dtype=f32),
-                           torch.empty(L, m, dtype=f32), {k: torch.empty(p, L, n, dtype=f32) for k, (p, n) in raw.items()})
+                           torch.empty(L, m, dtype=f32), {k: torch.empty(p, L, n, dtype=f32) for k, (p, n) in raw.items()},
+                           [(self._int8_keys(mem, i, L, tk, 0), self._int8_keys(mem, i, L, tk, 1)) for i in range(c.n_layer)])
+
+    def _int8_keys(self, mem: list | None, layer: int, lanes: int, tk: int, which: int) -> torch.Tensor:
+        """A layer's keys (which = 0) or values (1) for a block's compiled steps: memory, then room."""
+        buf = torch.zeros(lanes, self.cfg.n_head, tk, self.hd, dtype=torch.int8)
+        if mem:
+            buf[:, :, : mem[layer][which].shape[2]] = mem[layer][which]
+        return buf
 
     def _mm(self, a: torch.Tensor, name: str, out: torch.Tensor) -> torch.Tensor:
         """The product a @ (name's weights) as its float32 parts over consecutive terms, each exact, into
@@ -434,16 +451,16 @@ class Transformer:
         K.net_embed(self.q["emb"].numpy(), tok.numpy(), x, ACT_MAX, y, *keeps(0, "y1", "r1"), c.tok.numpy(), t, B.lowest == 0)
         for i, names in enumerate(self.names):
             keep = i >= B.lowest
-            kb, vb = state.kv[i]
-            K.net_attend(self._mm(B.y, names["qkv"], raw["qkv"]), w, ACT_MAX, kb.numpy(), vb.numpy(), state.tm + t,
-                         self._slopes, float(self.att_scale), self._att_table, o, *keeps(i, "qkv", "p", "tot", "o"), t, keep)
+            k8, v8 = B.kv8[i]
+            K.net_attend(self._mm(B.y, names["qkv"], raw["qkv"]), w, ACT_MAX, k8.numpy(), v8.numpy(), state.tm + t,
+                         self._slopes, self._att_scale, self._att_table, o, *keeps(i, "qkv", "p", "tot", "o"), t, keep)
             K.net_residual(x, self._mm(B.o, names["proj"], raw["proj"]), w, RES_MAX, ACT_MAX, y, *keeps(i, "y2", "r2"), t, keep)
             K.net_requant(self._mm(B.y, names["fc1"], raw["fc1"]), w, 0.0, ACT_MAX, h, *keeps(i, "h"), t, keep)
             last = i + 1 == len(self.names)
             after = [c.yf.numpy(), c.rf.numpy()] if last else keeps(i + 1, "y1", "r1")
             K.net_residual(x, self._mm(B.h, names["fc2"], raw["fc2"]), w, RES_MAX, ACT_MAX, y, *after, t, last or i + 1 >= B.lowest)
         z = torch.empty(tok.shape[0], 256, dtype=torch.float64)
-        K.net_head(self._mm(B.y, "head", raw["head"]), float(self.out_scale), z.numpy())
+        K.net_head(self._mm(B.y, "head", raw["head"]), self._out_scale, z.numpy())
         state.t = t + 1
         return z
 
