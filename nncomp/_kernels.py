@@ -15,6 +15,15 @@ from .contexts.counts import (CLAIM, CLAIM_BELOW, COUNT_CAP, HALVE_BITS, MAX_ROW
                               TOTAL_BUCKETS)
 
 _RUN_LOWEST = -(1 << 15)  # below every run value: a row's first write in a step replaces it
+# The other modules' constants the kernels read. numba keeps a global's value in its cached machine
+# code and checks only this file's date and size, so kernels.load() compares these with `baked`.
+CONSTANTS = (CLAIM, CLAIM_BELOW, COUNT_CAP, HALVE_BITS, MAX_ROWS, OWN, RUN_AGREE, RUN_CLASSES, TOTAL_BUCKETS)
+
+
+@njit(cache=True, nogil=True)
+def baked():
+    """CONSTANTS as the cached machine code holds them."""
+    return (CLAIM, CLAIM_BELOW, COUNT_CAP, HALVE_BITS, MAX_ROWS, OWN, RUN_AGREE, RUN_CLASSES, TOTAL_BUCKETS)
 
 
 @njit(cache=True, nogil=True)

@@ -49,4 +49,11 @@ def load() -> Loops | None:
         from . import _kernels
     except ImportError:
         return None
+    if _kernels.baked() != _kernels.CONSTANTS:
+        # a cache compiled before a constant of contexts/counts.py changed, which numba does not see:
+        # drop it, so every kernel compiles again with today's values (and caches them)
+        for f in vars(_kernels).values():
+            if hasattr(f, "py_func"):
+                f._cache.flush()
+        _kernels.baked.recompile()
     return Loops(_kernels)

@@ -157,6 +157,30 @@ def test_copied_coders_keep_their_own_tables(monkeypatch):
     assert result["0"] == result["1"]
 
 
+def test_a_cache_compiled_with_other_constants_is_not_used(tmp_path):
+    """numba checks only _kernels.py's date and size before it reuses cached machine code, which holds
+    the constants it read from contexts/counts.py: a changed constant must make the kernels compile again."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shutil.copytree(Path(kernels.__file__).parent, tmp_path / "nncomp", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from nncomp import kernels, _kernels; kernels.load(); "
+            "print(_kernels.baked()[2], _kernels.CONSTANTS[2])")
+
+    def run() -> str:
+        r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert run() == ["32000", "32000"]  # compiles and caches
+    counts = tmp_path / "nncomp" / "contexts" / "counts.py"
+    counts.write_text(counts.read_text().replace("COUNT_CAP = 32000", "COUNT_CAP = 31000"))
+    assert run() == ["31000", "31000"]  # the stale cache is dropped
+    assert run() == ["31000", "31000"]  # and the new one kept
+
+
 def test_kernels_serve_inputs_large_enough_to_repay_loading(monkeypatch):
     monkeypatch.delenv("NNCOMP_KERNELS", raising=False)
     assert not kernels.wanted(kernels.MIN_BYTES - 1) and kernels.wanted(kernels.MIN_BYTES)
