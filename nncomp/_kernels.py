@@ -462,7 +462,8 @@ def net_attend(raw, w_scale, act_max, k8, v8, pos, slopes, scale, table, o32, qk
     Keys after pos are masked in the torch path (weight 0), so they are skipped here and their
     weights written as 0.
 
-    Scores and the weighted sums of values are integer sums (exact in int32); the scaled score is
+    Scores and the weighted sums of values are integer sums, exact in int32 (below 127 * 127 * 512
+    and 2**10 * 127 * 512 for every shape ModelConfig.validate allows); the scaled score is
     floored in float64 and the ALiBi bias (integer slopes) subtracted, in int64 (the torch path's
     float64 integers, exactly); weights come from the integer table; their total is exact in float64,
     and the sums are divided by it and rounded."""

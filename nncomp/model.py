@@ -161,7 +161,7 @@ class StepState:
     steps: int
     tm: int  # memory positions before the block
     kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys (L, H, hd, tm + steps), values (L, H, tm + steps, hd)
-    # (with compiled loops, none: the block's own)
+    # (empty with compiled loops: StepBuffers.kv8 holds them)
     t: int = 0
     caches: list[Cache] = field(default_factory=list)
     block: "StepBuffers | None" = None
