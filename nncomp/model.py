@@ -179,6 +179,7 @@ class StepBuffers:
     o: torch.Tensor  # attention's output (L, d)
     h: torch.Tensor  # the MLP's hidden layer (L, d_mlp)
     raw: dict[str, torch.Tensor]  # per product (qkv, proj, fc1, fc2, head): (parts, L, out)
+    parts: dict[str, list[tuple[slice, torch.Tensor]]]  # per product: each part's terms and its out
     # per layer: keys and values (L, H, tm + steps, hd) in int8 (|k|, |v| <= ACT_MAX), a quarter of the
     # memory that attention reads at every step, one cache line where each step writes
     kv8: list[tuple[torch.Tensor, torch.Tensor]]
@@ -416,9 +417,13 @@ class Transformer:
             for n in (0 if i < lowest else S for i in range(c.n_layer))]
         cache = Cache(torch.empty(L, S, dtype=torch.int64), layers, torch.empty(L, S, d, dtype=f64), torch.empty(L, S, 1, dtype=f64))
         pd, pm = self.parts[d], self.parts[m]
-        raw = {"qkv": (pd, 3 * d), "proj": (pd, d), "fc1": (pd, m), "fc2": (pm, d), "head": (pd, 256)}
+        shapes = {"qkv": (pd, d, 3 * d), "proj": (pd, d, d), "fc1": (pd, d, m), "fc2": (pm, m, d), "head": (pd, d, 256)}
+        raw = {k: torch.empty(p, L, n, dtype=f32) for k, (p, _, n) in shapes.items()}
+        # consecutive terms per part, as exact_mm splits them (any split of exact parts gives the same sum)
+        parts = {k: [(slice(j * -(-kk // p), (j + 1) * -(-kk // p)), raw[k][j]) for j in range(p)]
+                 for k, (p, kk, _) in shapes.items()}
         return StepBuffers(lowest, cache, torch.empty(L, d, dtype=f64), torch.empty(L, d, dtype=f32), torch.empty(L, d, dtype=f32),
-                           torch.empty(L, m, dtype=f32), {k: torch.empty(p, L, n, dtype=f32) for k, (p, n) in raw.items()},
+                           torch.empty(L, m, dtype=f32), raw, parts,
                            [(self._int8_keys(mem, i, L, tk, 0), self._int8_keys(mem, i, L, tk, 1)) for i in range(c.n_layer)])
 
     def _int8_keys(self, mem: list | None, layer: int, lanes: int, tk: int, which: int) -> torch.Tensor:
@@ -428,20 +433,22 @@ class Transformer:
             buf[:, :, : mem[layer][which].shape[2]] = mem[layer][which]
         return buf
 
-    def _mm(self, a: torch.Tensor, name: str, out: torch.Tensor) -> torch.Tensor:
-        """The product a @ (name's weights) as its float32 parts over consecutive terms, each exact, into
-        out (parts, L, n); returned as numpy for the loops, which add the parts in float64."""
-        b, parts = self.qt[name], out.shape[0]
-        size = -(-b.shape[0] // parts)
-        for j in range(parts):
-            torch.mm(a[:, j * size : (j + 1) * size], b[j * size : (j + 1) * size], out=out[j])
-        return out.numpy()
+    def _mm(self, a: torch.Tensor, name: str, B: StepBuffers, product: str):
+        """The product a @ (name's weights) as its float32 parts, each exact, into B.raw[product]
+        (parts, L, n); returned as numpy for the loops, which add the parts in float64."""
+        b, parts = self.qt[name], B.parts[product]
+        if len(parts) == 1:
+            torch.mm(a, b, out=parts[0][1])
+        else:
+            for terms, out in parts:
+                torch.mm(a[:, terms], b[terms], out=out)
+        return B.raw[product].numpy()
 
     def _step_compiled(self, tok: torch.Tensor, state: StepState) -> torch.Tensor:
         """step() in compiled loops between the matrix products: the same integers, written into the
         block's cache (StepBuffers) at position t."""
         K, B, t = self.loops, state.block, state.t
-        c, raw = B.cache, B.raw
+        c = B.cache
         x, y, o, h = B.x.numpy(), B.y.numpy(), B.o.numpy(), B.h.numpy()
         w = 2.0**-W_BITS
 
@@ -452,15 +459,15 @@ class Transformer:
         for i, names in enumerate(self.names):
             keep = i >= B.lowest
             k8, v8 = B.kv8[i]
-            K.net_attend(self._mm(B.y, names["qkv"], raw["qkv"]), w, ACT_MAX, k8.numpy(), v8.numpy(), state.tm + t,
+            K.net_attend(self._mm(B.y, names["qkv"], B, "qkv"), w, ACT_MAX, k8.numpy(), v8.numpy(), state.tm + t,
                          self._slopes, self._att_scale, self._att_table, o, *keeps(i, "qkv", "p", "tot", "o"), t, keep)
-            K.net_residual(x, self._mm(B.o, names["proj"], raw["proj"]), w, RES_MAX, ACT_MAX, y, *keeps(i, "y2", "r2"), t, keep)
-            K.net_requant(self._mm(B.y, names["fc1"], raw["fc1"]), w, 0.0, ACT_MAX, h, *keeps(i, "h"), t, keep)
+            K.net_residual(x, self._mm(B.o, names["proj"], B, "proj"), w, RES_MAX, ACT_MAX, y, *keeps(i, "y2", "r2"), t, keep)
+            K.net_requant(self._mm(B.y, names["fc1"], B, "fc1"), w, 0.0, ACT_MAX, h, *keeps(i, "h"), t, keep)
             last = i + 1 == len(self.names)
             after = [c.yf.numpy(), c.rf.numpy()] if last else keeps(i + 1, "y1", "r1")
-            K.net_residual(x, self._mm(B.h, names["fc2"], raw["fc2"]), w, RES_MAX, ACT_MAX, y, *after, t, last or i + 1 >= B.lowest)
+            K.net_residual(x, self._mm(B.h, names["fc2"], B, "fc2"), w, RES_MAX, ACT_MAX, y, *after, t, last or i + 1 >= B.lowest)
         z = torch.empty(tok.shape[0], 256, dtype=torch.float64)
-        K.net_head(self._mm(B.y, "head", raw["head"]), self._out_scale, z.numpy())
+        K.net_head(self._mm(B.y, "head", B, "head"), self._out_scale, z.numpy())
         state.t = t + 1
         return z
 
