@@ -471,16 +471,23 @@ def net_attend(raw, w_scale, act_max, k8, v8, pos, slopes, scale, table, o32, qk
     d = H * hd
     n = pos + 1
     top = table.shape[0] - 1
+    qf = np.empty(raw.shape[2], np.float64)
     qkv = np.empty(raw.shape[2], np.int32)
     sc = np.empty(n, np.int32)
     z = np.empty(n, np.int64)
     acc = np.empty(hd, np.int32)
     for l in range(L):
+        if raw.shape[0] == 1:  # (one part: a loop without the parts' sum, which compiles to vector code)
+            for c in range(raw.shape[2]):
+                qf[c] = min(max(np.rint(np.float64(raw[0, l, c]) * w_scale), -act_max), act_max)
+        else:
+            for c in range(raw.shape[2]):
+                qf[c] = _requant(raw, l, c, w_scale, -act_max, act_max)
         for c in range(raw.shape[2]):
-            v = _requant(raw, l, c, w_scale, -act_max, act_max)
-            qkv[c] = np.int32(v)
-            if keep:
-                qkv_keep[l, t, c] = v
+            qkv[c] = np.int32(qf[c])
+        if keep:
+            for c in range(raw.shape[2]):
+                qkv_keep[l, t, c] = qf[c]
         for h in range(H):
             q = qkv[h * hd : (h + 1) * hd]
             k8[l, h, pos] = qkv[d + h * hd : d + (h + 1) * hd]
