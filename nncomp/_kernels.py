@@ -23,7 +23,7 @@ CONSTANTS = (CLAIM, CLAIM_BELOW, COUNT_CAP, HALVE_BITS, MAX_ROWS, OWN, RUN_AGREE
 @njit(cache=True, nogil=True)
 def baked():
     """CONSTANTS as the cached machine code holds them."""
-    return (CLAIM, CLAIM_BELOW, COUNT_CAP, HALVE_BITS, MAX_ROWS, OWN, RUN_AGREE, RUN_CLASSES, TOTAL_BUCKETS)
+    return CONSTANTS
 
 
 @njit(cache=True, nogil=True)

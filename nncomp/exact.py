@@ -126,10 +126,9 @@ def requant(x: torch.Tensor, shift: int, lo: float, hi: float) -> torch.Tensor:
 
 def sqrt(x: torch.Tensor, legacy: bool = False) -> torch.Tensor:
     """The square root of a float64 tensor, correctly rounded as IEEE-754 defines it: numpy's, the
-    processor's own instruction. torch.sqrt on the CPU goes through MKL's vector library where torch
-    is built with it, whose results are not always correctly rounded and differ between instruction
-    sets (an AVX2 and an AVX-512 machine disagree on about 1 % of values by one unit in the last
-    place). `legacy`: torch.sqrt, which streams before format 30 were coded with."""
+    processor's own instruction, because torch.sqrt on the CPU may go through MKL's vector library,
+    whose last bit depends on the instruction set (docs/decisions.md, Numerics). `legacy`: torch.sqrt,
+    for streams whose settings lack config.CodecConfig.ieee_sqrt."""
     if legacy or x.device.type != "cpu":  # (CUDA's double-precision sqrt is correctly rounded)
         return torch.sqrt(x)
     return torch.from_numpy(np.sqrt(x.numpy()))

@@ -31,12 +31,17 @@ def wanted(n: int) -> bool:
     return load() is not None
 
 
+def _compiled(module) -> dict:
+    """The module's numba functions by name."""
+    return {name: f for name, f in vars(module).items() if hasattr(f, "py_func")}
+
+
 class Loops:
     """The compiled kernels, as attributes. A model holds this object; copies of a model (joint
     --matrix copies coders) and pickles refer to the one loaded in their process."""
 
     def __init__(self, module):
-        self.__dict__.update((name, f) for name, f in vars(module).items() if hasattr(f, "py_func"))
+        self.__dict__.update(_compiled(module))
 
     def __reduce__(self):
         return load, ()
@@ -52,8 +57,7 @@ def load() -> Loops | None:
     if _kernels.baked() != _kernels.CONSTANTS:
         # a cache compiled before a constant of contexts/counts.py changed, which numba does not see:
         # drop it, so every kernel compiles again with today's values (and caches them)
-        for f in vars(_kernels).values():
-            if hasattr(f, "py_func"):
-                f._cache.flush()
+        for f in _compiled(_kernels).values():
+            f._cache.flush()
         _kernels.baked.recompile()
     return Loops(_kernels)

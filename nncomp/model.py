@@ -192,7 +192,7 @@ class Transformer:
                  ieee_sqrt: bool = True):
         """`kernels`: compiled loops (kernels.py) for the decoding step, where every forward product
         runs in float32 parts; else the step runs torch operations (the same integers). `ieee_sqrt`:
-        False for streams before format 30, whose square roots were torch's (exact.sqrt)."""
+        as config.CodecConfig.ieee_sqrt (False: torch's square roots, exact.sqrt's legacy)."""
         cfg.validate()
         self.cfg = cfg
         self.ieee_sqrt = ieee_sqrt
