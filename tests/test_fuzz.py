@@ -7,10 +7,10 @@ from .harness import fuzz
 
 @pytest.mark.slow
 def test_mutants_in_process():
-    summary = fuzz.run(200, seed=11)  # thousands: tests/harness/fuzz.py
-    assert summary["mutants"] == 200
+    summary = fuzz.run(120, seed=11)  # thousands: tests/harness/fuzz.py
+    assert summary["mutants"] == 120
     assert summary["failures"] == 0, summary["failure details"]
-    assert summary["clean errors"] > 100  # most mutants must actually be rejected
+    assert summary["clean errors"] > 60  # most mutants must actually be rejected
 
 
 @pytest.mark.slow
