@@ -357,6 +357,23 @@ def mixer_cells(buckets, hist, match_len, n_orders, n_rows, n_buckets, n_seen, n
                 byte_cell[k, l] = k + (hist[l] & 255) * n_rows
 
 
+# Reassociation is safe here: every product and partial sum is an integer well inside float64's exact
+# range, so any order gives the same sum, and it lets the loop run in vector registers.
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def mixer_dots(f, gq, dots):
+    """Mixer.learn's d loss / d weight of each row at each position: dots (T, K, L) = the sum over
+    symbols of scores f (T, K, L, 256) times the gradient gq (L, T, 256) (integers below 2**11 and
+    2**17: products below 2**28, exact sums of 256)."""
+    T, K, L, S = f.shape
+    for t in range(T):
+        for k in range(K):
+            for l in range(L):
+                acc = 0.0
+                for s in range(S):
+                    acc += f[t, k, l, s] * gq[l, t, s]
+                dots[t, k, l] = acc
+
+
 @njit(cache=True, nogil=True)
 def context_logits(alpha, delta, byte, alpha_cell, delta_cell, byte_cell, f, unit, alpha_max, out):
     """Mixer.context_logits into out (L, 256): each row's weight (alpha + byte (if byte_cell has

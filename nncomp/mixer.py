@@ -215,10 +215,14 @@ class Mixer:
         is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
         ca, cd, s, cb = cells
         # d loss / d weight of each row at each position, one position at a time (f is time first, so
-        # that each step wrote its scores in place; as one product this layout costs ten times more)
+        # that each step wrote its scores in place; as one product this layout costs ten times more).
+        # f is float32, the block's largest buffer at half float64's size; its products are exact in float64
         dots = torch.empty(f.shape[:3], dtype=torch.float64)
-        for t in range(len(f)):
-            dots[t] = torch.einsum("kls,ls->kl", f[t], gq[:, t])
+        if self.kernels:
+            self.kernels.mixer_dots(f.numpy(), gq.numpy(), dots.numpy())
+        else:
+            for t in range(len(f)):
+                dots[t] = torch.einsum("kls,ls->kl", f[t].double(), gq[:, t])
         dots = dots.permute(1, 2, 0)
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
         grads = {}

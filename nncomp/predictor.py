@@ -211,11 +211,11 @@ class Predictor:
         if self.pixels:
             fc, counted, owner, top = self.ctx.features(rows, check)
             fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
-            f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), torch.float64)
+            f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), torch.float32)
             torch.cat([fc, fp], out=f)
             b = torch.cat([counted, bp])
         else:
-            f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float64)
+            f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float32)
             _, counted, owner, top = self.ctx.features(rows, check, out=f)
             b = counted
         runs = None

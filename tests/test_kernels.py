@@ -105,6 +105,22 @@ def test_network_steps_agree(cfg, lowest):
         mem = cache.mem
 
 
+def test_mixer_dots_are_exact_at_their_bounds():
+    """The mixer's per-row gradient sums (summed in any order by the compiled loop) equal exact integer
+    sums, with scores and gradients at the extremes Mixer.learn allows."""
+    g = torch.Generator().manual_seed(5)
+    T, K, L = 3, 5, 7
+    f = torch.randint(-(2**11) + 1, 2**11, (T, K, L, 256), generator=g).float()
+    gq = torch.randint(-(2**16), 2**16 + 1, (L, T, 256), generator=g).double()
+    f[0, 0, 0], gq[0, 0] = 2**11 - 1, 2**16  # the largest sum, and one that cancels to a small remainder
+    f[1, 0, 0], gq[0, 1] = 2**11 - 1, torch.tensor([2**16, -(2**16) + 1] * 128, dtype=torch.float64)
+    dots = torch.empty(T, K, L, dtype=torch.float64)
+    kernels.load().mixer_dots(f.numpy(), gq.numpy(), dots.numpy())
+    exact = (f.long() * gq.long().permute(1, 0, 2).unsqueeze(1)).sum(-1)
+    assert torch.equal(dots.long(), exact) and torch.equal(dots, exact.double())
+    assert dots[0, 0, 0] == 256 * (2**11 - 1) * 2**16 and dots[1, 0, 0] == 128 * (2**11 - 1)
+
+
 def _inputs() -> dict[str, bytes]:
     rng = random.Random(31)
     text = SAMPLE.read_bytes()[:6000]

@@ -142,7 +142,7 @@ class BitmapContext:
         z = lp[:, :, 0]  # (R, L, 2): the first bit; then each depth splits every prefix in two
         for d in range(1, 8):
             z = (z.unsqueeze(-1) + lp[:, :, (1 << d) - 1 : (2 << d) - 1]).flatten(2)
-        return z.double(), e.long().clamp(0, TOTAL_BUCKETS - 1)
+        return z, e.long().clamp(0, TOTAL_BUCKETS - 1)
 
     def update(self, sym: torch.Tensor, valid: torch.Tensor) -> None:
         """Count the bits of sym (L,) in the contexts of the last features(), in valid lanes."""

@@ -114,7 +114,7 @@ class ContextModel:
         # the bits of its hash each row keeps: hash_bits, fewer for rows with narrower tables
         self.row_masks = torch.tensor([2**hash_bits - 1] * len(self.orders) + [2**b - 1 for b in bits]).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
-        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).double()  # integers < 2**11: exact
+        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).float()  # integers < 2**11: exact
         self.kernels = kernels
         if kernels:  # the constant tables as numpy, for the kernels (the counts are made views per call)
             self._np = {"log": self.log_table.numpy()}
@@ -156,7 +156,7 @@ class ContextModel:
 
     def features(self, rows: torch.Tensor, check: torch.Tensor | None = None,
                  out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """(f, bucket, owner, top): f (K, L, 256) integer log-count scores (float64; written into `out`
+        """(f, bucket, owner, top): f (K, L, 256) integer log-count scores (float32, exact; written into `out`
         if given, a contiguous tensor of that shape), bucket (K, L) int64 confidence class; with checks
         (rows()' check), owner (K, L): OWN where the row counts this context, CLAIM where it counts
         another with a total below CLAIM_BELOW, 0 where another's (the context reads as unseen); top
@@ -174,7 +174,7 @@ class ContextModel:
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         top = counts.amax(-1)
         det = ((top == total) & (total > 0)).long()
-        f = torch.empty(counts.shape, dtype=torch.float64) if out is None else out
+        f = torch.empty(counts.shape, dtype=torch.float32) if out is None else out
         torch.index_select(self.log_table, 0, counts.view(-1), out=f.view(-1))
         return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner, top
 
@@ -273,7 +273,7 @@ class ContextModel:
         return rows, check
 
     def _features_compiled(self, rows, check, out):
-        f = torch.empty((*rows.shape, 256), dtype=torch.float64) if out is None else out
+        f = torch.empty((*rows.shape, 256), dtype=torch.float32) if out is None else out
         bucket, top = torch.empty(rows.shape, dtype=torch.int64), torch.empty(rows.shape, dtype=torch.int32)
         owner = torch.empty(rows.shape, dtype=torch.int64) if check is not None else None
         n = self._np
