@@ -357,6 +357,17 @@ def mixer_cells(buckets, hist, match_len, n_orders, n_rows, n_buckets, n_seen, n
                 byte_cell[k, l] = k + (hist[l] & 255) * n_rows
 
 
+@njit(cache=True, nogil=True)
+def adam(w, m, v, g, beta1, beta2, lr):
+    """model.adam_step on flat float64 arrays: each element's operations in the torch path's order
+    (np.sqrt is the processor's correctly rounded root, as exact.sqrt)."""
+    c1, c2 = 1.0 - beta1, 1.0 - beta2
+    for i in range(w.size):
+        m[i] = m[i] * beta1 + g[i] * c1
+        v[i] = v[i] * beta2 + g[i] * g[i] * c2
+        w[i] = w[i] - m[i] * lr / (np.sqrt(v[i]) + 1e-12)
+
+
 # Reassociation is safe here: every product and partial sum is an integer well inside float64's exact
 # range, so any order gives the same sum, and it lets the loop run in vector registers.
 @njit(cache=True, nogil=True, fastmath={"reassoc"})

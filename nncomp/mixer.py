@@ -240,7 +240,7 @@ class Mixer:
             grads["gamma"], lr["gamma"] = g * scale, self.gamma_lr[mix]
         for name in grads:
             m, v = self.adam[name]
-            adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name], self.ieee_sqrt)
+            adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name], self.ieee_sqrt, self.kernels)
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
         self._quantize()

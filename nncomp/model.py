@@ -553,15 +553,21 @@ class Transformer:
         """One Adam step (no bias correction) in element-wise IEEE operations only, on the weights
         that have gradients (a frozen layer's quantized weights stay as they are)."""
         for k, g in grads.items():
-            adam_step(self.params[k], self.adam[k], g, self.cfg, lr_scale, self.ieee_sqrt)
+            adam_step(self.params[k], self.adam[k], g, self.cfg, lr_scale, self.ieee_sqrt, self.loops)
         self.refresh(grads)
 
 
 def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, lr_scale: float | torch.Tensor = 1.0,
-              ieee_sqrt: bool = True) -> None:
+              ieee_sqrt: bool = True, kernels=None) -> None:
     """Adam without bias correction, in separate element-wise IEEE operations (no fused kernels);
-    `ieee_sqrt` as for Transformer."""
+    `ieee_sqrt` as for Transformer. `kernels`: kernels.load()'s loops, which make the same operations
+    in one pass, for contiguous tensors and a scalar step."""
     m, v = state
+    if kernels is not None and ieee_sqrt and not isinstance(lr_scale, torch.Tensor) and all(
+            t.is_contiguous() for t in (w, m, v)):
+        kernels.adam(w.view(-1).numpy(), m.view(-1).numpy(), v.view(-1).numpy(), g.reshape(-1).numpy(),
+                     cfg.beta1, cfg.beta2, cfg.lr * lr_scale)
+        return
     m.mul_(cfg.beta1).add_(g * (1.0 - cfg.beta1))
     v.mul_(cfg.beta2).add_(g * g * (1.0 - cfg.beta2))
     w.sub_(m * (cfg.lr * lr_scale) / (sqrt(v, legacy=not ieee_sqrt) + 1e-12))

@@ -21,7 +21,7 @@ pytest.importorskip("numba")
 
 from nncomp.config import LEVELS  # noqa: E402
 from nncomp.contexts.counts import HALVE_BITS, TOTAL_BUCKETS, ContextModel  # noqa: E402
-from nncomp.model import LayerCache, ModelConfig, Transformer  # noqa: E402
+from nncomp.model import LayerCache, ModelConfig, Transformer, adam_step  # noqa: E402
 
 from .conftest import SAMPLE  # noqa: E402
 
@@ -119,6 +119,25 @@ def test_mixer_dots_are_exact_at_their_bounds():
     exact = (f.long() * gq.long().permute(1, 0, 2).unsqueeze(1)).sum(-1)
     assert torch.equal(dots.long(), exact) and torch.equal(dots, exact.double())
     assert dots[0, 0, 0] == 256 * (2**11 - 1) * 2**16 and dots[1, 0, 0] == 128 * (2**11 - 1)
+
+
+def test_adam_steps_agree():
+    """The compiled Adam step gives the torch path's weights and moments to the bit, over gradients
+    and moments of every magnitude, many steps in a row."""
+    from nncomp.model import adam_step
+
+    g = torch.Generator().manual_seed(9)
+    cfg = ModelConfig()
+    w = torch.randn(3000, generator=g, dtype=torch.float64)
+    sides = [(w.clone(), (torch.zeros(3000, dtype=torch.float64), torch.zeros(3000, dtype=torch.float64))) for _ in range(2)]
+    for step in range(20):
+        grad = torch.randn(3000, generator=g, dtype=torch.float64) * 10.0 ** torch.randint(-12, 6, (3000,), generator=g)
+        grad[step::7] = 0.0
+        for (weights, moments), loops in zip(sides, (None, kernels.load())):
+            adam_step(weights, moments, grad, cfg, 0.37, True, loops)
+    (wa, (ma, va)), (wb, (mb, vb)) = sides
+    assert torch.equal(wa, wb) and torch.equal(ma, mb) and torch.equal(va, vb)
+    assert not torch.equal(wa, w)
 
 
 def _inputs() -> dict[str, bytes]:
