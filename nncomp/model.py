@@ -563,7 +563,7 @@ def adam_step(w: torch.Tensor, state: tuple, g: torch.Tensor, cfg: ModelConfig, 
     `ieee_sqrt` as for Transformer. `kernels`: kernels.load()'s loops, which make the same operations
     in one pass, for contiguous tensors and a scalar step."""
     m, v = state
-    if kernels is not None and ieee_sqrt and not isinstance(lr_scale, torch.Tensor) and all(
+    if kernels is not None and ieee_sqrt and not isinstance(lr_scale, torch.Tensor) and g.dtype == torch.float64 and all(
             t.is_contiguous() for t in (w, m, v)):
         kernels.adam(w.view(-1).numpy(), m.view(-1).numpy(), v.view(-1).numpy(), g.reshape(-1).numpy(),
                      cfg.beta1, cfg.beta2, cfg.lr * lr_scale)
