@@ -215,8 +215,7 @@ class Mixer:
         is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
         ca, cd, s, cb = cells
         # d loss / d weight of each row at each position, one position at a time (f is time first, so
-        # that each step wrote its scores in place; as one product this layout costs ten times more).
-        # f is float32, the block's largest buffer at half float64's size; its products are exact in float64
+        # that each step wrote its scores in place; as one product this layout costs ten times more)
         dots = torch.empty(f.shape[:3], dtype=torch.float64)
         if self.kernels:
             self.kernels.mixer_dots(f.numpy(), gq.numpy(), dots.numpy())

@@ -18,7 +18,7 @@ from .config import CodecConfig
 from .contexts import Frame, Guess
 from .contexts.bitmap import BitmapContext
 from .contexts.columns import ColumnContext
-from .contexts.counts import RUN_BONUSES, ContextModel
+from .contexts.counts import RUN_BONUSES, SCORE_DTYPE, ContextModel
 from .contexts.lanes import LaneContext
 from .contexts.layout import GROUPS, RowLayout
 from .contexts.match import BONUS_INIT as MATCH_BONUS, MatchModel
@@ -211,11 +211,11 @@ class Predictor:
         if self.pixels:
             fc, counted, owner, top = self.ctx.features(rows, check)
             fp, bp = self.bitmap.features(self.hist, *self.rec.neighbours())
-            f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), torch.float32)
+            f = self.buffers.slot("f", t, steps, (len(fc) + len(fp), *fc.shape[1:]), SCORE_DTYPE)
             torch.cat([fc, fp], out=f)
             b = torch.cat([counted, bp])
         else:
-            f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), torch.float32)
+            f = self.buffers.slot("f", t, steps, (len(rows), self.lanes, 256), SCORE_DTYPE)
             _, counted, owner, top = self.ctx.features(rows, check, out=f)
             b = counted
         runs = None

@@ -18,6 +18,9 @@ from ..exact import LOGIT_FRAC, ilog2_fixed, lookup
 
 COUNT_CAP = 32000  # counts saturate here; +1 from up to 512 lanes at once still fits int16
 COUNT_WEIGHT = 16  # a seen symbol scores log2(16 c + 1): additive smoothing of 1/16
+# Scores are integers below 2**11, exact in float32: a block's scores are its largest buffer, read
+# again by the mixer's learning step, so half float64's bytes (every product with them is float64).
+SCORE_DTYPE = torch.float32
 TOTAL_BUCKETS = 16  # mixing weights depend on the order and on log2 of the context's total count
 # ... and on whether the context has seen one symbol only (a deterministic context, in PPM's terms),
 # which predicts it more reliably than its count alone says
@@ -114,7 +117,7 @@ class ContextModel:
         # the bits of its hash each row keeps: hash_bits, fewer for rows with narrower tables
         self.row_masks = torch.tensor([2**hash_bits - 1] * len(self.orders) + [2**b - 1 for b in bits]).view(-1, 1)
         counts = torch.arange(COUNT_CAP + 1, dtype=torch.int64)
-        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).float()  # integers < 2**11: exact
+        self.log_table = ilog2_fixed(counts * COUNT_WEIGHT + 1, LOGIT_FRAC).to(SCORE_DTYPE)
         self.kernels = kernels
         if kernels:  # the constant tables as numpy, for the kernels (the counts are made views per call)
             self._np = {"log": self.log_table.numpy()}
@@ -156,7 +159,7 @@ class ContextModel:
 
     def features(self, rows: torch.Tensor, check: torch.Tensor | None = None,
                  out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """(f, bucket, owner, top): f (K, L, 256) integer log-count scores (float32, exact; written into `out`
+        """(f, bucket, owner, top): f (K, L, 256) integer log-count scores (SCORE_DTYPE; written into `out`
         if given, a contiguous tensor of that shape), bucket (K, L) int64 confidence class; with checks
         (rows()' check), owner (K, L): OWN where the row counts this context, CLAIM where it counts
         another with a total below CLAIM_BELOW, 0 where another's (the context reads as unseen); top
@@ -174,7 +177,7 @@ class ContextModel:
         _, e = torch.frexp(total.double())  # bit length of the total count (0 for none)
         top = counts.amax(-1)
         det = ((top == total) & (total > 0)).long()
-        f = torch.empty(counts.shape, dtype=torch.float32) if out is None else out
+        f = torch.empty(counts.shape, dtype=SCORE_DTYPE) if out is None else out
         torch.index_select(self.log_table, 0, counts.view(-1), out=f.view(-1))
         return f, torch.clamp(e.long(), 0, TOTAL_BUCKETS - 1) + det * TOTAL_BUCKETS, owner, top
 
@@ -273,7 +276,7 @@ class ContextModel:
         return rows, check
 
     def _features_compiled(self, rows, check, out):
-        f = torch.empty((*rows.shape, 256), dtype=torch.float32) if out is None else out
+        f = torch.empty((*rows.shape, 256), dtype=SCORE_DTYPE) if out is None else out
         bucket, top = torch.empty(rows.shape, dtype=torch.int64), torch.empty(rows.shape, dtype=torch.int32)
         owner = torch.empty(rows.shape, dtype=torch.int64) if check is not None else None
         n = self._np
