@@ -33,16 +33,16 @@ from dataclasses import replace
 from typing import BinaryIO, NamedTuple
 
 from . import varint
-from .config import ADDED, LEVEL_MODELS, LEVELS, CodecConfig, level_config
+from .config import ADDED, LEVEL_MODELS, LEVELS, OFF, CodecConfig, level_config
 from .errors import TRUNCATED, CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.bitmap import may_speak
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 30  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 31  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 # Versions this nncomp decodes: the older ones are this one with config.ADDED off (CHANGELOG.md).
-READS = (23, 24, 25, 26, 27, 28, 29, 30)
+READS = (23, 24, 25, 26, 27, 28, 29, 30, 31)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -211,7 +211,7 @@ def parse_header(raw: bytes) -> Header:
             cfg = CodecConfig.from_dict(d["codec"])
         elif level in LEVELS:
             cfg = level_config(level)
-            cfg = replace(cfg, **{k: False for k, since in ADDED.items() if raw[4] < since})
+            cfg = replace(cfg, **{k: OFF[k] for k, since in ADDED.items() if raw[4] < since})
         else:
             raise ValueError(f"no settings for level {level}")
         members = None

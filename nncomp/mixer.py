@@ -103,10 +103,11 @@ class Cells(NamedTuple):
 
 class Mixer:
     def __init__(self, layout: RowLayout, prior_alpha: torch.Tensor | None = None, learn_gamma: bool = True,
-                 byte_weights: bool = False, kernels=None, ieee_sqrt: bool = True):
+                 byte_weights: bool = False, kernels=None, ieee_sqrt: bool = True, lazy_pairs: bool = False):
         """`kernels`: kernels.load()'s compiled loops, for the context logits' sum (same results).
-        `ieee_sqrt`: as for model.Transformer."""
-        self.kernels, self.ieee_sqrt = kernels, ieee_sqrt
+        `ieee_sqrt`: as for model.Transformer. `lazy_pairs`: a step moves only the pair weights its
+        positions met (_pair_step), as the settings with several steps per block do."""
+        self.kernels, self.ieee_sqrt, self.lazy_pairs = kernels, ieee_sqrt, lazy_pairs
         self.rows, self.n_orders = rows, n_orders = layout.rows, layout.orders
         start = [layout.start_weights(binary=mix >= 2, records=mix % 2 == 1) for mix in range(N_MIX)]
         self.alpha = torch.stack(start).view(N_MIX, 1, rows, 1).repeat(1, N_SETS, 1, N_BUCKETS)
@@ -206,13 +207,14 @@ class Mixer:
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, mix: int, gq: torch.Tensor, sc: float, f: torch.Tensor, cells: Cells, zh: torch.Tensor,
-              cfg: ModelConfig) -> None:
+              cfg: ModelConfig, lr_scale: float = 1.0) -> None:
         """One Adam step from a block's integer gradients gq (L,T,256) (scale sc, in nats per natural
         logit), scores f (T,K,L,256), cells stacked over the block ((K,L,T), (K,L,T), (L,T), and
         (K,L,T) or None) and the
         transformer's logits zh (L,T,256) (integers, float64). Every sum is over integers below 2**53, so exact in any order:
         per position the |gq| sum to at most ~2**17 (g = (p - onehot) / n, scaled so its largest entry
-        is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block."""
+        is below 2**16) and |zh| < 2**19 (d_model <= 512), over at most 2**16 positions of a block.
+        `lr_scale` multiplies every step size (a part of a block learning: Predictor._learn_part)."""
         ca, cd, s, cb = cells
         # d loss / d weight of each row at each position, one position at a time (f is time first, so
         # that each step wrote its scores in place; as one product this layout costs ten times more)
@@ -232,14 +234,29 @@ class Mixer:
             g = torch.zeros(w.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
             g.index_add_(0, cell.reshape(-1), dots.reshape(-1))
             grads[name] = g.view(w.shape) * scale
-        lr = dict.fromkeys(grads, ALPHA_LR_SCALE)
+        lr = dict.fromkeys(grads, ALPHA_LR_SCALE * lr_scale)
         if self.learn_gamma:
             g = torch.zeros(N_SETS, dtype=torch.float64)
             g.index_add_(0, s.reshape(-1), torch.einsum("lts,lts->lt", gq, zh).reshape(-1))
-            grads["gamma"], lr["gamma"] = g * scale, self.gamma_lr[mix]
+            grads["gamma"], lr["gamma"] = g * scale, self.gamma_lr[mix] * lr_scale
         for name in grads:
+            if name == "delta" and self.lazy_pairs:
+                self._pair_step(mix, cd, grads[name], cfg, lr[name])
+                continue
             m, v = self.adam[name]
             adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name], self.ieee_sqrt, self.kernels)
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
         self._quantize()
+
+    def _pair_step(self, mix: int, cd: torch.Tensor, g: torch.Tensor, cfg: ModelConfig, lr: float) -> None:
+        """Adam on the pair weights of the pairs these positions met (cells cd), the others keeping
+        their weights and moments: a part of a block meets a few of the 256 pairs, and stepping all of
+        them four times as often cost more than the rest of its step (docs/decisions.md)."""
+        size = self.rows * N_BUCKETS
+        pairs = torch.unique(cd.reshape(-1) // size)
+        views = [t[mix].view(N_PAIRS, size) for t in (self.delta, *self.adam["delta"])]
+        w, m, v = (t.index_select(0, pairs) for t in views)
+        adam_step(w, (m, v), g.view(N_PAIRS, size).index_select(0, pairs), cfg, lr, self.ieee_sqrt, self.kernels)
+        for t, new in zip(views, (w, m, v)):
+            t.index_copy_(0, pairs, new)

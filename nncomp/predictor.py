@@ -8,6 +8,7 @@ frequencies (never zero) for the range coder.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -78,10 +79,11 @@ class Block:
     freq: torch.Tensor  # the distributions coded with
     zh: torch.Tensor  # the transformer's logits
     f: torch.Tensor  # (T, K, L, 256) row scores, time first
-    cells: Cells
-    guesses: list[Guess]  # per guessing source, (L, T) each
+    cells: Cells  # of the mixer's last part (positions `part` to T)
+    guesses: list[Guess]  # per guessing source, (L, T - part) each
     mem: list  # the attention memory the next block starts from
     cache: Callable[[], Cache]  # the network's forward cache, made only if the network learns on this block
+    part: int = 0  # the first position of the mixer's last part (CodecConfig.mix_every), which learn() learns from
 
 
 @dataclass
@@ -141,6 +143,10 @@ class Predictor:
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
         self.net_lowest = min(lowest, cfg.model.n_layer)
         self.policy = policy
+        self.mix_every = cfg.mix_every
+        # the mixer's steps, several per block, each scaled by the square root of its share of the block
+        # (measured best at both 4 and 8 of 32 steps: docs/decisions.md)
+        self.part_lr = math.sqrt(cfg.mix_every / cfg.model.block) if cfg.mix_every else 1.0
         self.layout = RowLayout.of(cfg)
         self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
                                 checks=cfg.checks, runs=cfg.runs, huge=huge, kernels=compiled_loops)
@@ -158,7 +164,8 @@ class Predictor:
                                     + [RUN_LR_SCALE[1]] * (runs // 2), dtype=torch.float64)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma,
-                           byte_weights=cfg.byte_weights, kernels=compiled_loops, ieee_sqrt=cfg.ieee_sqrt)
+                           byte_weights=cfg.byte_weights, kernels=compiled_loops, ieee_sqrt=cfg.ieee_sqrt,
+                           lazy_pairs=bool(cfg.mix_every))
         self.blocks_seen = 0  # blocks learned from, over the whole stream
         self.out_table = exp2_table(LOGIT_FRAC, OUT_RANGE + 1, EXP_BITS).double()
         self.buffers = BlockBuffers()
@@ -246,22 +253,35 @@ class Predictor:
         idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, OUT_RANGE).long()
         return lookup(self.out_table, idx)
 
+    def _parts(self, steps: int) -> range:
+        """The first positions of the mixer's parts of a block of `steps` (one part: the block)."""
+        return range(0, steps, self.mix_every or steps)
+
     # -- encoder side ---------------------------------------------------------------------
     def predict_block(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Frequencies (L,T,256) float64 for a block x (L,T) whose symbols are all known."""
         tok = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
         zh, cache = self.net.forward(tok, self.mem)
-        cells, guesses = [], []
         T = x.shape[1]
-        for t in range(T):
-            p = self._context_step(t, T, x[:, t], valid[:, t])
-            self.buffers.put("zc", 1, t, T, p.zc)
-            cells.append(p.cells)
-            guesses.append(p.guesses)
-        cells = Cells.stack(cells)
-        freq = self._freq(self.mixer.net_logits(self.mix, cells.set, zh) + self.buffers["zc"])
-        self._block = Block(x, valid, freq, zh, self.buffers["f"], cells, _stack_guesses(guesses), cache.mem,
-                            lambda: cache)
+        parts = self._parts(T)
+        freq = self.buffers.like("freq", zh.shape, torch.float64) if len(parts) > 1 else None
+        for t0 in parts:
+            t1 = min(T, t0 + (self.mix_every or T))
+            cells, guesses = [], []
+            for t in range(t0, t1):
+                p = self._context_step(t, T, x[:, t], valid[:, t])
+                self.buffers.put("zc", 1, t, T, p.zc)
+                cells.append(p.cells)
+                guesses.append(p.guesses)
+            cells, guesses = Cells.stack(cells), _stack_guesses(guesses)
+            fp = self._freq(self.mixer.net_logits(self.mix, cells.set, zh[:, t0:t1]) + self.buffers["zc"][:, t0:t1])
+            if freq is None:
+                freq = fp
+            else:
+                freq[:, t0:t1] = fp
+            if t1 < T:  # the last part learns in learn(), beside the network
+                self._learn_part(fp, x[:, t0:t1], valid[:, t0:t1], zh[:, t0:t1], t0, t1, cells, guesses)
+        self._block = Block(x, valid, freq, zh, self.buffers["f"], cells, guesses, cache.mem, lambda: cache, t0)
         return freq
 
     # -- decoder side ---------------------------------------------------------------------
@@ -288,36 +308,59 @@ class Predictor:
         self._advance(s.last, sym, valid)
         s.x.append(sym)
         s.valid.append(valid)
+        t1, every = len(s.x), self.mix_every
+        if every and t1 % every == 0 and t1 < s.total:  # a part ends before the block: the mixer learns
+            t0, buf = t1 - every, self.buffers
+            self._learn_part(buf["freq"][:, t0:t1], torch.stack(s.x[t0:], 1), torch.stack(s.valid[t0:], 1),
+                             buf["zh"][:, t0:t1], t0, t1, Cells.stack(s.cells[t0:]), _stack_guesses(s.guesses[t0:]))
 
     def finish_block(self) -> None:
         """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn()."""
         s, state, buf = self._steps, self._state, self.buffers
+        t0 = self._parts(s.total)[-1]
         self._block = Block(torch.stack(s.x, 1), torch.stack(s.valid, 1), buf["freq"], buf["zh"], buf["f"],
-                            Cells.stack(s.cells), _stack_guesses(s.guesses), self.net.steps_mem(state),
-                            lambda: self.net.finish_steps(state, self.net_lowest))
+                            Cells.stack(s.cells[t0:]), _stack_guesses(s.guesses[t0:]), self.net.steps_mem(state),
+                            lambda: self.net.finish_steps(state, self.net_lowest), t0)
 
     # -- both sides -----------------------------------------------------------------------
     def learn(self) -> None:
-        """One training step on the block just coded: cross-entropy through network and mixer."""
+        """One training step on the block just coded: cross-entropy through network and mixer (the
+        mixer's last part of the block, with mix_every; its earlier parts learned as they ended)."""
         blk = self._block
-        n = int(blk.valid.sum())
-        if n:
-            # d(mean loss in nats)/d(natural logit) = (p - onehot(x)) / n in valid cells; in place, as
-            # these (L,T,256) tensors are the largest of a block (the same IEEE operations as unfused)
-            freq = blk.freq
-            g = torch.div(freq, freq.sum(-1, keepdim=True), out=self.buffers.like("g", freq.shape, torch.float64))
-            g.scatter_add_(-1, blk.x.unsqueeze(-1), torch.full(blk.x.shape + (1,), -1.0, dtype=torch.float64))
-            g *= blk.valid.unsqueeze(-1).double() * (1.0 / n)
-            # rounded to integers once (in g's place): network and mixer learn from the same ones, and
-            # sums of them are exact in any order
-            gq, sc = quantize_grad(g, GRAD_BITS, out=g)
-            if self.policy.net and self.blocks_seen % self.net.cfg.learn_every == 0:
-                self._learn_net(blk.cache(), gq, sc)
-            self._learn_mixer(gq, sc, blk)
+        gq, sc = self._grad(blk.freq, blk.x, blk.valid, "g")
+        if gq is not None and self.policy.net and self.blocks_seen % self.net.cfg.learn_every == 0:
+            self._learn_net(blk.cache(), gq, sc)
+        T, t0 = blk.x.shape[1], blk.part
+        if t0:
+            self._learn_part(blk.freq[:, t0:], blk.x[:, t0:], blk.valid[:, t0:], blk.zh[:, t0:], t0, T, blk.cells, blk.guesses)
+        elif gq is not None:  # the part is the block: the network's integers serve the mixer too
+            self._learn_mixer(gq, sc, blk.f, blk.zh, blk.cells, blk.guesses)
         self.blocks_seen += 1
         self.mem = blk.mem
         self.prev = blk.x[:, -1]
         self._block = None
+
+    def _grad(self, freq: torch.Tensor, x: torch.Tensor, valid: torch.Tensor, buf: str) -> tuple:
+        """The integer gradient (gq, scale) of the mean loss at the logits of positions x (L,S) coded
+        with freq (L,S,256), in the buffer `buf`; (None, 0) where none is valid."""
+        n = int(valid.sum())
+        if not n:
+            return None, 0.0
+        # d(mean loss in nats)/d(natural logit) = (p - onehot(x)) / n in valid cells; in place, as
+        # these (L,T,256) tensors are the largest of a block (the same IEEE operations as unfused)
+        g = torch.div(freq, freq.sum(-1, keepdim=True), out=self.buffers.like(buf, freq.shape, torch.float64))
+        g.scatter_add_(-1, x.unsqueeze(-1), torch.full(x.shape + (1,), -1.0, dtype=torch.float64))
+        g *= valid.unsqueeze(-1).double() * (1.0 / n)
+        # rounded to integers once (in g's place): sums of them are exact in any order
+        return quantize_grad(g, GRAD_BITS, out=g)
+
+    def _learn_part(self, freq: torch.Tensor, x: torch.Tensor, valid: torch.Tensor, zh: torch.Tensor, t0: int, t1: int,
+                    cells: Cells, guesses: list[Guess]) -> None:
+        """The mixer's and bonuses' step on positions t0..t1 of the block (mix_every), from their own
+        gradient: a part's steps follow the data faster than one per block does (docs/decisions.md)."""
+        gq, sc = self._grad(freq, x, valid, "g_part")
+        if gq is not None:
+            self._learn_mixer(gq, sc, self.buffers["f"][t0:t1], zh, cells, guesses)
 
     def _learn_net(self, cache: Cache, gq: torch.Tensor, sc: float) -> None:
         """The network's training step on a block, from its forward cache and the integer gradient gq
@@ -325,18 +368,20 @@ class Predictor:
         grads = self.net.backward(cache, gq, sc * 2.0 ** -(ACT_BITS + W_BITS), self.net_lowest)
         self.net.apply_grads(grads, self.net_lr[self.frame.binary])
 
-    def _learn_mixer(self, gq: torch.Tensor, sc: float, blk: Block) -> None:
+    def _learn_mixer(self, gq: torch.Tensor, sc: float, f: torch.Tensor, zh: torch.Tensor, cells: Cells,
+                     guesses: list[Guess]) -> None:
         """Mixing weights (mixer.py) and the bonus per bucket of guessed symbols (the sum of the
-        gradient at the guessed symbol), from the block's integer gradient gq (scale sc)."""
-        if blk.guesses:
+        gradient at the guessed symbol), from the integer gradient gq (L,S,256) (scale sc) of S
+        positions, their scores f (S,K,L,256), transformer logits zh, cells and guesses."""
+        if guesses:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
-            start = torch.arange(gq.shape[0] * gq.shape[1]).view(gq.shape[:2]) * 256  # (L,T): each position in gq
-            for g in blk.guesses:  # (L,T) or (rows,L,T) each
+            start = torch.arange(gq.shape[0] * gq.shape[1]).view(gq.shape[:2]) * 256  # (L,S): each position in gq
+            for g in guesses:  # (L,S) or (rows,L,S) each
                 gm = gq.view(-1).take(start + g.symbol) * g.active
                 grad_b.index_add_(0, g.bucket.reshape(-1), gm.reshape(-1))
             adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, self.beta_lr, self.net.ieee_sqrt)
             self._refresh_beta()
-        self.mixer.learn(self.mix, gq, sc, blk.f, blk.cells, blk.zh, self.net.cfg)
+        self.mixer.learn(self.mix, gq, sc, f, cells, zh, self.net.cfg, self.part_lr)
 
 
 def _stack_guesses(steps: list[list[Guess]]) -> list[Guess]:

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 import nncomp
@@ -60,3 +61,9 @@ def test_settings_added_later_are_off_in_earlier_formats():
     off = replace(cfg, columns=False)
     assert "columns" not in off.to_dict() and cfg.to_dict()["columns"] is True
     assert type(cfg).from_dict(off.to_dict()) == off and type(cfg).from_dict(cfg.to_dict()) == cfg
+    once = replace(cfg, mix_every=0)  # an integer setting: off is 0, and an older stream's dict lacks it
+    assert "mix_every" not in once.to_dict() and cfg.to_dict()["mix_every"] == cfg.mix_every > 0
+    assert type(cfg).from_dict(once.to_dict()).mix_every == 0
+    for bad in (-1, cfg.model.block + 1):
+        with pytest.raises(ValueError):
+            type(cfg).from_dict({**cfg.to_dict(), "mix_every": bad})

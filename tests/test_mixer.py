@@ -102,3 +102,31 @@ def test_byte_weights_change_the_stream_and_both_settings_decode():
         # the headers name different settings, and the first frames after them differ too
         frame_a, frame_b = (x[container.header_length(x[: container.HEADER_FIXED]):][:200] for x in (a, b))
         assert frame_a != frame_b
+
+
+def test_lazy_pair_steps_move_only_the_pairs_met():
+    """With lazy_pairs, a step leaves the pair weights and moments of pairs its positions did not meet
+    as they were, though their moments would move them; without, every pair steps."""
+    from nncomp.mixer import N_PAIRS
+
+    L, T = 2, 4
+    f = torch.zeros((T, 2, L, 256), dtype=torch.float32)  # time first, as the predictor's block buffer
+    f[..., 65] = 100.0  # both rows scored the 'A' that came
+    zh = torch.zeros(L, T, 256, dtype=torch.float64)
+    g = torch.full((L, T, 256), 1.0 / 256, dtype=torch.float64)
+    g[..., 65] -= 1.0  # every position was an 'A'
+    gq, sc = quantize_grad(g / (L * T), GRAD_BITS)
+    moved = {}
+    for lazy in (False, True):
+        m = Mixer(RowLayout(orders=2), lazy_pairs=lazy)
+        hist = torch.tensor([ord("a") | ord("b") << 8, ord("a") | ord("b") << 8])  # one pair of classes in both lanes
+        cells = type(m.cells(torch.ones(2, L, dtype=torch.int64), hist, None)).stack(
+            [m.cells(torch.ones(2, L, dtype=torch.int64), hist, None)] * T)
+        met = int(cells.delta[0, 0, 0]) // (m.rows * N_BUCKETS)
+        other = (met + 1) % N_PAIRS
+        m.adam["delta"][0][0, other] = 1e-3  # momentum left from earlier steps
+        m.adam["delta"][1][0, other] = 1e-6
+        m.learn(0, gq, sc, f, cells, zh, ModelConfig())
+        assert (m.delta[0, met] != 0).any()  # the pair met learned
+        moved[lazy] = bool((m.delta[0, other] != 0).any())
+    assert moved == {False: True, True: False}

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from nncomp.config import CodecConfig
@@ -24,14 +25,15 @@ def _settings(cfg: ModelConfig, orders=(1, 2, 3, 4), hash_bits=12, **kw) -> Code
 
 
 def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0,
-              binary: bool = False, sparse: bool = False, bitmap: bool = False, prior: Prior | None = None):
+              binary: bool = False, sparse: bool = False, bitmap: bool = False, prior: Prior | None = None,
+              mix_every: int = 0):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    settings = _settings(cfg, sparse=sparse, bitmap=bitmap)
+    settings = _settings(cfg, sparse=sparse, bitmap=bitmap, mix_every=mix_every)
     enc, dec = Predictor(settings, prior), Predictor(settings, prior)
     frame = Frame(period=period, binary=binary, pixels=bitmap)
     enc.start_frame(lanes, T * blocks, frame)
@@ -63,6 +65,30 @@ def test_batched_equals_stepwise_with_learning():
     fresh = Predictor(_settings(cfg))
     assert not torch.equal(enc.net.params["l0.qkv"], fresh.net.params["l0.qkv"])  # it learned
     assert not torch.equal(enc.beta, fresh.beta)  # and the match bonus learned from its hits
+
+
+@pytest.mark.parametrize("mix_every", [4, 5])  # parts that divide the block, and a shorter last part
+def test_batched_equals_stepwise_with_the_mixer_learning_within_blocks(mix_every):
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
+    enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=mix_every)
+    once = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True)
+    assert not torch.equal(enc.mixer.alpha, once.mixer.alpha)
+
+
+def test_the_mixer_learns_as_each_part_of_a_block_ends():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 20)[: 4 * 16]
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
+    x = torch.tensor(list(text)).view(4, 16)
+    valid = torch.ones_like(x, dtype=torch.bool)
+    for every, moves in ((0, False), (4, True)):
+        pred = Predictor(_settings(cfg, mix_every=every))
+        pred.start_frame(4, 16)
+        start = {k: w.clone() for k, w in pred.mixer.weights().items()}
+        pred.predict_block(x, valid)  # before learn(): only parts that ended inside the block have learned
+        changed = any(not torch.equal(w, start[k]) for k, w in pred.mixer.weights().items())
+        assert changed == moves
+        assert torch.equal(pred.net.params["l0.qkv"], Predictor(_settings(cfg, mix_every=every)).net.params["l0.qkv"])
 
 
 def test_a_new_dataset_restarts_the_optimizer_and_keeps_what_was_learned():
