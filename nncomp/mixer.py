@@ -224,42 +224,39 @@ class Mixer:
         else:
             for t in range(len(f)):
                 dots[t] = torch.einsum("kls,ls->kl", f[t].double(), gq[:, t])
-        dots = dots.permute(1, 2, 0).reshape(-1)  # in the cells' order, (K, L, T)
+        dots = dots.permute(1, 2, 0)
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
         grads = {}
-        for name, cell in (("alpha", ca), ("delta", None if self.lazy_pairs else cd), ("byte_delta", cb)):
+        for name, cell in (("alpha", ca), ("delta", cd), ("byte_delta", cb)):
             if cell is None:
                 continue
             w = getattr(self, name)[mix]
             g = torch.zeros(w.numel(), dtype=torch.float64)  # rows of contexts this frame lacks: 0
-            g.index_add_(0, cell.reshape(-1), dots)
+            g.index_add_(0, cell.reshape(-1), dots.reshape(-1))
             grads[name] = g.view(w.shape) * scale
-        if self.lazy_pairs:
-            self._pair_step(mix, cd, dots, scale, cfg, ALPHA_LR_SCALE * lr_scale)
         lr = dict.fromkeys(grads, ALPHA_LR_SCALE * lr_scale)
         if self.learn_gamma:
             g = torch.zeros(N_SETS, dtype=torch.float64)
             g.index_add_(0, s.reshape(-1), torch.einsum("lts,lts->lt", gq, zh).reshape(-1))
             grads["gamma"], lr["gamma"] = g * scale, self.gamma_lr[mix] * lr_scale
         for name in grads:
+            if name == "delta" and self.lazy_pairs:
+                self._pair_step(mix, cd, grads[name], cfg, lr[name])
+                continue
             m, v = self.adam[name]
             adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name], self.ieee_sqrt, self.kernels)
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
         self._quantize()
 
-    def _pair_step(self, mix: int, cd: torch.Tensor, dots: torch.Tensor, scale: float, cfg: ModelConfig, lr: float) -> None:
-        """Adam on the pair weights of the pairs these positions met (cells cd, their gradient terms
-        dots), the others keeping their weights and moments: a part of a block meets a few of the 256
-        pairs, and stepping all of them four times as often cost more than the rest of its step
-        (docs/decisions.md). The gradient is summed over the pairs met only: the same integer sums."""
+    def _pair_step(self, mix: int, cd: torch.Tensor, g: torch.Tensor, cfg: ModelConfig, lr: float) -> None:
+        """Adam on the pair weights of the pairs these positions met (cells cd), the others keeping
+        their weights and moments: a part of a block meets a few of the 256 pairs, and stepping all of
+        them four times as often cost more than the rest of its step (docs/decisions.md)."""
         size = self.rows * N_BUCKETS
-        cell = cd.reshape(-1)
-        pairs, which = torch.unique(cell // size, return_inverse=True)
-        g = torch.zeros(len(pairs) * size, dtype=torch.float64)
-        g.index_add_(0, which * size + cell % size, dots)
+        pairs = torch.unique(cd.reshape(-1) // size)
         views = [t[mix].view(N_PAIRS, size) for t in (self.delta, *self.adam["delta"])]
         w, m, v = (t.index_select(0, pairs) for t in views)
-        adam_step(w, (m, v), g.view(-1, size) * scale, cfg, lr, self.ieee_sqrt, self.kernels)
+        adam_step(w, (m, v), g.view(N_PAIRS, size).index_select(0, pairs), cfg, lr, self.ieee_sqrt, self.kernels)
         for t, new in zip(views, (w, m, v)):
             t.index_copy_(0, pairs, new)
