@@ -253,9 +253,10 @@ class Predictor:
         idx = torch.clamp(z.amax(-1, keepdim=True) - z, 0, OUT_RANGE).long()
         return lookup(self.out_table, idx)
 
-    def _parts(self, steps: int) -> range:
-        """The first positions of the mixer's parts of a block of `steps` (one part: the block)."""
-        return range(0, steps, self.mix_every or steps)
+    def _parts(self, steps: int) -> list[tuple[int, int]]:
+        """The mixer's parts (first position, end) of a block of `steps` (one part: the block)."""
+        every = self.mix_every or steps
+        return [(t0, min(steps, t0 + every)) for t0 in range(0, steps, every)]
 
     # -- encoder side ---------------------------------------------------------------------
     def predict_block(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -265,8 +266,7 @@ class Predictor:
         T = x.shape[1]
         parts = self._parts(T)
         freq = self.buffers.like("freq", zh.shape, torch.float64) if len(parts) > 1 else None
-        for t0 in parts:
-            t1 = min(T, t0 + (self.mix_every or T))
+        for t0, t1 in parts:
             cells, guesses = [], []
             for t in range(t0, t1):
                 p = self._context_step(t, T, x[:, t], valid[:, t])
@@ -317,7 +317,7 @@ class Predictor:
     def finish_block(self) -> None:
         """Decoder: assemble the block's forward pass from the steps (the encoder's integers) for learn()."""
         s, state, buf = self._steps, self._state, self.buffers
-        t0 = self._parts(s.total)[-1]
+        t0 = self._parts(s.total)[-1][0]
         self._block = Block(torch.stack(s.x, 1), torch.stack(s.valid, 1), buf["freq"], buf["zh"], buf["f"],
                             Cells.stack(s.cells[t0:]), _stack_guesses(s.guesses[t0:]), self.net.steps_mem(state),
                             lambda: self.net.finish_steps(state, self.net_lowest), t0)
