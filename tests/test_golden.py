@@ -58,13 +58,17 @@ def path(name: str, level: int) -> Path:
     return GOLDEN / f"{name}.l{level}.nnc"
 
 
+def joint_parts() -> list[bytes]:
+    d = inputs()
+    return [d["random"], d["text"], d["source"]]
+
+
 def joint_stream(level: int) -> tuple[bytes, bytes, list[bool]]:
     """(stream, data, starts) of three datasets, of which a later one is coded by what came before
     mixed with a fresh model (Compressor.starts)."""
     import nncomp
 
-    d = inputs()
-    parts = [d["random"], d["text"], d["source"]]
+    parts = joint_parts()
     c = nncomp.compressor(level, segment=0)
     stream = b"".join(c.compress(p) + c.end_frame() for p in parts) + c.flush()
     return stream, b"".join(parts), c.starts
@@ -132,7 +136,7 @@ def test_streams_of_earlier_formats_still_decode(version, name, loops):
 
     old = (GOLDEN / f"v{version}" / f"{name}.nnc").read_bytes()
     assert old[4] == version
-    data = joint_stream(int(name[-1]))[1] if name.startswith("joint") else inputs()[name.split(".")[0]]
+    data = b"".join(joint_parts()) if name.startswith("joint") else inputs()[name.split(".")[0]]
     assert nncomp.decompress(old) == data
     assert describe(io.BytesIO(old))["version"] == version  # `nncomp info` tells the stream's format
 
