@@ -8,6 +8,8 @@ memory.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -357,15 +359,114 @@ def mixer_cells(buckets, hist, match_len, n_orders, n_rows, n_buckets, n_seen, n
                 byte_cell[k, l] = k + (hist[l] & 255) * n_rows
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _adam_at(w, m, v, i, g, beta1, beta2, lr):
+    """model.adam_step at element i, from its gradient g: the torch path's operations in its order
+    (np.sqrt is the processor's correctly rounded root, as exact.sqrt)."""
+    m[i] = m[i] * beta1 + g * (1.0 - beta1)
+    v[i] = v[i] * beta2 + g * g * (1.0 - beta2)
+    w[i] = w[i] - m[i] * lr / (np.sqrt(v[i]) + 1e-12)
+
+
 @njit(cache=True, nogil=True)
 def adam(w, m, v, g, beta1, beta2, lr):
-    """model.adam_step on flat float64 arrays: each element's operations in the torch path's order
-    (np.sqrt is the processor's correctly rounded root, as exact.sqrt)."""
-    c1, c2 = 1.0 - beta1, 1.0 - beta2
+    """model.adam_step on flat float64 arrays."""
     for i in range(w.size):
-        m[i] = m[i] * beta1 + g[i] * c1
-        v[i] = v[i] * beta2 + g[i] * g[i] * c2
-        w[i] = w[i] - m[i] * lr / (np.sqrt(v[i]) + 1e-12)
+        _adam_at(w, m, v, i, g[i], beta1, beta2, lr)
+
+
+@njit(cache=True, nogil=True)
+def weight_step(w, m, v, acc, cell, dots, scale, block, beta1, beta2, lr):
+    """Mixer.learn's step of one kind of weight (flat w and its moments m, v): the dots (T, K, L)
+    summed into their positions' cells (K, L, T) (exact: integers), times scale, then Adam on every
+    weight (block 0) or only on the blocks of `block` weights some cell is in (Mixer._pair_step).
+    acc: zeros of w's size, left zeros."""
+    K, L, T = cell.shape
+    for k in range(K):
+        for l in range(L):
+            for t in range(T):
+                acc[cell[k, l, t]] += dots[t, k, l]
+    if block == 0:
+        for i in range(w.size):
+            _adam_at(w, m, v, i, acc[i] * scale, beta1, beta2, lr)
+            acc[i] = 0.0
+        return
+    met = np.zeros(w.size // block, np.bool_)
+    for k in range(K):
+        for l in range(L):
+            for t in range(T):
+                met[cell[k, l, t] // block] = True
+    for p in range(met.size):
+        if met[p]:
+            for i in range(p * block, (p + 1) * block):
+                _adam_at(w, m, v, i, acc[i] * scale, beta1, beta2, lr)
+                acc[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def set_sums(gq, zh, s, out):
+    """Mixer.learn's gradient of the transformer's weight per set, unscaled: the sum over positions
+    (L, T) of gq . zh (integers: exact in any order) added into out[s]."""
+    L, T, S = gq.shape
+    for l in range(L):
+        for t in range(T):
+            acc = 0.0
+            for j in range(S):
+                acc += gq[l, t, j] * zh[l, t, j]
+            out[s[l, t]] += acc
+
+
+@njit(cache=True, nogil=True)
+def guess_sums(gq, symbol, bucket, active, out):
+    """Predictor._learn_mixer's gradient of the bonuses, unscaled: gq at each guessed symbol times
+    active, added into out[bucket]; guesses (R, L, T)."""
+    R, L, T = symbol.shape
+    for r in range(R):
+        for l in range(L):
+            for t in range(T):
+                out[bucket[r, l, t]] += gq[l, t, symbol[r, l, t]] * active[r, l, t]
+
+
+@njit(cache=True, nogil=True)
+def coding_grad(freq, x, valid, bits, g):
+    """Predictor._grad and exact.quantize_grad in one pass and a rounding: the integer gradient g
+    (L, T, 256) of the mean loss at the logits of positions x (L, T) coded with freq, by the torch
+    path's operations; returns its scale (0.0 where no position is valid, and g is not written)."""
+    L, T, S = freq.shape
+    n = 0
+    for l in range(L):
+        for t in range(T):
+            if valid[l, t]:
+                n += 1
+    if n == 0:
+        return 0.0
+    share = 1.0 / n
+    lo, hi = np.inf, -np.inf
+    for l in range(L):
+        for t in range(T):
+            total = 0.0  # of integers: exact
+            for j in range(S):
+                total += freq[l, t, j]
+            keep = (1.0 if valid[l, t] else 0.0) * share
+            for j in range(S):
+                p = freq[l, t, j] / total
+                if j == x[l, t]:
+                    p = p + -1.0
+                p = p * keep
+                g[l, t, j] = p
+                lo = min(lo, p)
+                hi = max(hi, p)
+    top = max(abs(lo), abs(hi))
+    if top == 0.0 or not (np.isfinite(lo) and np.isfinite(hi)):
+        g[:] = 0.0
+        return 1.0
+    shift = bits - math.frexp(top)[1]
+    up = math.ldexp(1.0, shift)
+    for l in range(L):
+        for t in range(T):
+            for j in range(S):
+                g[l, t, j] = np.rint(g[l, t, j] * up)
+    return math.ldexp(1.0, -shift)
 
 
 # Reassociation is safe here: every product and partial sum is an integer well inside float64's exact

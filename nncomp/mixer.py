@@ -129,6 +129,7 @@ class Mixer:
         self.row_ids = torch.arange(rows).view(-1, 1)
         self.row_offset = self.row_ids * N_BUCKETS
         self.learn_gamma = learn_gamma  # training a prior holds it at its start (train.py)
+        self._acc = {}  # _step_compiled's gradient sums per kind of weight, zeros between steps
         self._quantize()
 
     def weights(self) -> dict[str, torch.Tensor]:
@@ -224,8 +225,11 @@ class Mixer:
         else:
             for t in range(len(f)):
                 dots[t] = torch.einsum("kls,ls->kl", f[t].double(), gq[:, t])
-        dots = dots.permute(1, 2, 0)
         scale = sc * LN2 / LOGIT_FRAC  # scores and logits are in 1/LOGIT_FRAC bit
+        if self.kernels and self.ieee_sqrt:
+            self._step_compiled(mix, gq, scale, dots, cells, zh, cfg, lr_scale)
+            return
+        dots = dots.permute(1, 2, 0)
         grads = {}
         for name, cell in (("alpha", ca), ("delta", cd), ("byte_delta", cb)):
             if cell is None:
@@ -245,9 +249,34 @@ class Mixer:
                 continue
             m, v = self.adam[name]
             adam_step(getattr(self, name)[mix], (m[mix], v[mix]), grads[name], cfg, lr[name], self.ieee_sqrt, self.kernels)
+        self._count_uses(mix, s)
+
+    def _count_uses(self, mix: int, s: torch.Tensor) -> None:
         if mix == 0:
             self.uses += torch.bincount(s.reshape(-1), minlength=N_SETS)
         self._quantize()
+
+    def _step_compiled(self, mix: int, gq: torch.Tensor, scale: float, dots: torch.Tensor, cells: Cells, zh: torch.Tensor,
+                       cfg: ModelConfig, lr_scale: float) -> None:
+        """learn()'s step after the dots (T, K, L), in a compiled loop per kind of weight: the same
+        sums and Adam's operations, without a gradient the size of every weight (kernels.py)."""
+        ca, cd, s, cb = cells
+        lr = cfg.lr * (ALPHA_LR_SCALE * lr_scale)
+        for name, cell in (("alpha", ca), ("delta", cd), ("byte_delta", cb)):
+            if cell is None:
+                continue
+            w, (m, v) = getattr(self, name)[mix], self.adam[name]
+            if name not in self._acc:
+                self._acc[name] = torch.zeros(w.numel(), dtype=torch.float64).numpy()
+            block = self.rows * N_BUCKETS if name == "delta" and self.lazy_pairs else 0
+            self.kernels.weight_step(w.view(-1).numpy(), m[mix].view(-1).numpy(), v[mix].view(-1).numpy(), self._acc[name],
+                                     cell.numpy(), dots.numpy(), scale, block, cfg.beta1, cfg.beta2, lr)
+        if self.learn_gamma:
+            g = torch.zeros(N_SETS, dtype=torch.float64)
+            self.kernels.set_sums(gq.numpy(), zh.numpy(), s.numpy(), g.numpy())
+            m, v = self.adam["gamma"]
+            adam_step(self.gamma[mix], (m[mix], v[mix]), g * scale, cfg, self.gamma_lr[mix] * lr_scale, True, self.kernels)
+        self._count_uses(mix, s)
 
     def _pair_step(self, mix: int, cd: torch.Tensor, g: torch.Tensor, cfg: ModelConfig, lr: float) -> None:
         """Adam on the pair weights of the pairs these positions met (cells cd), the others keeping

@@ -137,7 +137,7 @@ class Predictor:
         """`huge`: the input will fill the count table (contexts.zeros). `compiled`: the context
         work and the network's decoding step run in compiled kernels (kernels.py; the same results),
         where they load."""
-        compiled_loops = kernels.load() if compiled else None
+        self.kernels = compiled_loops = kernels.load() if compiled else None
         self.net = Transformer(cfg.model, prior.params if prior else None, compiled_loops, cfg.ieee_sqrt)
         self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
@@ -343,6 +343,10 @@ class Predictor:
     def _grad(self, freq: torch.Tensor, x: torch.Tensor, valid: torch.Tensor, buf: str) -> tuple:
         """The integer gradient (gq, scale) of the mean loss at the logits of positions x (L,S) coded
         with freq (L,S,256), in the buffer `buf`; (None, 0) where none is valid."""
+        if self.kernels:
+            g = self.buffers.like(buf, freq.shape, torch.float64)
+            sc = self.kernels.coding_grad(freq.numpy(), x.numpy(), valid.numpy(), GRAD_BITS, g.numpy())
+            return (g, sc) if sc else (None, 0.0)
         n = int(valid.sum())
         if not n:
             return None, 0.0
@@ -375,10 +379,14 @@ class Predictor:
         positions, their scores f (S,K,L,256), transformer logits zh, cells and guesses."""
         if guesses:
             grad_b = torch.zeros(len(self.beta), dtype=torch.float64)
-            start = torch.arange(gq.shape[0] * gq.shape[1]).view(gq.shape[:2]) * 256  # (L,S): each position in gq
-            for g in guesses:  # (L,S) or (rows,L,S) each
-                gm = gq.view(-1).take(start + g.symbol) * g.active
-                grad_b.index_add_(0, g.bucket.reshape(-1), gm.reshape(-1))
+            if self.kernels:
+                for g in guesses:  # (L,S) or (rows,L,S) each
+                    self.kernels.guess_sums(gq.numpy(), *(t.reshape(-1, *gq.shape[:2]).numpy() for t in g), grad_b.numpy())
+            else:
+                start = torch.arange(gq.shape[0] * gq.shape[1]).view(gq.shape[:2]) * 256  # (L,S): each position in gq
+                for g in guesses:
+                    gm = gq.view(-1).take(start + g.symbol) * g.active
+                    grad_b.index_add_(0, g.bucket.reshape(-1), gm.reshape(-1))
             adam_step(self.beta, self.beta_adam, grad_b * (sc * LN2), self.net.cfg, self.beta_lr, self.net.ieee_sqrt)
             self._refresh_beta()
         self.mixer.learn(self.mix, gq, sc, f, cells, zh, self.net.cfg, self.part_lr)

@@ -140,6 +140,58 @@ def test_adam_steps_agree():
     assert not torch.equal(wa, w)
 
 
+@pytest.mark.parametrize("lazy,byte_weights,mix", [(True, True, 0), (False, False, 3)])
+def test_mixer_steps_agree(lazy, byte_weights, mix):
+    """The compiled mixer step gives the torch path's weights, moments and bonuses' gradient to the
+    bit, over several steps of random cells, scores and gradients at their bounds, with lazy and dense
+    pair steps."""
+    from nncomp.contexts.counts import N_BUCKETS
+    from nncomp.contexts.layout import RowLayout
+    from nncomp.mixer import Cells, Mixer
+
+    g = torch.Generator().manual_seed(3 + mix)
+    K, L, T = 5, 6, 4
+    sides = [Mixer(RowLayout(orders=K), byte_weights=byte_weights, lazy_pairs=lazy, kernels=loops)
+             for loops in (None, kernels.load())]
+    for _ in range(5):
+        hist = torch.randint(0, 1 << 16, (T, L), generator=g)
+        match = torch.randint(-1, 30, (T, L), generator=g)
+        buckets = torch.randint(0, N_BUCKETS, (T, K, L), generator=g)
+        cells = Cells.stack([sides[0].cells(buckets[t], hist[t], match[t]) for t in range(T)])
+        f = torch.randint(-(2**11) + 1, 2**11, (T, K, L, 256), generator=g).float()
+        zh = torch.randint(-(2**18), 2**18, (L, T, 256), generator=g).double()
+        gq = torch.randint(-(2**16), 2**16 + 1, (L, T, 256), generator=g).double()
+        for m in sides:
+            m.learn(mix, gq, 2.0**-23, f, cells, zh, ModelConfig(), 0.35)
+    a, b = sides
+    assert not torch.equal(a.alpha, Mixer(RowLayout(orders=K)).alpha)
+    for name in a.weights():
+        assert torch.equal(a.weights()[name], b.weights()[name]), name
+        assert all(torch.equal(x, y) for x, y in zip(a.adam[name], b.adam[name])), name
+    assert torch.equal(a.gamma_q, b.gamma_q) and torch.equal(a.uses, b.uses)
+
+
+def test_coding_gradients_agree():
+    """The compiled gradient at the coded distributions (Predictor._grad) is the torch path's integers
+    and scale, with ended lanes, and none where no position is valid."""
+    from types import SimpleNamespace
+
+    from nncomp.predictor import BlockBuffers, Predictor
+
+    g = torch.Generator().manual_seed(4)
+    L, T = 7, 5
+    freq = torch.randint(1, 2**16 + 1, (L, T, 256), generator=g).double()
+    x = torch.randint(0, 256, (L, T), generator=g)
+    valid = torch.ones(L, T, dtype=torch.bool)
+    valid[2, 3:] = valid[5] = False
+    for v in (valid, torch.zeros_like(valid)):
+        got = [Predictor._grad(SimpleNamespace(kernels=loops, buffers=BlockBuffers()), freq, x, v, "g")
+               for loops in (None, kernels.load())]
+        (ga, sa), (gb, sb) = got
+        assert sa == sb and (ga is None) == (gb is None) == (not v.any())
+        assert ga is None or (torch.equal(ga, gb) and ga.abs().max() >= 2**15)
+
+
 def _inputs() -> dict[str, bytes]:
     rng = random.Random(31)
     text = SAMPLE.read_bytes()[:6000]
