@@ -24,6 +24,9 @@ from tests.harness.x86 import x86_like  # noqa: E402
 GOLDEN = Path(__file__).resolve().parent / "golden"
 LEVELS = (1, 2, 5, 9)
 JOINT_LEVELS = (1, 2)  # level 2's match model looks into the datasets before (several frames)
+# The torch path decodes today's streams at these levels (it writes them at every level): decoding is
+# its slowest check, and earlier formats' streams have it decode levels 2 and 9 (earlier_cases).
+TORCH_DECODES = (1, 5)
 
 
 def inputs() -> dict[str, bytes]:
@@ -52,6 +55,7 @@ def loops(request, monkeypatch):
     if request.param == "compiled":
         pytest.importorskip("numba")
     monkeypatch.setenv("NNCOMP_KERNELS", "1" if request.param == "compiled" else "0")
+    return request.param
 
 
 def path(name: str, level: int) -> Path:
@@ -91,7 +95,8 @@ def test_streams_are_the_golden_ones(level, loops):
         golden = path(name, level).read_bytes()
         assert golden[4] == container.VERSION, "format changed: write the golden streams anew (see this file)"
         assert nncomp.compress(data, level) == golden, f"{name} at level {level}: coded bytes changed"
-        assert nncomp.decompress(golden) == data
+        if loops == "compiled" or level in TORCH_DECODES:
+            assert nncomp.decompress(golden) == data
 
 
 @pytest.mark.parametrize("level", JOINT_LEVELS)

@@ -91,8 +91,8 @@ def test_byte_weights_change_the_stream_and_both_settings_decode():
     from nncomp import container
     from nncomp.config import level_config
 
-    binary = b"".join(bytes([i % 5, 0, i * 7 % 256, 1, i % 3]) for i in range(400))
-    text = (Path(__file__).resolve().parent.parent / "samples" / "sample.txt").read_bytes()[:3000]
+    binary = b"".join(bytes([i % 5, 0, i * 7 % 256, 1, i % 3]) for i in range(300))
+    text = (Path(__file__).resolve().parent.parent / "samples" / "sample.txt").read_bytes()[:1500]
     on = level_config(5)
     off = replace(on, byte_weights=False)
     assert on.byte_weights and not level_config(1).byte_weights
