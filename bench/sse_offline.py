@@ -10,6 +10,14 @@ table of 33 interpolated buckets of its stretch, per context (the node; or the n
 byte), and averages with the input. Its tables learn once per block, from the block's summed errors,
 as the codec's mixer does; float arithmetic, which the codec could not use as is (exact.py). Prints
 the bytes the distributions cost as coded and after the APM, per variant.
+
+With --steps, the tables learn after every step of the lanes (and, for comparison, once per 32
+steps), each entry at the rate 1/(updates + 1.5) down to a floor, as lpaq's APM does:
+
+    python bench/sse_offline.py --steps calgary/paper2 calgary/geo calgary/obj2:120000 canterbury/kennedy.xls:200000
+
+(names under ../shared/corpus/eval; ":N" takes the first N bytes instead of --limit). With --top,
+an APM of one event instead: whether the byte is the most probable one (replay_top).
 """
 
 from __future__ import annotations
@@ -27,17 +35,19 @@ import nncomp  # noqa: E402
 from nncomp import predictor  # noqa: E402
 
 BUCKETS = 33
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "eval"
 
 
-def coded_blocks(data: bytes, level: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(probabilities (N,256), bytes (N,), previous bytes (N,)) of each block's valid positions."""
+def coded_blocks(data: bytes, level: int) -> list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Per block, per step: (probabilities (N,256), bytes (N,), previous bytes (N,)) of its valid positions."""
     blocks, predict = [], predictor.Predictor.predict_block
 
     def keep(self, x, valid):
         prev = torch.cat([self.prev.unsqueeze(1), x[:, :-1]], 1)
         freq = predict(self, x, valid)
-        v = valid.numpy()
-        blocks.append(((freq / freq.sum(-1, keepdim=True)).numpy()[v], x.numpy()[v], prev.numpy()[v]))
+        p = freq / freq.sum(-1, keepdim=True)
+        blocks.append([(p[:, t][v].numpy(), x[:, t][v].numpy().astype(np.int64), prev[:, t][v].numpy().astype(np.int64))
+                       for t in range(x.shape[1]) if (v := valid[:, t]).any()])
         return freq
 
     predictor.Predictor.predict_block = keep
@@ -48,36 +58,76 @@ def coded_blocks(data: bytes, level: int) -> list[tuple[np.ndarray, np.ndarray, 
     return blocks
 
 
-def replay(blocks, by_previous: bool, rate: float, weight: float) -> tuple[float, float]:
-    """(bytes as coded, bytes after the APM)."""
+def replay(blocks, by_previous: bool, rate: float, weight: float, every: int = 0, counted: bool = False) -> tuple[float, float]:
+    """(bytes as coded, bytes after the APM). The tables learn after every `every` steps and at the end
+    of each block (every 0: at the end only); `counted`: each entry at rate 1/(its updates + 1.5),
+    at least `rate`."""
     centers = np.linspace(-8, 8, BUCKETS)
-    table = np.tile(1 / (1 + np.exp(-centers)), ((256 * 256 if by_previous else 256), 1))
+    rows = 256 * 256 if by_previous else 256
+    table = np.tile(1 / (1 + np.exp(-centers)), (rows, 1))
+    count = np.zeros((rows, BUCKETS))
     before = after = 0.0
-    for p, x, prev in blocks:
-        n, x, prev = len(x), x.astype(np.int64), prev.astype(np.int64)
-        cum = np.concatenate([np.zeros((n, 1)), np.cumsum(p, 1)], 1)
-        r = np.arange(n)
+    for block in blocks:
         updates = []
-        for d in range(8):
-            prefix = x >> (8 - d)
-            lo, half = prefix << (8 - d), 1 << (7 - d)
-            p0, p1 = cum[r, lo + half] - cum[r, lo], cum[r, lo + 2 * half] - cum[r, lo + half]
-            q = np.clip(p1 / (p0 + p1), 1e-6, 1 - 1e-6)
-            bit = (x >> (7 - d)) & 1
+        for i, (p, x, prev) in enumerate(block):
+            n = len(x)
+            cum = np.concatenate([np.zeros((n, 1)), np.cumsum(p, 1)], 1)
+            r = np.arange(n)
+            for d in range(8):
+                prefix = x >> (8 - d)
+                lo, half = prefix << (8 - d), 1 << (7 - d)
+                p0, p1 = cum[r, lo + half] - cum[r, lo], cum[r, lo + 2 * half] - cum[r, lo + half]
+                q = np.clip(p1 / (p0 + p1), 1e-6, 1 - 1e-6)
+                bit = (x >> (7 - d)) & 1
+                pos = (np.clip(np.log(q / (1 - q)), -8, 8 - 1e-9) + 8) / 16 * (BUCKETS - 1)
+                j = np.floor(pos).astype(np.int64)
+                w = pos - j
+                ctx = (prefix | 1 << d) + (prev * 256 if by_previous else 0)
+                refined = (1 - w) * table[ctx, j] + w * table[ctx, j + 1]
+                mixed = (1 - weight) * q + weight * refined
+                before -= np.log2(np.where(bit == 1, q, 1 - q)).sum()
+                after -= np.log2(np.clip(np.where(bit == 1, mixed, 1 - mixed), 1e-9, 1)).sum()
+                updates.append((ctx, j, w, bit - refined))
+            if (every and (i + 1) % every == 0) or i == len(block) - 1:  # these steps' errors, once they are coded
+                for ctx, j, w, err in updates:
+                    for jj, share in ((j, 1 - w), (j + 1, w)):
+                        step = np.maximum(1.0 / (count[ctx, jj] + 1.5), rate) if counted else rate
+                        np.add.at(table, (ctx, jj), step * err * share)
+                        if counted:
+                            np.add.at(count, (ctx, jj), share)
+                updates = []
+                np.clip(table, 1e-4, 1 - 1e-4, out=table)
+    return before / 8, after / 8
+
+
+def replay_top(blocks, by_previous: bool, rate: float, weight: float) -> tuple[float, float]:
+    """(bytes as coded, bytes after the APM) for an APM of one event only, "the byte is the most
+    probable one", learned after every step at counted rates: the top byte takes the refined
+    probability and the others share the rest in their proportions."""
+    centers = np.linspace(-8, 8, BUCKETS)
+    rows = 256 if by_previous else 1
+    table = np.tile(1 / (1 + np.exp(-centers)), (rows, 1))
+    count = np.zeros((rows, BUCKETS))
+    before = after = 0.0
+    for block in blocks:
+        for p, x, prev in block:
+            r = np.arange(len(x))
+            top = p.argmax(1)
+            q = np.clip(p[r, top], 1e-6, 1 - 1e-6)
+            hit = x == top
             pos = (np.clip(np.log(q / (1 - q)), -8, 8 - 1e-9) + 8) / 16 * (BUCKETS - 1)
             j = np.floor(pos).astype(np.int64)
             w = pos - j
-            ctx = (prefix | 1 << d) + (prev * 256 if by_previous else 0)
+            ctx = prev if by_previous else np.zeros_like(prev)
             refined = (1 - w) * table[ctx, j] + w * table[ctx, j + 1]
-            mixed = (1 - weight) * q + weight * refined
-            before -= np.log2(np.where(bit == 1, q, 1 - q)).sum()
-            after -= np.log2(np.clip(np.where(bit == 1, mixed, 1 - mixed), 1e-9, 1)).sum()
-            err = bit - refined
-            updates.append((ctx, j, err * (1 - w), err * w))
-        for ctx, j, e0, e1 in updates:  # the block's errors, applied once it is coded
-            np.add.at(table, (ctx, j), rate * e0)
-            np.add.at(table, (ctx, j + 1), rate * e1)
-        np.clip(table, 1e-4, 1 - 1e-4, out=table)
+            mixed = np.clip((1 - weight) * q + weight * refined, 1e-6, 1 - 1e-6)
+            px = p[r, x]
+            before -= np.log2(px).sum()
+            after -= np.where(hit, np.log2(mixed), np.log2((1 - mixed) * px / (1 - q))).sum()
+            for jj, share in ((j, 1 - w), (j + 1, w)):
+                np.add.at(table, (ctx, jj), np.maximum(1.0 / (count[ctx, jj] + 1.5), rate) * (hit - refined) * share)
+                np.add.at(count, (ctx, jj), share)
+            np.clip(table, 1e-4, 1 - 1e-4, out=table)
     return before / 8, after / 8
 
 
@@ -86,17 +136,31 @@ def main() -> None:
     ap.add_argument("files", nargs="+")
     ap.add_argument("--level", type=int, default=5)
     ap.add_argument("--limit", type=int, default=200000, help="bytes from the start of each file")
+    ap.add_argument("--steps", action="store_true", help="learn after every step, at counted rates (see above)")
+    ap.add_argument("--top", action="store_true", help="an APM of the most probable byte only (replay_top)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print("file\tcontext\trate\tweight\tcoded\tafter_apm\tchange")
+    print("file\tcontext\tlearns\trate\tweight\tcoded\tafter_apm\tchange")
     for f in args.files:
-        blocks = coded_blocks(Path(f).read_bytes()[: args.limit], args.level)
+        name, _, limit = f.partition(":")
+        path = Path(name) if Path(name).exists() else EVAL / name
+        blocks = coded_blocks(path.read_bytes()[: int(limit or args.limit)], args.level)
+        if args.top:
+            for by_previous in (False, True):
+                for rate in (0.02, 0.005):
+                    for weight in (0.5, 1.0):
+                        b, a = replay_top(blocks, by_previous, rate, weight)
+                        print(f"{path.name}\t{'top+previous' if by_previous else 'top'}\tevery step\t{rate}\t{weight}\t{b:.0f}\t"
+                              f"{a:.0f}\t{100 * (a - b) / b:+.2f}%", flush=True)
+            continue
         for by_previous in (False, True):
-            for rate in (0.02, 0.005):
-                for weight in (0.5, 0.75):
-                    b, a = replay(blocks, by_previous, rate, weight)
-                    print(f"{Path(f).name}\t{'node+previous' if by_previous else 'node'}\t{rate}\t{weight}\t{b:.0f}\t{a:.0f}\t"
-                          f"{100 * (a - b) / b:+.2f}%", flush=True)
+            for every in ((1, 32) if args.steps else (0,)):
+                for rate in (0.02, 0.005):
+                    for weight in (0.5, 0.75):
+                        b, a = replay(blocks, by_previous, rate, weight, every, counted=args.steps)
+                        learns = f"every {every} steps" if every else "per block"
+                        print(f"{path.name}\t{'node+previous' if by_previous else 'node'}\t{learns}\t{rate}\t{weight}\t{b:.0f}\t"
+                              f"{a:.0f}\t{100 * (a - b) / b:+.2f}%", flush=True)
 
 
 if __name__ == "__main__":
