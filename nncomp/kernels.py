@@ -18,8 +18,9 @@ from __future__ import annotations
 import functools
 import os
 
-# Kernels repay their loading from about this many bytes coded by one model.
-MIN_BYTES = 1 << 13
+# Kernels repay their loading from about this many bytes coded by one model (and cost about 100 MB
+# of peak memory: a 4 KB file takes about 480 MB with them, docs/decisions.md).
+MIN_BYTES = 1 << 10
 
 
 def wanted(n: int) -> bool:

@@ -50,8 +50,7 @@ def one_bit_image(rows: int = 48, width: int = 512) -> bytes:
 
 @pytest.fixture(params=["torch", "compiled"])
 def loops(request, monkeypatch):
-    """Which implementation of the context work and the decoding step codes (the inputs here are below
-    kernels.MIN_BYTES)."""
+    """Which implementation of the context work and the decoding step codes, whatever the input's size."""
     if request.param == "compiled":
         pytest.importorskip("numba")
     monkeypatch.setenv("NNCOMP_KERNELS", "1" if request.param == "compiled" else "0")
