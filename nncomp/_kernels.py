@@ -1,8 +1,8 @@
 """The context model's kernels (see kernels.py), compiled by numba and cached on disk.
 
 Each mirrors one method of the count table (contexts/counts.py), a source (contexts/match.py,
-words.py, columns.py), the mixer (mixer.py) or the transformer's decoding step (model.py), and says
-which; arrays are numpy views of the model's torch tensors, so the kernels read and write the same
+words.py, columns.py), the mixer (mixer.py), the predictor's learning step (predictor.py) or the
+transformer's decoding step (model.py), and says which; arrays are numpy views of the model's torch tensors, so the kernels read and write the same
 memory.
 """
 
