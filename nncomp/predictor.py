@@ -327,13 +327,15 @@ class Predictor:
         """One training step on the block just coded: cross-entropy through network and mixer (the
         mixer's last part of the block, with mix_every; its earlier parts learned as they ended)."""
         blk = self._block
-        gq, sc = self._grad(blk.freq, blk.x, blk.valid, "g")
-        if gq is not None and self.policy.net and self.blocks_seen % self.net.cfg.learn_every == 0:
-            self._learn_net(blk.cache(), gq, sc)
         T, t0 = blk.x.shape[1], blk.part
+        net = self.policy.net and self.blocks_seen % self.net.cfg.learn_every == 0
+        # the whole block's gradient, for the network and, where the part is the block, the mixer
+        gq, sc = self._grad(blk.freq, blk.x, blk.valid, "g") if net or not t0 else (None, 0.0)
+        if gq is not None and net:
+            self._learn_net(blk.cache(), gq, sc)
         if t0:
             self._learn_part(blk.freq[:, t0:], blk.x[:, t0:], blk.valid[:, t0:], blk.zh[:, t0:], t0, T, blk.cells, blk.guesses)
-        elif gq is not None:  # the part is the block: the network's integers serve the mixer too
+        elif gq is not None:  # the network's integers serve the mixer too
             self._learn_mixer(gq, sc, blk.f, blk.zh, blk.cells, blk.guesses)
         self.blocks_seen += 1
         self.mem = blk.mem
