@@ -23,8 +23,10 @@ FIT_MIN_BITS = 10
 
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
-ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29, "ieee_sqrt": 30, "mix_every": 31}
-OFF = {k: 0 if k == "mix_every" else False for k in ADDED}  # each one's value where a stream does not name it
+ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29, "ieee_sqrt": 30, "mix_every": 31,
+         "momentum": 32, "bonus_lr": 32}
+NUMBERS = ("momentum", "bonus_lr")  # the settings that are real numbers
+OFF = {k: 0 if k == "mix_every" else 0.0 if k in NUMBERS else False for k in ADDED}  # each one's value where a stream does not name it
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class CodecConfig:
     byte_weights: bool = True  # mixing weights also follow the last byte (mixer.py)
     ieee_sqrt: bool = True  # square roots are correctly rounded (exact.sqrt), where older streams used torch's
     mix_every: int = 0  # the mixer and the bonuses learn every this many steps of a block (0: once, at its end)
+    momentum: float = 0.0  # Adam's beta1 in the online steps of network, mixer and bonuses (0: ModelConfig.beta1)
+    bonus_lr: float = 0.0  # the bonuses' step sizes are times this (0: 1)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)
@@ -82,7 +86,11 @@ class CodecConfig:
         flags = {k: d[k] for k, f in cls.__dataclass_fields__.items() if f.type in (bool, "bool")}
         if any(not isinstance(v, bool) for v in flags.values()):
             raise ValueError(f"the {', '.join(flags)} settings are not booleans")
-        cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints)
+        numbers = {k: d[k] for k in NUMBERS}
+        if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in numbers.values()):
+            raise ValueError(f"the {', '.join(NUMBERS)} settings are not numbers")
+        cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints,
+                  **{k: float(v) for k, v in numbers.items()})
         cfg.validate()
         return cfg
 
@@ -101,6 +109,8 @@ class CodecConfig:
             and 0 <= self.long_window <= MAX_WINDOW
             and 64 <= self.long_min <= MAX_FRAME
             and 0 <= self.mix_every <= self.model.block
+            and 0.0 <= self.momentum < 1.0
+            and 0.0 <= self.bonus_lr <= 16.0
         )
         if not ok:
             raise ValueError("codec settings out of range")
@@ -137,13 +147,15 @@ class CodecConfig:
 
 
 # Adapting a prior wants a smaller step than learning from scratch, and larger tables pay at every
-# level but the first.
-_BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17)
+# level but the first. Online, the network's, the mixer's and the bonuses' steps follow the data
+# better with less momentum than Adam's usual 0.9 (docs/decisions.md).
+_BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17, momentum=0.5)
 # Levels 1-5 code 64 lanes or more, and their mixer learns every 4 steps of a block: its weights
 # follow the data faster (0.6 % smaller at level 5, 2.6 % at level 1). With fewer lanes a step sees
 # fewer positions, and on tables the weights wander: kennedy.xls cost 2.9 % more at level 6 and 25 %
-# at level 9, so levels 6-9 keep one step per block (docs/decisions.md).
-_PARTS = dict(mix_every=4)
+# at level 9, so levels 6-9 keep one step per block (docs/decisions.md). The bonuses, which took full
+# steps eight times a block, take smaller ones.
+_PARTS = dict(mix_every=4, bonus_lr=0.6)
 # Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about as
 # much at one lane as at ten. Levels 3-5 give a frame under 64 KB up to 16 lanes of 1 KiB: a 4 KB file
 # codes 3x as fast as with lanes of 3 KiB, for 0.05 % more over the eval files (docs/decisions.md).

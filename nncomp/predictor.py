@@ -9,7 +9,7 @@ frequencies (never zero) for the range coder.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -138,7 +138,9 @@ class Predictor:
         work and the network's decoding step run in compiled kernels (kernels.py; the same results),
         where they load."""
         self.kernels = compiled_loops = kernels.load() if compiled else None
-        self.net = Transformer(cfg.model, prior.params if prior else None, compiled_loops, cfg.ieee_sqrt)
+        # every online Adam step (the network's, the mixer's, the bonuses') takes its momentum from here
+        model = replace(cfg.model, beta1=cfg.momentum) if cfg.momentum else cfg.model
+        self.net = Transformer(model, prior.params if prior else None, compiled_loops, cfg.ieee_sqrt)
         self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
         self.net_lowest = min(lowest, cfg.model.n_layer)
@@ -161,7 +163,7 @@ class Predictor:
         runs = RUN_BONUSES if cfg.runs else 0  # after the guessing sources' bonuses
         self.beta = torch.tensor(BONUS_INIT + [0.0] * runs, dtype=torch.float64)
         self.beta_lr = torch.tensor([BONUS_LR_SCALE] * len(BONUS_INIT) + [RUN_LR_SCALE[0]] * (runs // 2)
-                                    + [RUN_LR_SCALE[1]] * (runs // 2), dtype=torch.float64)
+                                    + [RUN_LR_SCALE[1]] * (runs // 2), dtype=torch.float64) * (cfg.bonus_lr or 1.0)
         self.beta_adam = (torch.zeros_like(self.beta), torch.zeros_like(self.beta))
         self.mixer = Mixer(self.layout, prior.alpha if prior else None, learn_gamma=policy.gamma,
                            byte_weights=cfg.byte_weights, kernels=compiled_loops, ieee_sqrt=cfg.ieee_sqrt,

@@ -67,3 +67,11 @@ def test_settings_added_later_are_off_in_earlier_formats():
     for bad in (-1, cfg.model.block + 1):
         with pytest.raises(ValueError):
             type(cfg).from_dict({**cfg.to_dict(), "mix_every": bad})
+    tuned = replace(cfg, momentum=0.5, bonus_lr=0.6)  # real numbers: off is 0.0
+    plain = replace(cfg, momentum=0.0, bonus_lr=0.0)
+    assert not {"momentum", "bonus_lr"} & set(plain.to_dict())
+    assert type(cfg).from_dict(plain.to_dict()) == plain and type(cfg).from_dict(tuned.to_dict()) == tuned
+    for key, bad in (("momentum", 1.0), ("momentum", -0.1), ("momentum", "0.5"), ("bonus_lr", True),
+                     ("bonus_lr", float("nan")), ("bonus_lr", 17.0)):
+        with pytest.raises(ValueError):
+            type(cfg).from_dict({**tuned.to_dict(), key: bad})

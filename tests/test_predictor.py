@@ -26,14 +26,14 @@ def _settings(cfg: ModelConfig, orders=(1, 2, 3, 4), hash_bits=12, **kw) -> Code
 
 def _lockstep(cfg: ModelConfig, data: bytes, lanes: int, blocks: int, short_last_lane: bool, period: int = 0,
               binary: bool = False, sparse: bool = False, bitmap: bool = False, prior: Prior | None = None,
-              mix_every: int = 0):
+              **settings):
     T = cfg.block
     x_all = torch.tensor(list(data[: lanes * T * blocks])).view(lanes, T * blocks)
     valid_all = torch.ones_like(x_all, dtype=torch.bool)
     if short_last_lane:
         valid_all[-1, T * blocks // 2 + 3 :] = False
         x_all[~valid_all] = 0
-    settings = _settings(cfg, sparse=sparse, bitmap=bitmap, mix_every=mix_every)
+    settings = _settings(cfg, sparse=sparse, bitmap=bitmap, **settings)
     enc, dec = Predictor(settings, prior), Predictor(settings, prior)
     frame = Frame(period=period, binary=binary, pixels=bitmap)
     enc.start_frame(lanes, T * blocks, frame)
@@ -74,6 +74,31 @@ def test_batched_equals_stepwise_with_the_mixer_learning_within_blocks(mix_every
     enc = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=mix_every)
     once = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True)
     assert not torch.equal(enc.mixer.alpha, once.mixer.alpha)
+
+
+def test_the_momentum_setting_is_every_online_steps_beta1():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 20)[: 4 * 16]
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
+    x = torch.tensor(list(text)).view(4, 16)
+    valid = torch.ones_like(x, dtype=torch.bool)
+    first = []  # Adam's first moments after one step from zero: (1 - beta1) * gradient
+    for momentum in (0.0, 0.5):  # 0.0: the model's beta1, 0.9
+        pred = Predictor(_settings(cfg, momentum=momentum))
+        pred.start_frame(4, 16)
+        pred.predict_block(x, valid)
+        pred.learn()
+        first.append([pred.net.adam["head"][0], pred.mixer.adam["alpha"][0], pred.beta_adam[0]])
+    for plain, half in zip(*first):  # the network's, the mixer's, the bonuses'
+        assert plain.abs().sum() > 0
+        assert torch.allclose(half * 0.2, plain, rtol=1e-9, atol=0)
+
+
+def test_the_bonuses_step_size_is_a_setting_both_sides_follow():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
+    plain = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=4)
+    smaller = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=4, bonus_lr=0.6)
+    assert not torch.equal(smaller.beta, plain.beta)
 
 
 def test_the_mixer_learns_as_each_part_of_a_block_ends():
