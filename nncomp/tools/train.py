@@ -100,8 +100,10 @@ def train_prior(paths: list[str | Path], cfg: CodecConfig, init: Prior | None, *
     # coding faster (short_lane): training wants the steps. The transformer's mixing weight stays where
     # the mixer puts it at the start of every file: learned, the network co-adapts to a smaller weight
     # and starts files overconfident. A prior learns in every layer; coding with it adapts the upper ones.
+    # It learns with the model's own momentum (ModelConfig.beta1), the one the built-in prior had, not
+    # the smaller one coding uses to follow a file (CodecConfig.momentum).
     policy = Policy(net=not mixer_only, gamma=False, lowest=0)
-    eng = Engine(replace(cfg, short_lane=0), init, threads, policy)
+    eng = Engine(replace(cfg, short_lane=0, momentum=0.0), init, threads, policy)
     eng.progress = progress
     seen, window, curve, next_eval = 0, [], [(0, before, before)], eval_every
     t0 = time.perf_counter()
