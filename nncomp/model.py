@@ -183,17 +183,6 @@ class StepBuffers:
     # per layer: keys and values (L, H, tm + steps, hd) in int8 (|k|, |v| <= ACT_MAX), a quarter of the
     # memory that attention reads at every step, one cache line where each step writes
     kv8: list[tuple[torch.Tensor, torch.Tensor]]
-    np: dict = field(default_factory=dict)  # numpy views of the above, made once a block: a step's loops take dozens
-
-    def __post_init__(self):
-        c, v = self.cache, lambda *ts: [t.numpy() for t in ts]
-        keep = [{f.name: getattr(lc, f.name).numpy() for f in fields(LayerCache)} for lc in c.layers]
-        self.np = dict(x=self.x.numpy(), y=self.y.numpy(), o=self.o.numpy(), h=self.h.numpy(), tok=c.tok.numpy(),
-                       raw={k: r.numpy() for k, r in self.raw.items()}, kv8=[v(k8, v8) for k8, v8 in self.kv8],
-                       embed=v(c.layers[0].y1, c.layers[0].r1),
-                       attend=[[lc[k] for k in ("qkv", "p", "tot", "o")] for lc in keep],
-                       mid=[[lc[k] for k in ("y2", "r2")] for lc in keep], hidden=[[lc["h"]] for lc in keep],
-                       after=[[lc[k] for k in ("y1", "r1")] for lc in keep[1:]] + [v(c.yf, c.rf)])
 
 
 class Transformer:
@@ -453,26 +442,30 @@ class Transformer:
         else:
             for terms, out in parts:
                 torch.mm(a[:, terms], b[terms], out=out)
-        return B.np["raw"][product]
+        return B.raw[product].numpy()
 
     def _step_compiled(self, tok: torch.Tensor, state: StepState) -> torch.Tensor:
         """step() in compiled loops between the matrix products: the same integers, written into the
         block's cache (StepBuffers) at position t."""
         K, B, t = self.loops, state.block, state.t
-        n = B.np
-        x, y, o, h = n["x"], n["y"], n["o"], n["h"]
+        c = B.cache
+        x, y, o, h = B.x.numpy(), B.y.numpy(), B.o.numpy(), B.h.numpy()
         w = 2.0**-W_BITS
-        K.net_embed(self.q["emb"].numpy(), tok.numpy(), x, ACT_MAX, y, *n["embed"], n["tok"], t, B.lowest == 0)
+
+        def keeps(i: int, *names: str) -> list:
+            return [getattr(c.layers[i], k).numpy() for k in names]
+
+        K.net_embed(self.q["emb"].numpy(), tok.numpy(), x, ACT_MAX, y, *keeps(0, "y1", "r1"), c.tok.numpy(), t, B.lowest == 0)
         for i, names in enumerate(self.names):
             keep = i >= B.lowest
-            k8, v8 = n["kv8"][i]
-            K.net_attend(self._mm(B.y, names["qkv"], B, "qkv"), w, ACT_MAX, k8, v8, state.tm + t,
-                         self._slopes, self._att_scale, self._att_table, o, *n["attend"][i], t, keep)
-            K.net_residual(x, self._mm(B.o, names["proj"], B, "proj"), w, RES_MAX, ACT_MAX, y, *n["mid"][i], t, keep)
-            K.net_requant(self._mm(B.y, names["fc1"], B, "fc1"), w, 0.0, ACT_MAX, h, *n["hidden"][i], t, keep)
+            k8, v8 = B.kv8[i]
+            K.net_attend(self._mm(B.y, names["qkv"], B, "qkv"), w, ACT_MAX, k8.numpy(), v8.numpy(), state.tm + t,
+                         self._slopes, self._att_scale, self._att_table, o, *keeps(i, "qkv", "p", "tot", "o"), t, keep)
+            K.net_residual(x, self._mm(B.o, names["proj"], B, "proj"), w, RES_MAX, ACT_MAX, y, *keeps(i, "y2", "r2"), t, keep)
+            K.net_requant(self._mm(B.y, names["fc1"], B, "fc1"), w, 0.0, ACT_MAX, h, *keeps(i, "h"), t, keep)
             last = i + 1 == len(self.names)
-            K.net_residual(x, self._mm(B.h, names["fc2"], B, "fc2"), w, RES_MAX, ACT_MAX, y, *n["after"][i], t,
-                           last or i + 1 >= B.lowest)
+            after = [c.yf.numpy(), c.rf.numpy()] if last else keeps(i + 1, "y1", "r1")
+            K.net_residual(x, self._mm(B.h, names["fc2"], B, "fc2"), w, RES_MAX, ACT_MAX, y, *after, t, last or i + 1 >= B.lowest)
         z = torch.empty(tok.shape[0], 256, dtype=torch.float64)
         K.net_head(self._mm(B.y, "head", B, "head"), self._out_scale, z.numpy())
         state.t = t + 1
