@@ -9,6 +9,7 @@ Needs matplotlib (pip install matplotlib; not a dependency of nncomp itself).
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -37,10 +38,15 @@ def totals(rows, key, size, packed, speed):
 
 
 def _panel(ax, ours: dict, theirs: dict, files: set) -> None:
+    placed = []  # (log10 speed, bits per byte) of points labelled above them
     for name, (_, bpb, kbs) in sorted(ours.items()):
         color = "tab:red" if name.startswith("nncomp") else "tab:blue"
         ax.scatter(kbs, bpb, color=color)
-        ax.annotate(name, (kbs, bpb), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        # a point close to one already labelled above it takes its label below, so the two stay apart
+        near = any(abs(math.log10(kbs) - x) < 0.4 and abs(bpb - y) < 0.05 for x, y in placed)
+        ax.annotate(name, (kbs, bpb), textcoords="offset points", xytext=(4, -10 if near else 4), fontsize=8)
+        if not near:
+            placed.append((math.log10(kbs), bpb))
     for name, (_, bpb, kbs) in sorted(theirs.items()):
         ax.scatter(kbs, bpb, color="tab:gray", marker="s")
         ax.annotate(f"{name} (baselines.tsv)", (kbs, bpb), textcoords="offset points", xytext=(4, -10), fontsize=8)
