@@ -25,8 +25,6 @@ FIT_MIN_BITS = 10
 # those streams keep their meaning.
 ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29, "ieee_sqrt": 30, "mix_every": 31,
          "momentum": 32, "bonus_lr": 32}
-NUMBERS = ("momentum", "bonus_lr")  # the settings that are real numbers
-OFF = {k: 0 if k == "mix_every" else 0.0 if k in NUMBERS else False for k in ADDED}  # each one's value where a stream does not name it
 
 
 @dataclass(frozen=True)
@@ -86,9 +84,9 @@ class CodecConfig:
         flags = {k: d[k] for k, f in cls.__dataclass_fields__.items() if f.type in (bool, "bool")}
         if any(not isinstance(v, bool) for v in flags.values()):
             raise ValueError(f"the {', '.join(flags)} settings are not booleans")
-        numbers = {k: d[k] for k in NUMBERS}
+        numbers = {k: d[k] for k, f in cls.__dataclass_fields__.items() if f.type in (float, "float")}
         if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in numbers.values()):
-            raise ValueError(f"the {', '.join(NUMBERS)} settings are not numbers")
+            raise ValueError(f"the {', '.join(numbers)} settings are not numbers")
         cfg = cls(model=ModelConfig.from_dict(d["model"]), orders=tuple(orders), **flags, **ints,
                   **{k: float(v) for k, v in numbers.items()})
         cfg.validate()
@@ -144,6 +142,10 @@ class CodecConfig:
         lanes = max(1, min(self.lanes, max(n // self.min_lane, short)))
         length = -(-n // lanes)
         return -(-n // length), length
+
+
+# Each added setting's value where a stream does not name it: off (False, 0 or 0.0).
+OFF = {k: type(CodecConfig.__dataclass_fields__[k].default)() for k in ADDED}
 
 
 # Adapting a prior wants a smaller step than learning from scratch, and larger tables pay at every
