@@ -3,6 +3,7 @@ held at zero (its logits then add nothing; the context statistics, match model a
 
     python bench/network_share.py                                # level 5, Calgary + Canterbury
     python bench/network_share.py --files bench/devcorpus --out bench/results/network_share_devcorpus
+    python bench/network_share.py --jobs 2                       # files in two processes, one thread each
 
 Files are grouped as text, code and markup, or binary (Calgary + Canterbury by name; other files by the
 codec's own rule, codec.looks_binary). Writes a markdown table (--out, .md added).
@@ -12,7 +13,9 @@ Every size comes from this run; the network-less streams are not a format anyone
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -47,25 +50,38 @@ def network_at_zero():
         mixer.GAMMA_INIT, mixer.PRIOR_GAMMA, mixer.GAMMA_LR_SCALE = saved
 
 
+def measure(path: Path, level: int) -> tuple[str, str, int, int, int]:
+    """One file's row: name, kind, bytes, size as coded, size with the network at zero."""
+    data = path.read_bytes()
+    with_net = len(nncomp.compress(data, level, threads=1))
+    with network_at_zero():
+        without = len(nncomp.compress(data, level, threads=1))
+    row = (path.name, kind(path, data), len(data), with_net, without)
+    print("\t".join(map(str, row)), file=sys.stderr, flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--level", type=int, default=5)
     ap.add_argument("--files", default=CALGARY_CANTERBURY, help="comma-separated eval names, paths or folders")
+    ap.add_argument("--jobs", type=int, default=1, help="files coded in this many processes at once")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "network_share"))
     a = ap.parse_args()
     paths = [p for name in a.files.split(",") for p in find(name)]
-    rows, t0 = [], time.perf_counter()
-    for path in paths:
-        data = path.read_bytes()
-        with_net = len(nncomp.compress(data, a.level, threads=1))
-        with network_at_zero():
-            without = len(nncomp.compress(data, a.level, threads=1))
-        rows.append((path.name, kind(path, data), len(data), with_net, without))
-        print(f"{path.name}\t{rows[-1][1]}\t{len(data)}\t{with_net}\t{without}", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    if a.jobs > 1:  # spawned, not forked: a fork of a process that has started torch's threads can hang
+        with concurrent.futures.ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            big_first = sorted(paths, key=lambda p: -p.stat().st_size)  # so that no large file starts last
+            done = dict(zip(big_first, pool.map(measure, big_first, [a.level] * len(paths))))
+        rows = [done[p] for p in paths]
+    else:
+        rows = [measure(path, a.level) for path in paths]
     lines = [f"# What the network buys, level {a.level}",
              "",
              f"`python bench/network_share.py --level {a.level}"
              + (f" --files {a.files}" if a.files != CALGARY_CANTERBURY else "")
+             + (f" --jobs {a.jobs}" if a.jobs > 1 else "")
              + f"` (nncomp format {nncomp.container.VERSION}, {time.perf_counter() - t0:.0f} s). Bytes as coded, and",
              "with the transformer's mixing weight held at zero; \"saves\" is the share of the network-less size",
              "that the network takes off.",
