@@ -24,7 +24,7 @@ FIT_MIN_BITS = 10
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
 ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29, "ieee_sqrt": 30, "mix_every": 31,
-         "momentum": 32, "bonus_lr": 32, "grad_bits": 33}
+         "momentum": 32, "bonus_lr": 32}
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ class CodecConfig:
     mix_every: int = 0  # the mixer and the bonuses learn every this many steps of a block (0: once, at its end)
     momentum: float = 0.0  # Adam's beta1 in the online steps of network, mixer and bonuses (0: ModelConfig.beta1)
     bonus_lr: float = 0.0  # the bonuses' step sizes are times this (0: 1)
-    grad_bits: int = 0  # the network's gradients are rounded to this many bits, dithered (0: model.GRAD_BITS, to the nearest)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)
@@ -76,7 +75,7 @@ class CodecConfig:
         if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):
             raise ValueError("codec settings do not match this version")
         ints = {k: d[k] for k in ("hash_bits", "match_bits", "lanes", "min_lane", "short_lane", "short_lanes", "frame_size",
-                                  "long_window", "long_min", "mix_every", "grad_bits")}
+                                  "long_window", "long_min", "mix_every")}
         if any(not isinstance(v, int) or isinstance(v, bool) for v in ints.values()):
             raise ValueError("codec settings are not integers")
         orders = d["orders"]
@@ -110,7 +109,6 @@ class CodecConfig:
             and 0 <= self.mix_every <= self.model.block
             and 0.0 <= self.momentum < 1.0
             and 0.0 <= self.bonus_lr <= 16.0
-            and (self.grad_bits == 0 or 4 <= self.grad_bits <= 16)
         )
         if not ok:
             raise ValueError("codec settings out of range")
@@ -152,9 +150,8 @@ OFF = {k: type(CodecConfig.__dataclass_fields__[k].default)() for k in ADDED}
 
 # Adapting a prior wants a smaller step than learning from scratch, and larger tables pay at every
 # level but the first. Online, the network's, the mixer's and the bonuses' steps follow the data
-# better with less momentum than Adam's usual 0.9. The network's gradients in 8 bits, dithered, make its
-# backward's products float32 at no measurable cost in size (docs/decisions.md).
-_BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17, momentum=0.5, grad_bits=8)
+# better with less momentum than Adam's usual 0.9 (docs/decisions.md).
+_BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17, momentum=0.5)
 # Levels 1-5 code 64 lanes or more, and their mixer learns every 4 steps of a block: its weights
 # follow the data faster (0.6 % smaller at level 5, 2.6 % at level 1). With fewer lanes a step sees
 # fewer positions, and on tables the weights wander: kennedy.xls cost 2.9 % more at level 6 and 25 %

@@ -36,7 +36,6 @@ __all__ = [
     "exp2_table",
     "ilog2_fixed",
     "splitmix_uniform",
-    "dither_offsets",
     "configure_torch",
 ]
 
@@ -135,15 +134,12 @@ def sqrt(x: torch.Tensor, legacy: bool = False) -> torch.Tensor:
     return torch.from_numpy(np.sqrt(x.numpy()))
 
 
-def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None,
-                  dither: bool = False) -> tuple[torch.Tensor, float]:
+def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
     """Round a float gradient to integers of at most `bits` bits with a power-of-two scale.
 
     Returns (g_int, scale) with g ~= g_int * scale. The scale comes from the exact maximum and
     frexp (bit manipulation), so every machine picks the same one. `out`: a float64 tensor of g's
-    shape to write g_int into (it may be g itself). With `dither`, each entry is rounded down after
-    adding its own offset in [0, 1) from a fixed sequence (`dither_offsets`) instead of to the
-    nearest: at few bits, values below half a step then survive on average instead of all becoming 0.
+    shape to write g_int into (it may be g itself).
     """
     lo, hi = (float(v) for v in torch.aminmax(g)) if g.numel() else (0.0, 0.0)
     gmax = max(abs(lo), abs(hi))
@@ -151,23 +147,7 @@ def quantize_grad(g: torch.Tensor, bits: int, out: torch.Tensor | None = None,
         return (torch.zeros_like(g, dtype=torch.float64) if out is None else out.zero_()), 1.0
     _, e = np.frexp(gmax)  # gmax = m * 2**e, 0.5 <= m < 1
     shift = bits - int(e)
-    scaled = torch.mul(g.double(), 2.0**shift, out=out)
-    if dither:  # each entry's offset by its place in g's shape, whatever the memory layout
-        return scaled.add_(dither_offsets(g.numel()).view(g.shape)).floor_(), 2.0**-shift
-    return scaled.round_(), 2.0**-shift
-
-
-DITHER_SEED = 0x6E6E636F6D70  # fixed: the offsets are part of the format
-_dither = torch.zeros(0, dtype=torch.float64)
-
-
-def dither_offsets(n: int) -> torch.Tensor:
-    """The first n of a fixed sequence of offsets in [0, 1) (multiples of 2**-24 from splitmix64, the
-    same on every machine), made once per process at the largest size asked for."""
-    global _dither
-    if len(_dither) < n:
-        _dither = torch.from_numpy(splitmix_uniform(DITHER_SEED, max(n, 2 * len(_dither))) * 0.5 + 0.5)
-    return _dither[:n]
+    return torch.mul(g.double(), 2.0**shift, out=out).round_(), 2.0**-shift
 
 
 _DECIMAL = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)

@@ -31,7 +31,7 @@ W_MAX = 1023.0  # bound of every quantized weight
 ATT_FRAC = 16  # attention logits in 1/16 bit
 ATT_TOP = 10  # attention weights are integers up to 2**10
 ATT_RANGE = ATT_FRAC * (ATT_TOP + 1)  # weights this far below the maximum are zero
-GRAD_BITS = 16  # gradients are rounded to 16-bit integers before each product (fewer, dithered: grad_bits)
+GRAD_BITS = 16  # gradients are rounded to 16-bit integers before each product
 NEG = -(2**40)  # logit of a masked key
 
 
@@ -189,17 +189,13 @@ class Transformer:
     """Byte transformer: embed -> n_layer x (norm, attention, norm, MLP) -> norm -> head."""
 
     def __init__(self, cfg: ModelConfig, params: dict[str, torch.Tensor] | None = None, kernels=None,
-                 ieee_sqrt: bool = True, grad_bits: int = 0):
+                 ieee_sqrt: bool = True):
         """`kernels`: compiled loops (kernels.py) for the decoding step, where every forward product
         runs in float32 parts; else the step runs torch operations (the same integers). `ieee_sqrt`:
-        as config.CodecConfig.ieee_sqrt (False: torch's square roots, exact.sqrt's legacy).
-        `grad_bits`: as config.CodecConfig.grad_bits (0: GRAD_BITS, rounded to the nearest)."""
+        as config.CodecConfig.ieee_sqrt (False: torch's square roots, exact.sqrt's legacy)."""
         cfg.validate()
         self.cfg = cfg
         self.ieee_sqrt = ieee_sqrt
-        # the backward's gradients: at 8 bits and fewer their products run in float32 (exact_mm), and
-        # dithered rounding keeps what rounding to the nearest would zero (docs/decisions.md)
-        self.grad_bits, self.dither = grad_bits or GRAD_BITS, bool(grad_bits)
         self.params = {k: v.double().clone() for k, v in (params or init_params(cfg)).items()}
         shapes = param_shapes(cfg)
         if set(self.params) != set(shapes) or any(tuple(self.params[k].shape) != s for k, s in shapes.items()):
@@ -481,36 +477,29 @@ class Transformer:
         return z
 
     # -- backward and update -----------------------------------------------------------------
-    def _gmm(self, g: torch.Tensor, b: torch.Tensor, bmax: float) -> torch.Tensor:
+    @staticmethod
+    def _gmm(g: torch.Tensor, b: torch.Tensor, bmax: float) -> torch.Tensor:
         """g @ b for a float gradient g and an integer-valued b, exact after rounding g."""
-        gq, sc = self._quantize(g)
-        return exact_mm(gq, b, 2.0**self.grad_bits, bmax).mul_(sc)
-
-    def _quantize(self, g: torch.Tensor, out: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
-        """g rounded to integers of grad_bits bits (exact.quantize_grad)."""
-        return quantize_grad(g, self.grad_bits, out, self.dither)
+        gq, sc = quantize_grad(g, GRAD_BITS)
+        return exact_mm(gq, b, 2.0**GRAD_BITS, bmax).mul_(sc)
 
     def _through(self, g: torch.Tensor, x: torch.Tensor, xmax: float, name: str, sc: float | None = None,
                  inputs: bool = True):
         """Back through the linear layer `name` with input x (..., in), given g (..., out) = dLoss/d(output):
         (weight gradient g^T @ x over all positions, g @ weight or None where `inputs` is False, as
         nothing below learns), g rounded to integers once for both. With `sc`, g is already integers
-        of at most grad_bits bits at scale sc."""
+        of at most GRAD_BITS bits at scale sc."""
         if sc is None:
-            g, sc = self._quantize(g)
+            g, sc = quantize_grad(g, GRAD_BITS)
         # (products are fresh float64 tensors, scaled in place: the same bits as a scaled copy)
-        bound = 2.0**self.grad_bits
-        wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), bound, xmax).mul_(sc)
-        return wg, exact_mm(g, self.q[name], bound, W_MAX).mul_(sc) if inputs else None
+        wg = exact_mm(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]), 2.0**GRAD_BITS, xmax).mul_(sc)
+        return wg, exact_mm(g, self.q[name], 2.0**GRAD_BITS, W_MAX).mul_(sc) if inputs else None
 
     def backward(self, cache: Cache, gq_out: torch.Tensor, sc_out: float, lowest: int = 0) -> dict[str, torch.Tensor]:
         """Gradients of the master weights, given dLoss/d(head output) = gq_out * sc_out: gq_out (L,T,256)
         integers of at most GRAD_BITS bits (quantize_grad's output; the mixer learns from the same).
         Layers below `lowest`, and then the embedding, get none: the pass stops at layer `lowest`'s input."""
         grads = {}
-        if self.dither:  # to grad_bits, in a copy (the mixer learns from gq_out too)
-            gq_out, s = self._quantize(gq_out)
-            sc_out *= s
         wg, gx = self._through(gq_out, cache.yf, ACT_MAX, "head", sc_out, inputs=lowest < self.cfg.n_layer)
         grads["head"] = wg.mul_(2.0**W_BITS)
         if gx is None:  # the head alone learns
@@ -533,7 +522,7 @@ class Transformer:
             if not below_learns:
                 return grads
             gx = gy.mul_(2.0**-W_BITS).mul_(lc.r1).add_(gx)
-        gq, sc = self._quantize(gx.reshape(-1, gx.shape[-1]))
+        gq, sc = quantize_grad(gx.reshape(-1, gx.shape[-1]), GRAD_BITS)
         gemb = torch.zeros_like(self.params["emb"])
         gemb.index_add_(0, cache.tok.reshape(-1), gq)  # integers: exact in any order
         grads["emb"] = gemb * (sc * 2.0**ACT_BITS)
@@ -551,10 +540,10 @@ class Transformer:
         q, _, _ = self._split(lc.qkv)
         # out = (p @ v) / tot: values get p^T @ (go / tot); keys and queries go through the softmax.
         gt = go / tot
-        gt_int, sct = self._quantize(gt, out=gt)
-        gv = exact_mm(p[..., tm:].transpose(-1, -2), gt_int, 2.0**ATT_TOP, 2.0**self.grad_bits).mul_(sct)
-        gq_int, sc = self._quantize(go, out=go)  # go is a scaled copy, read no more
-        ga = exact_mm(gq_int, v_all.transpose(-1, -2), 2.0**self.grad_bits, ACT_MAX)  # integers
+        gt_int, sct = quantize_grad(gt, GRAD_BITS, out=gt)
+        gv = exact_mm(p[..., tm:].transpose(-1, -2), gt_int, 2.0**ATT_TOP, 2.0**GRAD_BITS).mul_(sct)
+        gq_int, sc = quantize_grad(go, GRAD_BITS, out=go)  # go is a scaled copy, read no more
+        ga = exact_mm(gq_int, v_all.transpose(-1, -2), 2.0**GRAD_BITS, ACT_MAX)  # integers
         rs = (p * ga).sum(-1, keepdim=True)  # integers below 2**53: exact
         gs = torch.mul(ga, tot).sub_(rs).mul_(p).div_(tot * tot).mul_(sc * self.score_grad)  # p * (ga * tot - rs) / ...
         gq = self._gmm(gs, k_all, ACT_MAX)

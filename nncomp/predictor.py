@@ -140,7 +140,7 @@ class Predictor:
         self.kernels = compiled_loops = kernels.load() if compiled else None
         # every online Adam step (the network's, the mixer's, the bonuses') takes its momentum from here
         model = replace(cfg.model, beta1=cfg.momentum) if cfg.momentum else cfg.model
-        self.net = Transformer(model, prior.params if prior else None, compiled_loops, cfg.ieee_sqrt, cfg.grad_bits)
+        self.net = Transformer(model, prior.params if prior else None, compiled_loops, cfg.ieee_sqrt)
         self.net_lr = NET_LR_SCALE if prior else (1.0, 1.0)
         lowest = policy.lowest if policy.lowest is not None else (PRIOR_LOWEST if prior else 0)
         self.net_lowest = min(lowest, cfg.model.n_layer)

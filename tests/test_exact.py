@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from nncomp.exact import (dither_offsets, exact_dtype, exact_mm, exp2_table, ilog2_fixed, lookup, quantize_grad,
-                          splitmix_uniform, sqrt)
+from nncomp.exact import exact_dtype, exact_mm, exp2_table, ilog2_fixed, lookup, quantize_grad, splitmix_uniform, sqrt
 
 
 def test_exact_mm_matches_integer_product():
@@ -114,44 +113,6 @@ def test_quantize_grad_power_of_two_scale():
     assert torch.allclose(q * sc, g.double(), atol=sc)
     z, _ = quantize_grad(torch.zeros(3), 8)
     assert not z.any()
-
-
-def test_dithered_rounding_keeps_small_gradients_on_average():
-    """Rounded to the nearest, entries under half a step all become 0; dithered, they keep their mean,
-    each entry one of the two integers around it, within the bound."""
-    g = torch.cat([torch.tensor([255.0]), torch.full((20000,), 0.3), torch.full((20000,), -0.7)]).double()
-    nearest, sc = quantize_grad(g, 8)
-    dithered, sc_d = quantize_grad(g, 8, dither=True)
-    assert sc == sc_d == 1.0 and dithered[0] == 255
-    assert not nearest[1:20001].any()
-    assert abs(float(dithered[1:20001].mean()) - 0.3) < 0.02 and abs(float(dithered[20001:].mean()) + 0.7) < 0.02
-    assert bool(((dithered == torch.floor(g)) | (dithered == torch.floor(g) + 1)).all())
-    big = torch.linspace(-1.0, 1.0, 5001, dtype=torch.float64)
-    q, s = quantize_grad(big, 8, dither=True)
-    assert q.abs().max() <= 2**8 and torch.equal(q, torch.round(q)) and (q * s - big).abs().max() <= s
-    # the offsets follow each entry's place in the shape, not its memory layout
-    m = torch.randn(40, 30, dtype=torch.float64)
-    assert torch.equal(quantize_grad(m.T, 8, dither=True)[0], quantize_grad(m.T.contiguous(), 8, dither=True)[0])
-
-
-def test_dither_offsets_are_splitmix64():
-    """The offsets are part of the format: the top 24 bits of splitmix64's outputs, written out here
-    with Python integers, whatever size was asked for first."""
-    from nncomp.exact import DITHER_SEED
-
-    def splitmix(seed: int, i: int) -> int:
-        mask = 2**64 - 1
-        z = (seed + i * 0x9E3779B97F4A7C15) & mask
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        return z ^ (z >> 31)
-
-    first = dither_offsets(3).clone()
-    many = dither_offsets(100_000)
-    assert torch.equal(many[:3], first)
-    for i in (0, 1, 2, 777, 99_999):
-        assert float(many[i]) == (splitmix(DITHER_SEED, i + 1) >> 40) / 2.0**24
-    assert float(many.min()) >= 0.0 and float(many.max()) < 1.0
 
 
 def test_splitmix_is_fixed_stream():
