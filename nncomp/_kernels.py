@@ -657,34 +657,6 @@ def net_attend(raw, w_scale, act_max, k8, v8, pos, slopes, scale, table, o32, qk
 
 
 @njit(cache=True, nogil=True)
-def net_weights(s, scale, slopes, first, table, p, tot):
-    """Transformer._attend's weights for a block of queries: from the scores s (L, H, T, Tk) (q @ k,
-    integers), the weights p (L, H, T, Tk) of query t over keys 0..first + t, 0 after them (as the
-    causal mask gives), and their totals tot (L, H, T, 1). The scaled score is floored in float64 and
-    the ALiBi bias subtracted in int64, as net_attend does; the totals are exact in float64."""
-    L, H, T, tk = s.shape
-    top = table.shape[0] - 1
-    z = np.empty(tk, np.int64)
-    for l in range(L):
-        for h in range(H):
-            for t in range(T):
-                n = min(first + t + 1, tk)
-                for j in range(n):
-                    z[j] = np.int64(np.floor(np.float64(s[l, h, t, j]) * scale)) - slopes[h] * (first + t - j)
-                mx = z[0]
-                for j in range(1, n):
-                    mx = max(mx, z[j])
-                total = 0.0
-                for j in range(n):
-                    w = table[min(mx - z[j], top)]
-                    p[l, h, t, j] = w
-                    total += w
-                for j in range(n, tk):
-                    p[l, h, t, j] = 0.0
-                tot[l, h, t, 0] = total
-
-
-@njit(cache=True, nogil=True)
 def net_head(raw, scale, z):
     """Transformer._head's logits from its product raw (P, L, 256): floor(product * scale)."""
     P, L, n = raw.shape

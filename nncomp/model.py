@@ -222,7 +222,7 @@ class Transformer:
         self._att_scale, self._out_scale = float(self.att_scale), float(self.out_scale)
         # each layer's weight names (param_shapes' keys), built once for forward, steps and backward
         self.names = [{k: f"l{i}.{k}" for k in ("qkv", "proj", "fc1", "fc2")} for i in range(cfg.n_layer)]
-        self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (first query, queries, keys)
+        self._biases: dict[tuple, torch.Tensor] = {}  # ALiBi + mask per (query range, memory, keys)
         # float32 parts of the products with d_model and d_mlp terms (0: float64, which the loops skip)
         self.parts = {k: f32_parts(ACT_MAX, W_MAX, k) for k in (cfg.d_model, cfg.d_mlp)}
         self.loops = kernels if kernels is not None and ieee_sqrt and all(self.parts.values()) else None
@@ -255,33 +255,26 @@ class Transformer:
         back and forth between products; the residual stream adds them in float64)."""
         return requant(exact_mm(x, self.qt[name], ACT_MAX, W_MAX, keep=True), W_BITS, lo, hi)
 
-    def _attend(self, q, kt_all, v_all, first: int):
-        """q (L,H,T,hd), kt_all (L,H,hd,Tk) the keys transposed, v_all (L,H,Tk,hd), the T queries at key
-        positions first, first + 1, ... (each attends to the keys up to its own) -> (out, p, tot): the
-        attention weights p (integers, float32) and their sums tot (float64).
+    def _attend(self, q, kt_all, v_all, bias):
+        """q (L,H,T,hd), kt_all (L,H,hd,Tk) the keys transposed, v_all (L,H,Tk,hd), bias (H,T,Tk) in z
+        units -> (out, p, tot): the attention weights p (integers, float32) and their sums tot (float64).
 
         One new tensor per chain of operations, the others in place. The scores and p @ v stay in the
         float32 their products ran in; multiplying by the float64 scale and dividing by the float64
-        total promote them exactly and compute in float64, as converting them first would. With the
-        compiled loops, the weights between the two products are one pass (net_weights), the same integers."""
+        total promote them exactly and compute in float64, as converting them first would."""
         s = exact_mm(q, kt_all, ACT_MAX, ACT_MAX, keep=True)
-        if self.loops is not None:
-            p = torch.empty(s.shape, dtype=torch.float32)
-            tot = torch.empty(*s.shape[:-1], 1, dtype=torch.float64)
-            self.loops.net_weights(s.numpy(), self._att_scale, self._slopes, first, self._att_table, p.numpy(), tot.numpy())
-        else:
-            z = torch.mul(s, self.att_scale).floor_().add_(self._bias(first, s.shape[2], s.shape[3]))
-            idx = torch.sub(z.amax(-1, keepdim=True), z, out=z).clamp_(0, ATT_RANGE - 1).long()
-            p = lookup(self.att_table, idx)  # float32: integers up to 2**ATT_TOP
-            tot = p.sum(-1, keepdim=True, dtype=torch.float64)
+        z = torch.mul(s, self.att_scale).floor_().add_(bias)
+        idx = torch.sub(z.amax(-1, keepdim=True), z, out=z).clamp_(0, ATT_RANGE - 1).long()
+        p = lookup(self.att_table, idx)  # float32: integers up to 2**ATT_TOP
+        tot = p.sum(-1, keepdim=True, dtype=torch.float64)
         out = torch.div(exact_mm(p, v_all, 2.0**ATT_TOP, ACT_MAX, keep=True), tot).round_()
         return out, p, tot
 
-    def _bias(self, first: int, n: int, tk: int) -> torch.Tensor:
-        """ALiBi and causal mask (H, n, tk) for n queries at key positions first, first + 1, ..."""
-        key = (first, n, tk)
+    def _bias(self, t_from: int, t_to: int, tm: int, tk: int) -> torch.Tensor:
+        """ALiBi and causal mask (H, t_to - t_from, tk) for query positions [t_from, t_to) after tm memory keys."""
+        key = (t_from, t_to, tm, tk)
         if key not in self._biases:
-            qpos = torch.arange(first, first + n, dtype=torch.float64).view(-1, 1)
+            qpos = torch.arange(t_from, t_to, dtype=torch.float64).view(-1, 1) + tm
             dist = qpos - torch.arange(tk, dtype=torch.float64).view(1, -1)
             self._biases[key] = torch.where(dist >= 0, -self.slopes * dist, torch.full_like(dist, float(NEG)))
         return self._biases[key]
@@ -302,8 +295,8 @@ class Transformer:
 
     # -- forward -----------------------------------------------------------------------------
     def _layers(self, tok: torch.Tensor, keys) -> tuple[torch.Tensor, Cache]:
-        """The layer stack on inputs tok (L,T); keys(i, k, v) -> (kt_all, v_all, first) supplies attention
-        keys (transposed: see start_steps) and the first query's key position.
+        """The layer stack on inputs tok (L,T); keys(i, k, v) -> (kt_all, v_all, bias) supplies attention
+        keys (transposed: see start_steps).
 
         Returns (z, cache): z (L,T,256) integer logits in 1/LOGIT_FRAC bit (float64), cache the activations backward() needs.
         """
@@ -313,7 +306,8 @@ class Transformer:
             y1, r1 = self._norm(x)
             qkv = self._linear(y1, names["qkv"], -ACT_MAX, ACT_MAX)
             q, k, v = self._split(qkv)
-            o, p, tot = self._attend(q, *keys(i, k, v))
+            kt_all, v_all, bias = keys(i, k, v)
+            o, p, tot = self._attend(q, kt_all, v_all, bias)
             o = self._merge(o)
             x = torch.add(x, self._linear(o, names["proj"], -RES_MAX, RES_MAX)).clamp_(-RES_MAX, RES_MAX)
             y2, r2 = self._norm(x)
@@ -336,7 +330,7 @@ class Transformer:
             mk, mv = mem[i] if mem else (k[:, :, :0], v[:, :, :0])
             kv.append((torch.cat([mk, k], 2), torch.cat([mv, v], 2)))
             new_mem.append((k, v))
-            return kv[-1][0].transpose(-1, -2), kv[-1][1], mk.shape[2]  # the block's queries follow the memory's keys
+            return kv[-1][0].transpose(-1, -2), kv[-1][1], self._bias(0, k.shape[2], mk.shape[2], mk.shape[2] + k.shape[2])
 
         z, cache = self._layers(tok, keys)
         cache.kv, cache.mem = kv, new_mem
@@ -372,12 +366,13 @@ class Transformer:
         if state.block is not None:
             return self._step_compiled(tok, state)
         t, tm = state.t, state.tm
+        bias = self._bias(t, t + 1, tm, tm + state.steps)
 
         def keys(i, k, v):
             kb, vb = state.kv[i]
             kb.narrow(3, tm + t, 1).copy_(k.transpose(-1, -2))
             vb.narrow(2, tm + t, 1).copy_(v)
-            return kb, vb, tm + t
+            return kb, vb, bias
 
         z, cache = self._layers(tok.unsqueeze(1), keys)
         state.t = t + 1

@@ -72,8 +72,7 @@ def test_count_table_steps_agree(checks, runs, sparse):
                                         (ModelConfig(d_model=64, n_head=2, d_mlp=512, block=8), 1)])
 def test_network_steps_agree(cfg, lowest):
     """Step by step, the compiled decoding step gives the torch step's logits, the forward pass's,
-    and the same cache for learning (values and dtypes), keys and values; the forward pass with the
-    compiled attention weights gives the torch forward's logits and cache."""
+    and the same cache for learning (values and dtypes), keys and values."""
     plain, compiled = Transformer(cfg), Transformer(cfg, kernels=kernels.load())
     assert compiled.loops is not None
     g = torch.Generator().manual_seed(11)
@@ -88,12 +87,6 @@ def test_network_steps_agree(cfg, lowest):
     for b in range(2):  # the first block without memory, the second after it
         block = tok[:, b * T : (b + 1) * T]
         z, cache = plain.forward(block, mem)
-        zf, cache_f = compiled.forward(block, mem)
-        assert zf.dtype == z.dtype and torch.equal(zf, z)
-        for la, lb in zip(cache.layers, cache_f.layers):
-            for f in LayerCache.__dataclass_fields__:
-                x, y = getattr(la, f), getattr(lb, f)
-                assert x.dtype == y.dtype and torch.equal(x, y), f
         states = [m.start_steps(mem, lanes, T, lowest) for m in (plain, compiled)]
         for t in range(T):
             za, zb = (m.step(block[:, t], s) for m, s in zip((plain, compiled), states))
