@@ -345,6 +345,18 @@ class Compressor:
         self._flushed = True
         return out + container.build_end(self._total, self._crc, self._header_len, self._index)
 
+    def restart_learning(self) -> None:
+        """After end_frame(): the stream's model keeps its count statistics and the match model's
+        history, but its network, mixer and bonuses go back to the prior's fresh state. For
+        compression distances (tools/joint.ncd_matrix) only: no decoder does this, so what is
+        written afterwards does not decode."""
+        if self._at is None or self._pending or self._trial or self._pool:
+            raise ValueError("restart_learning() needs a dataset ended in this process")
+        engine = self._at.engine
+        with torch.inference_mode():  # as Engine makes its model
+            fresh = Predictor(engine.cfg, self._prior, engine.pred.policy, compiled=engine.pred.kernels is not None)
+        engine.pred.restart_learning(fresh)
+
     def _end(self) -> bytes:
         out = [self.compress(b"")]
         if self._pending:

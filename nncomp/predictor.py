@@ -210,6 +210,14 @@ class Predictor:
             m.zero_()
             v.zero_()
 
+    def restart_learning(self, fresh: "Predictor") -> None:
+        """Take fresh's network, mixer and bonuses (the prior's fresh state) in place of what this
+        model learned, keeping its count statistics and the match model's history: what the data
+        taught about itself, without what it taught about data of its kind (tools/joint.ncd_matrix)."""
+        self.net, self.mixer = fresh.net, fresh.mixer
+        self.beta, self.beta_adam = fresh.beta, fresh.beta_adam
+        self._refresh_beta()
+
     def _context_step(self, t: int, steps: int, sym: torch.Tensor | None = None,
                       valid: torch.Tensor | None = None) -> Position:
         """The context rows' logits for position t of a block of `steps`, their scores written into the

@@ -9,9 +9,11 @@ import sys
 from dataclasses import replace
 
 import pytest
+import torch
 
 import nncomp
 from nncomp import CorruptError, NNCError, container
+from nncomp.predictor import Predictor
 from nncomp.tools.info import describe
 from nncomp.tools.joint import extract, joint_report, ncd_matrix
 
@@ -92,11 +94,13 @@ def test_ncd_matrix_shape_and_self_similarity():
     m = ncd_matrix([("a", a), ("a2", a), ("b", b)], 1, progress=ticks.append)
     assert sum(ticks) == 3 * len(a + a + b)  # what the command line's progress bar expects
     assert m["single"][0] == len(nncomp.compress(a, 1))
-    # C(ab) is the stream of a then b (a frame ends between them) where b always learns from a (mixed)
+    # C(ab) codes a, then b always by a's model (mixed) with only a's statistics kept
     for i, j in ((0, 2), (2, 0)):
         x, y = (a, b)[i // 2], (a, b)[j // 2]
         c = nncomp.compressor(1, decide=False, segment=0)
-        assert m["pair"][i][j] == len(c.compress(x) + c.end_frame() + c.compress(y) + c.flush())
+        head = c.compress(x) + c.end_frame()
+        c.restart_learning()
+        assert m["pair"][i][j] == len(head + c.compress(y) + c.flush())
     assert m["ncd"][0][1] < m["ncd"][0][2]  # a is nearer to a copy of itself than to b
     # distances come from code lengths: each stream is its code length plus a header and the end's rounding
     for i in range(3):
@@ -105,6 +109,25 @@ def test_ncd_matrix_shape_and_self_similarity():
             assert 0 < 8 * m["pair"][i][j] - m["pair_bits"][i][j] < 8 * 200
             assert m["conditional_bits"][i][j] == m["pair_bits"][i][j] - m["bits"][i]
     assert m["conditional_bits"][0][1] < m["bits"][1] / 4  # a copy of a costs little after a
+
+
+def test_restart_learning_keeps_the_statistics_and_forgets_what_was_learned():
+    c = nncomp.compressor(2, decide=False, segment=0)
+    with pytest.raises(ValueError):
+        c.restart_learning()  # nothing coded yet
+    c.compress(TEXT[:3000])
+    c.end_frame()
+    pred = c._at.engine.pred
+    table, beta = pred.ctx.table.clone(), pred.beta.clone()
+    learned = {k: v.clone() for k, v in pred.net.params.items()}
+    c.restart_learning()
+    fresh = Predictor(c._at.engine.cfg, c._prior)  # the prior's fresh state, for the same settings
+    assert torch.equal(pred.ctx.table, table) and table.any()
+    for k, v in pred.net.params.items():
+        assert torch.equal(v, fresh.net.params[k])
+    assert any(not torch.equal(learned[k], v) for k, v in pred.net.params.items())
+    assert torch.equal(pred.mixer.alpha, fresh.mixer.alpha) and torch.equal(pred.beta, fresh.beta)
+    assert not torch.equal(beta, pred.beta)
 
 
 @pytest.mark.parametrize("path", ["../evil", "/etc/passwd", "a/../../b", "", "a//b", "./x", "a\\b"])

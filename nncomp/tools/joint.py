@@ -162,6 +162,12 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
     x teaches nothing about y the mixture costs about what y costs alone, and less where it teaches
     something, which is the signal a distance needs (x's model going on unmixed, as in format 20,
     costs more than y alone wherever x misleads).
+
+    Unlike a joint stream, x's model meets y with x's statistics only (its counts and the match
+    model's history), its network, mixer and bonuses back at the prior's (Compressor.restart_learning):
+    what those learn from any sample of code or text helps every other sample of its kind alike,
+    which buries what x and y share (docs/decisions.md). So C(xy) is not a joint stream's size, and
+    the "pair" sizes returned are those of streams that do not decode.
     """
     names = [n for n, _ in datasets]
     n = len(datasets)
@@ -175,6 +181,7 @@ def ncd_matrix(datasets: list[tuple[str, bytes]], level: int = DEFAULT_LEVEL, *,
         head = len(c0.compress(datasets[i][1]) + c0.end_frame())
         bits[i] = sum(frames)
         single[i] = head + len(copy.deepcopy(c0).flush())
+        c0.restart_learning()
         for j in range(n):
             if i == j:
                 continue
