@@ -723,7 +723,7 @@ def joint(
             n = len(blobs)
             with _progress(total * n, quiet or as_json, "matrix") as prog:  # x once per row, each y once per other row
                 m = jointlib.ncd_matrix(blobs, level, threads=threads, progress=prog)
-            _console(False).print_json(data=_stamped(m)) if as_json else _console(False).print(_matrix_table(m))
+            _console(False).print_json(data=_stamped(m)) if as_json else _console(False).print(*_matrix_tables(m))
             return
         want_report = report or as_json or output is None
         with _progress(total * (2 if want_report else 1), quiet or as_json, "joint") as prog:
@@ -765,16 +765,26 @@ def _report_table(rep) -> "Table":
     return t
 
 
-def _matrix_table(m: dict) -> "Table":
+def _matrix_tables(m: dict) -> list["Table"]:
+    """NCD, and C(y|x): the column's cost after the row, the better distance for finding what a file
+    is nearest to (docs/decisions.md)."""
     from rich.table import Table
 
-    t = Table(title=f"NCD(row, column) of code lengths, level {m['level']}", title_justify="left")
-    t.add_column("")
-    for name in m["names"]:
-        t.add_column(_text(name), justify="right")
-    for name, row in zip(m["names"], m["ncd"]):
-        t.add_row(_text(name), *[f"{v:.3f}" for v in row])
-    return t
+    def table(title: str, first: list[str], values, cell) -> Table:
+        t = Table(title=f"{title}, level {m['level']}", title_justify="left")
+        t.add_column("")
+        for name in m["names"]:
+            t.add_column(_text(name), justify="right")
+        if first:
+            t.add_row(*first, end_section=True)
+        for i, (name, row) in enumerate(zip(m["names"], values)):
+            t.add_row(_text(name), *["" if i == j else cell(v) for j, v in enumerate(row)])
+        return t
+
+    alone = ["alone", *[f"{b:,.0f}" for b in m["bits"]]]
+    return [table("NCD(row, column) of code lengths", [], m["ncd"], lambda v: f"{v:.3f}"),
+            table("Bits the column costs after the row, C(column | row)", alone, m["conditional_bits"],
+                  lambda v: f"{v:,.0f}")]
 
 
 @app.command()

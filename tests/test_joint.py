@@ -111,6 +111,20 @@ def test_ncd_matrix_shape_and_self_similarity():
     assert m["conditional_bits"][0][1] < m["bits"][1] / 4  # a copy of a costs little after a
 
 
+def test_matrix_prints_both_distances(tmp_path):
+    (tmp_path / "a.txt").write_bytes(TEXT[:1500])
+    (tmp_path / "b.txt").write_bytes(TEXT[:1500])
+    (tmp_path / "c.bin").write_bytes(bytes(range(256)) * 6)
+    r = nn("joint", "--matrix", "-l", "1", "-q", "a.txt", "b.txt", "c.bin", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ncd, cond = r.stdout.decode().split("C(column | row)")
+    assert "NCD(row, column)" in ncd
+    cells = {ln.split()[1]: [int(v.replace(",", "")) for v in ln.split()[2:-1] if v != "│"]
+             for ln in cond.splitlines() if ln.split()[1:2] and ln.split()[1] in ("alone", "a.txt", "b.txt")}
+    alone_b, b_after_a = cells["alone"][1], cells["a.txt"][0]  # row a.txt skips its own column
+    assert b_after_a < alone_b / 4  # a copy costs little after the original
+
+
 def test_restart_learning_keeps_the_statistics_and_forgets_what_was_learned():
     c = nncomp.compressor(2, decide=False, segment=0)
     with pytest.raises(ValueError):
