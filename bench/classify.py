@@ -2,6 +2,7 @@
 
     python bench/classify.py --level 1 --per-label 4            # nncomp level 1 against gzip, bzip2, xz, zstd
     python bench/classify.py --level 5 --per-label 3 --bytes 1536
+    python bench/classify.py --level 5 --tasks code --offset 0.5   # a second set of files, to check a choice
 
 Builds a labelled set from Debian packages (`apt-get download` + `dpkg-deb -x`, cached in --cache):
 source files in nine programming languages and fortune files in six natural languages. Each sample
@@ -63,8 +64,9 @@ def _picked(p: Path, pick: str) -> bool:
     return pick in str(p) and not p.name.endswith((".dat", ".u8")) and "/off/" not in str(p)
 
 
-def samples(cache: Path, table: dict, per_label: int, size: int) -> list[tuple[str, str, bytes]]:
-    """(label, name, bytes) for every label: per_label files, size bytes from the middle of each."""
+def samples(cache: Path, table: dict, per_label: int, size: int, offset: float = 0.0) -> list[tuple[str, str, bytes]]:
+    """(label, name, bytes) for every label: per_label files, size bytes from the middle of each;
+    `offset` (a fraction of the step between picked files) picks another set from the same packages."""
     out = []
     for label, (package, pick) in table.items():
         files = [p for p in package_files(cache, package) if _picked(p, pick) and p.stat().st_size >= 2 * size]
@@ -72,7 +74,7 @@ def samples(cache: Path, table: dict, per_label: int, size: int) -> list[tuple[s
             raise SystemExit(f"{package}: {len(files)} files of at least {2 * size} bytes, want {per_label}")
         step = len(files) / per_label  # spread over the package, not its first directory
         for k in range(per_label):
-            p = files[int(k * step)]
+            p = files[int((k + offset) * step)]
             data = p.read_bytes()
             mid = len(data) // 2
             out.append((label, p.name, data[mid - size // 2 : mid - size // 2 + size]))
@@ -118,19 +120,24 @@ def main() -> None:
     ap.add_argument("--bytes", type=int, default=2048, help="bytes per sample")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/nncomp-classify"), help="downloaded packages")
     ap.add_argument("--tasks", default="code,prose", help="code, prose or both")
+    ap.add_argument("--offset", type=float, default=0.0,
+                    help="pick other files from the same packages (0.5: those halfway between the default ones), "
+                         "to check on a second set what was chosen on the first")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "classify.md")
     ap.add_argument("--sizes", type=Path, help="also write every compressor's C(x) and C(xy) here (JSON)")
     args = ap.parse_args()
     names = ["nncomp", *CLASSICAL]
     lines = [f"Format {container.VERSION}, nncomp level {args.level}; {args.per_label} samples of {args.bytes} bytes "
-             "per label; accuracy of the nearest neighbour's label under two distances, NCD and C(y|x). nncomp's C is "
-             "its model's code length in bits (`nncomp joint --matrix`), the others' their output in bytes.\n",
+             f"per label{f', files picked at offset {args.offset}' if args.offset else ''}; accuracy of the nearest "
+             "neighbour's label under two distances, NCD and C(y|x). nncomp's C is its model's code length in bits "
+             "(`nncomp joint --matrix`, where y meets x's statistics but not what x taught the network and mixer), "
+             "the others' their output in bytes.\n",
              "| task | distance | samples | " + " | ".join(names) + " |", "|---|---|---:|" + "---:|" * len(names)]
     confusions, saved = [], {}
     tasks = [(t, tab) for key, t, tab in (("code", "programming languages", CODE), ("prose", "natural languages", PROSE))
              if key in args.tasks.split(",")]
     for task, table in tasks:
-        s = samples(args.cache, table, args.per_label, args.bytes)
+        s = samples(args.cache, table, args.per_label, args.bytes, args.offset)
         labels, data = [x[0] for x in s], [x[2] for x in s]
         t0 = time.perf_counter()
         m = ncd_matrix([(f"{lab}/{name}", d) for lab, name, d in s], args.level)
