@@ -352,10 +352,9 @@ class Compressor:
         written afterwards does not decode."""
         if self._at is None or self._pending or self._trial or self._pool:
             raise ValueError("restart_learning() needs a dataset ended in this process")
-        engine = self._at.engine
-        with torch.inference_mode():  # as Engine makes its model
-            fresh = Predictor(engine.cfg, self._prior, engine.pred.policy, compiled=engine.pred.kernels is not None)
-        engine.pred.restart_learning(fresh)
+        pred = self._at.engine.pred
+        fresh = Engine(self._at.engine.cfg, self._prior, self._threads, pred.policy, compiled=pred.kernels is not None)
+        pred.restart_learning(fresh.pred)
 
     def _end(self) -> bytes:
         out = [self.compress(b"")]
