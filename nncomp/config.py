@@ -24,7 +24,7 @@ FIT_MIN_BITS = 10
 # Settings that older streams do not name, with the format that added them: off where absent, so
 # those streams keep their meaning.
 ADDED = {"columns": 25, "byte_weights": 26, "checks": 27, "runs": 28, "images": 29, "ieee_sqrt": 30, "mix_every": 31,
-         "momentum": 32, "bonus_lr": 32}
+         "momentum": 32, "bonus_lr": 32, "mix_lr": 33}
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class CodecConfig:
     mix_every: int = 0  # the mixer and the bonuses learn every this many steps of a block (0: once, at its end)
     momentum: float = 0.0  # Adam's beta1 in the online steps of network, mixer and bonuses (0: ModelConfig.beta1)
     bonus_lr: float = 0.0  # the bonuses' step sizes are times this (0: 1)
+    mix_lr: float = 0.0  # with mix_every, the mixer's step sizes are times this (0: the root of a part's share of the block)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)
@@ -109,6 +110,7 @@ class CodecConfig:
             and 0 <= self.mix_every <= self.model.block
             and 0.0 <= self.momentum < 1.0
             and 0.0 <= self.bonus_lr <= 16.0
+            and 0.0 <= self.mix_lr <= 16.0
         )
         if not ok:
             raise ValueError("codec settings out of range")
@@ -154,9 +156,11 @@ OFF = {k: type(CodecConfig.__dataclass_fields__[k].default)() for k in ADDED}
 _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17, momentum=0.5)
 # Levels 1-5 code 64 lanes or more, and their mixer learns every 4 steps of a block: its weights
 # follow the data faster (0.6 % smaller at level 5, 2.6 % at level 1). With fewer lanes a step sees
-# fewer positions, and on tables the weights wander: kennedy.xls cost 2.9 % more at level 6 and 25 %
-# at level 9, so levels 6-9 keep one step per block (docs/decisions.md). The bonuses, which took full
-# steps eight times a block, take smaller ones.
+# fewer positions, and on tables the weights wander at that step size: kennedy.xls cost 2.9 % more at
+# level 6 and 25 % at level 9. Level 9's 16 lanes learn every 16 steps (256 positions, as level 5's
+# 64 lanes every 4) at level 5's step size, which its small files, of few lanes, take well too; levels
+# 6-8 keep one step per block (docs/decisions.md). The bonuses, which took full steps eight times a
+# block, take smaller ones.
 _PARTS = dict(mix_every=4, bonus_lr=0.6)
 # Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about as
 # much at one lane as at ten. Levels 3-5 give a frame under 64 KB up to 16 lanes of 1 KiB: a 4 KB file
@@ -179,16 +183,28 @@ LEVELS: dict[int, CodecConfig] = {
     6: replace(_BASE, lanes=48),
     7: replace(_BASE, lanes=32, min_lane=8192),
     8: replace(_BASE, lanes=24, min_lane=8192, hash_bits=18),
-    9: replace(_BASE, lanes=16, min_lane=8192, hash_bits=18),
+    9: replace(_BASE, lanes=16, min_lane=8192, hash_bits=18, mix_every=16, bonus_lr=0.6, mix_lr=0.35),
 }
 DEFAULT_LEVEL = 5
 LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed
 
 
-def level_config(level: int) -> CodecConfig:
+# What a format changed in a level's settings, as they were before it: {format: {level: settings}}.
+# (A setting that a format added is off before it: ADDED.)
+BEFORE = {33: {9: dict(mix_every=0, bonus_lr=0.0)}}
+
+
+def level_config(level: int, version: int | None = None) -> CodecConfig:
+    """The settings of `level`, as streams of format `version` have them (None: as this one writes)."""
     if level not in LEVELS:
         raise ValueError(f"level must be 1..9, not {level}")
-    return LEVELS[level]
+    cfg = LEVELS[level]
+    if version is not None:
+        cfg = replace(cfg, **{k: OFF[k] for k, since in ADDED.items() if version < since})
+        for since in sorted(BEFORE, reverse=True):  # the oldest format's value last, so it wins
+            if version < since:
+                cfg = replace(cfg, **BEFORE[since].get(level, {}))
+    return cfg
 
 
 # Inputs are cut into segments of at most this many bytes, coded independently so that workers can

@@ -29,20 +29,20 @@ import io
 import json
 import struct
 import zlib
-from dataclasses import replace
 from typing import BinaryIO, NamedTuple
 
 from . import varint
-from .config import ADDED, LEVEL_MODELS, LEVELS, OFF, CodecConfig, level_config
+from .config import LEVEL_MODELS, LEVELS, CodecConfig, level_config
 from .errors import TRUNCATED, CorruptError, UnsupportedError
 from .contexts import Frame
 from .contexts.bitmap import may_speak
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 32  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
-# Versions this nncomp decodes: the older ones are this one with config.ADDED off (CHANGELOG.md).
-READS = (23, 24, 25, 26, 27, 28, 29, 30, 31, 32)
+VERSION = 33  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+# Versions this nncomp decodes: the older ones are this one with config.ADDED off and config.BEFORE's
+# settings (CHANGELOG.md).
+READS = (23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -210,8 +210,7 @@ def parse_header(raw: bytes) -> Header:
         if "codec" in d:
             cfg = CodecConfig.from_dict(d["codec"])
         elif level in LEVELS:
-            cfg = level_config(level)
-            cfg = replace(cfg, **{k: OFF[k] for k, since in ADDED.items() if raw[4] < since})
+            cfg = level_config(level, raw[4])
         else:
             raise ValueError(f"no settings for level {level}")
         members = None

@@ -72,6 +72,18 @@ def test_settings_added_later_are_off_in_earlier_formats():
     assert not {"momentum", "bonus_lr"} & set(plain.to_dict())
     assert type(cfg).from_dict(plain.to_dict()) == plain and type(cfg).from_dict(tuned.to_dict()) == tuned
     for key, bad in (("momentum", 1.0), ("momentum", -0.1), ("momentum", "0.5"), ("bonus_lr", True),
-                     ("bonus_lr", float("nan")), ("bonus_lr", 17.0)):
+                     ("bonus_lr", float("nan")), ("bonus_lr", 17.0), ("mix_lr", -0.5), ("mix_lr", 17.0)):
         with pytest.raises(ValueError):
             type(cfg).from_dict({**tuned.to_dict(), key: bad})
+
+
+def test_streams_of_a_format_before_a_level_changed_get_that_level_as_it_was():
+    from nncomp.config import BEFORE, LEVELS
+
+    assert level_config(9, 33) == LEVELS[9] == level_config(9)
+    before = level_config(9, 32)  # format 33 gave level 9 the mixer's part steps
+    assert (before.mix_every, before.bonus_lr, before.mix_lr) == (0, 0.0, 0.0)
+    assert LEVELS[9].mix_every > 0 and LEVELS[9].mix_lr > 0
+    assert before == replace(LEVELS[9], **BEFORE[33][9], mix_lr=0.0)
+    assert level_config(5, 32) == replace(LEVELS[5], mix_lr=0.0) == LEVELS[5]  # level 5 unchanged
+    assert level_config(9, 30).mix_every == 0 and level_config(5, 30).mix_every == 0  # added in 31: off before
