@@ -50,7 +50,7 @@ class CodecConfig:
     mix_every: int = 0  # the mixer and the bonuses learn every this many steps of a block (0: once, at its end)
     momentum: float = 0.0  # Adam's beta1 in the online steps of network, mixer and bonuses (0: ModelConfig.beta1)
     bonus_lr: float = 0.0  # the bonuses' step sizes are times this (0: 1)
-    mix_lr: float = 0.0  # with mix_every, the mixer's step sizes are times this (0: the root of a part's share of the block)
+    mix_lr: float = 0.0  # with mix_every, the mixer's steps are times this (0: sqrt of a part's share of the block)
     lanes: int = 64  # a frame is cut into at most this many lanes coded in lock-step
     min_lane: int = 4096  # ... but fewer when lanes would be shorter: small inputs need the training steps
     short_lane: int = 0  # ... except that a frame may have up to short_lanes lanes this long (0: none)

@@ -148,7 +148,8 @@ class Predictor:
         self.mix_every = cfg.mix_every
         # the mixer's steps, several per block, each scaled by the square root of its share of the block
         # (measured best at both 4 and 8 of 32 steps at 64 lanes) or as the settings say (docs/decisions.md)
-        self.part_lr = (cfg.mix_lr or math.sqrt(cfg.mix_every / cfg.model.block)) if cfg.mix_every else 1.0
+        share = math.sqrt(cfg.mix_every / cfg.model.block)
+        self.part_lr = (cfg.mix_lr or share) if cfg.mix_every else 1.0
         self.layout = RowLayout.of(cfg)
         self.ctx = ContextModel(cfg.orders, cfg.hash_bits, extra=self.layout.hashed_bits(cfg.hash_bits), sparse=cfg.sparse, halve=cfg.halve,
                                 checks=cfg.checks, runs=cfg.runs, huge=huge, kernels=compiled_loops)

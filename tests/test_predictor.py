@@ -101,6 +101,17 @@ def test_the_bonuses_step_size_is_a_setting_both_sides_follow():
     assert not torch.equal(smaller.beta, plain.beta)
 
 
+def test_the_mixers_step_size_in_parts_is_a_setting_both_sides_follow():
+    text = (b"The quick brown fox jumps over the lazy dog. " * 200)[:8 * 16 * 6]
+    cfg = ModelConfig(d_model=32, n_layer=2, n_head=4, d_mlp=64, block=16)
+    share = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=4)  # sqrt(4/16) = 0.5
+    same = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=4, mix_lr=0.5)
+    smaller = _lockstep(cfg, text, lanes=8, blocks=6, short_last_lane=True, mix_every=4, mix_lr=0.2)
+    for k, w in share.mixer.weights().items():
+        assert torch.equal(w, same.mixer.weights()[k]), k
+    assert any(not torch.equal(w, smaller.mixer.weights()[k]) for k, w in share.mixer.weights().items())
+
+
 def test_the_mixer_learns_as_each_part_of_a_block_ends():
     text = (b"The quick brown fox jumps over the lazy dog. " * 20)[: 4 * 16]
     cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_mlp=32, block=16)
