@@ -158,7 +158,7 @@ _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17, momentum=0.5)
 # follow the data faster (0.6 % smaller at level 5, 2.6 % at level 1). With fewer lanes a step sees
 # fewer positions, and on tables the weights wander at that step size: kennedy.xls cost 2.9 % more at
 # level 6 and 25 % at level 9. Level 9's 16 lanes learn every 16 steps (256 positions, as level 5's
-# 64 lanes every 4) at level 5's step size, which its small files, of few lanes, take well too; levels
+# 64 lanes every 4) at about level 5's step size (0.35), which its small files, of few lanes, take well; levels
 # 6-8 keep one step per block (docs/decisions.md). The bonuses, which took full steps eight times a
 # block, take smaller ones.
 _PARTS = dict(mix_every=4, bonus_lr=0.6)
