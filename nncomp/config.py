@@ -157,11 +157,12 @@ _BASE = CodecConfig(model=ModelConfig(lr=0.001), hash_bits=17, momentum=0.5)
 # Levels 1-5 code 64 lanes or more, and their mixer learns every 4 steps of a block: its weights
 # follow the data faster (0.6 % smaller at level 5, 2.6 % at level 1). With fewer lanes a step sees
 # fewer positions, and on tables the weights wander at that step size: kennedy.xls cost 2.9 % more at
-# level 6 and 25 % at level 9. Level 9's 16 lanes learn every 16 steps (256 positions, as level 5's
-# 64 lanes every 4) at about level 5's step size (0.35), which its small files, of few lanes, take well; levels
-# 6-8 keep one step per block (docs/decisions.md). The bonuses, which took full steps eight times a
+# level 6 and 25 % at level 9. Levels 6-9 learn after 256 to 384 positions (level 9's 16 lanes every
+# 16 steps, level 5's 64 lanes every 4 are 256) at about level 5's step size (0.35), which their small
+# files, of few lanes, take well (docs/decisions.md). The bonuses, which took full steps eight times a
 # block, take smaller ones.
 _PARTS = dict(mix_every=4, bonus_lr=0.6)
+_FEW = dict(bonus_lr=0.6, mix_lr=0.35)
 # Short inputs decode slowest: few lanes mean a step for every byte or few, and a step costs about as
 # much at one lane as at ten. Levels 3-5 give a frame under 64 KB up to 16 lanes of 1 KiB: a 4 KB file
 # codes 3x as fast as with lanes of 3 KiB, for 0.05 % more over the eval files (docs/decisions.md).
@@ -180,10 +181,10 @@ LEVELS: dict[int, CodecConfig] = {
     3: replace(_BASE, lanes=96, **_SHORT, **_PARTS),
     4: replace(_BASE, lanes=80, **_SHORT, **_PARTS),
     5: replace(_BASE, **_SHORT, **_PARTS),
-    6: replace(_BASE, lanes=48),
-    7: replace(_BASE, lanes=32, min_lane=8192),
-    8: replace(_BASE, lanes=24, min_lane=8192, hash_bits=18),
-    9: replace(_BASE, lanes=16, min_lane=8192, hash_bits=18, mix_every=16, bonus_lr=0.6, mix_lr=0.35),
+    6: replace(_BASE, lanes=48, mix_every=8, **_FEW),
+    7: replace(_BASE, lanes=32, min_lane=8192, mix_every=8, **_FEW),
+    8: replace(_BASE, lanes=24, min_lane=8192, hash_bits=18, mix_every=16, **_FEW),
+    9: replace(_BASE, lanes=16, min_lane=8192, hash_bits=18, mix_every=16, **_FEW),
 }
 DEFAULT_LEVEL = 5
 LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed
@@ -191,7 +192,8 @@ LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless
 
 # What a format changed in a level's settings, as they were before it: {format: {level: settings}}.
 # (A setting that a format added is off before it: ADDED.)
-BEFORE = {33: {9: dict(mix_every=0, bonus_lr=0.0)}}
+_ONCE = dict(mix_every=0, bonus_lr=0.0, mix_lr=0.0)
+BEFORE = {33: {9: _ONCE}, 34: {6: _ONCE, 7: _ONCE, 8: _ONCE}}
 
 
 def level_config(level: int, version: int | None = None) -> CodecConfig:

@@ -39,10 +39,10 @@ from .contexts.bitmap import may_speak
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 33  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 34  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 # Versions this nncomp decodes: the older ones are this one with config.ADDED off and config.BEFORE's
 # settings (CHANGELOG.md).
-READS = (23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33)
+READS = (23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF

@@ -84,6 +84,10 @@ def test_streams_of_a_format_before_a_level_changed_get_that_level_as_it_was():
     before = level_config(9, 32)  # format 33 gave level 9 the mixer's part steps
     assert (before.mix_every, before.bonus_lr, before.mix_lr) == (0, 0.0, 0.0)
     assert LEVELS[9].mix_every > 0 and LEVELS[9].mix_lr > 0
-    assert before == replace(LEVELS[9], **BEFORE[33][9], mix_lr=0.0)
+    assert before == replace(LEVELS[9], **BEFORE[33][9])
     assert level_config(5, 32) == replace(LEVELS[5], mix_lr=0.0) == LEVELS[5]  # level 5 unchanged
     assert level_config(9, 30).mix_every == 0 and level_config(5, 30).mix_every == 0  # added in 31: off before
+    for level in (6, 7, 8):  # format 34 gave them the part steps too
+        assert level_config(level, 34) == LEVELS[level] and LEVELS[level].mix_every > 0
+        assert level_config(level, 33) == replace(LEVELS[level], mix_every=0, bonus_lr=0.0, mix_lr=0.0)
+    assert level_config(9, 33) == level_config(9, 34)  # a later entry does not reach back to level 9

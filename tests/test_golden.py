@@ -1,11 +1,12 @@
-"""Golden streams: the coded bytes of a few inputs at levels 1, 2, 5 and 9, stored in tests/golden/.
+"""Golden streams: the coded bytes of a few inputs at levels 1, 2, 5 and 9, and of one at the other
+levels, stored in tests/golden/.
 
 Today's encoder must write them byte for byte and today's decoder must restore them, so coded bytes
 change only on purpose. After a deliberate change, which bumps container.VERSION, write them anew:
 
     .venv/bin/python tests/test_golden.py --write
 
-tests/golden/v23/ to v32/ keep streams of earlier formats that this one still reads (container.READS).
+tests/golden/v23/ to v33/ keep streams of earlier formats that this one still reads (container.READS).
 Today's streams are checked with the context work and the network's decoding step in torch operations
 and in the compiled loops (nncomp/kernels.py), which must agree to the bit; earlier formats' under
 one or both (earlier_cases).
@@ -23,6 +24,8 @@ from tests.harness.x86 import x86_like  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 LEVELS = (1, 2, 5, 9)
+# Every other level's preset is pinned by one input, coded and decoded by the compiled loops only.
+OTHER_LEVELS = (3, 4, 6, 7, 8)
 JOINT_LEVELS = (1, 2)  # level 2's match model looks into the datasets before (several frames)
 # The torch path decodes today's streams at these levels (it writes them at every level): decoding is
 # its slowest check, and earlier formats' streams have it decode levels 2 and 9 (earlier_cases).
@@ -98,6 +101,17 @@ def test_streams_are_the_golden_ones(level, loops):
             assert nncomp.decompress(golden) == data
 
 
+@pytest.mark.parametrize("level", OTHER_LEVELS)
+def test_every_other_level_codes_text_as_its_golden_stream(level):
+    import nncomp
+    from nncomp import container
+
+    golden = path("text", level).read_bytes()
+    assert golden[4] == container.VERSION, "format changed: write the golden streams anew (see this file)"
+    assert nncomp.compress(inputs()["text"], level) == golden, f"text at level {level}: coded bytes changed"
+    assert nncomp.decompress(golden) == inputs()["text"]
+
+
 @pytest.mark.parametrize("level", JOINT_LEVELS)
 def test_joint_stream_is_the_golden_one(level, loops):
     import nncomp
@@ -122,7 +136,8 @@ EARLIER = [(23, "text.l5"), (23, "source.l1"), (23, "joint.l2"), (24, "x86.l5"),
            (28, "x86.l5"), (28, "joint.l2"), (29, "text.l5"), (29, "x86.l5"), (29, "image.l5"), (29, "records.l9"),
            (29, "joint.l2"), (30, "text.l5"), (30, "text.l1"), (30, "x86.l5"), (30, "joint.l2"), (31, "text.l5"),
            (31, "text.l1"), (31, "x86.l5"), (31, "joint.l2"), (31, "records.l9"), (32, "text.l5"), (32, "text.l1"),
-           (32, "x86.l5"), (32, "joint.l2"), (32, "records.l9"), (32, "text.l9")]
+           (32, "x86.l5"), (32, "joint.l2"), (32, "records.l9"), (32, "text.l9"), (33, "text.l5"), (33, "text.l1"),
+           (33, "x86.l5"), (33, "joint.l2"), (33, "records.l9"), (33, "text.l9")]
 
 
 def earlier_cases() -> list[tuple[int, str, str]]:
@@ -167,6 +182,8 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     for level in LEVELS:
         for name, data in inputs().items():
             path(name, level).write_bytes(nncomp.compress(data, level))
+    for level in OTHER_LEVELS:
+        path("text", level).write_bytes(nncomp.compress(inputs()["text"], level))
     for level in JOINT_LEVELS:
         path("joint", level).write_bytes(joint_stream(level)[0])
     path("segments", 1).write_bytes(segmented_stream()[0])
