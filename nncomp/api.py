@@ -65,7 +65,8 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
     `model` is the prior to start from: the level's own by default (with explicit `config`, none:
-    its network may have another shape), 'none', a built-in name, a .nncm path or a Prior. `members` makes the stream an archive of (relative path, size) entries;
+    its network may have another shape), 'none', a built-in name, a .nncm path or a Prior.
+    `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
     `decide=False` lets every dataset learn from those before it, and `mix=False` codes it by the
     stream's model alone instead of mixed with a fresh one (Compressor). `threads` is
