@@ -64,8 +64,9 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
                pool: PoolMaker | None = None) -> Compressor:
     """An incremental Compressor for `level` (1 fastest .. 9 strongest) or explicit settings.
 
-    `model` is the prior to start from: the level's own by default (with explicit `config`, none:
-    its network may have another shape), 'none', a built-in name, a .nncm path or a Prior.
+    `model` is the prior to start from: the level's own by default (with explicit `config`, the
+    level's own where its network and context orders are the prior's, else none), 'none', a built-in
+    name, a .nncm path or a Prior.
     `members` makes the stream an archive of (relative path, size) entries;
     `on_frame(raw length, bytes written, per-byte code lengths or None)` observes each frame.
     `decide=False` lets every dataset learn from those before it, and `mix=False` codes it by the
@@ -84,9 +85,12 @@ def compressor(level: int = DEFAULT_LEVEL, *, model: str | Prior | None = None, 
     _check_level(level)
     cfg = config or level_config(level)
     cfg.validate()
-    p = load_model(model if model is not None else (NO_PRIOR if config else level_model(level)))
+    p = load_model(model if model is not None else level_model(level))
     if p is not None and not p.fits(cfg.model, cfg.orders):
-        raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
+        if model is None:  # explicit settings of another network or other orders than the level's prior knows
+            p = None
+        else:
+            raise UnsupportedError(f"model {p.id} was trained for other settings than level {level}")
     segment = check_segment(DEFAULT_SEGMENT if segment is None else segment)
     return Compressor(cfg, level, p, threads=threads, progress=progress, members=members, on_frame=on_frame,
                       decide=decide, mix=mix, segment=segment, size=size, workers=max(1, workers), pool=pool)

@@ -61,6 +61,26 @@ def test_stream_names_its_prior(trained):
     assert len(packed) < len(nncomp.compress(data, config=TINY))  # the prior helps on similar text
 
 
+def test_explicit_settings_start_from_the_levels_prior_where_it_fits():
+    import io
+    from dataclasses import replace
+
+    from nncomp.config import level_config
+    from nncomp.tools.info import describe
+
+    def model(stream):
+        return describe(io.BytesIO(stream))["model"]
+
+    data = TEXT[:1000]
+    plain = nncomp.compress(data, 5)
+    assert nncomp.compress(data, config=level_config(5)) == plain
+    other = replace(level_config(5), hash_bits=12)
+    fitted, bare = nncomp.compress(data, config=other), nncomp.compress(data, config=other, model="none")
+    assert model(fitted) == model(plain) != "none" and model(bare) == "none"
+    assert len(fitted) < len(bare) and nncomp.decompress(fitted) == data
+    assert model(nncomp.compress(data, config=TINY)) == "none"  # another network: the prior does not fit
+
+
 @pytest.mark.slow
 def test_cli_train_and_use_custom_model(tmp_path):
     (tmp_path / "a.txt").write_bytes(TEXT[:12000])
