@@ -14,6 +14,7 @@ import time
 from collections import deque
 from contextlib import ExitStack, contextmanager, nullcontext
 from functools import cache, partial
+from importlib import import_module
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -21,10 +22,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, Callable, Iterator, Optio
 
 import typer
 
-from . import __version__, api, container, seek
-from . import workers as workers_mod
-from .tools import joint as jointlib
-from .config import DEFAULT_LEVEL
+from . import DEFAULT_LEVEL, __version__
 from .errors import NNCError
 from .fileio import atomic_output, bytes_left, is_stream, open_output
 from .heap import keep_freed_memory
@@ -32,6 +30,21 @@ from .heap import keep_freed_memory
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+
+
+class _Later:
+    """A module imported when first used: these import torch, which takes a second or more, and
+    help, --version and usage errors need none of them."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(import_module(self._name, __package__), attr)
+
+
+api, container, seek = _Later(".api"), _Later(".container"), _Later(".seek")
+workers_mod, jointlib = _Later(".workers"), _Later(".tools.joint")
 
 SUFFIX = ".nnc"
 CHUNK = 1 << 20

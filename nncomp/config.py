@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from . import DEFAULT_LEVEL  # noqa: F401 (the package defines it, torch-free; api, cli and tools take it from here)
 from .contexts.bitmap import CONTEXTS as BITMAP_CONTEXTS
 from .contexts.counts import table_sizes
 from .contexts.layout import RowLayout
@@ -186,7 +187,6 @@ LEVELS: dict[int, CodecConfig] = {
     8: replace(_BASE, lanes=24, min_lane=8192, hash_bits=18, mix_every=16, **_FEW),
     9: replace(_BASE, lanes=16, min_lane=8192, hash_bits=18, mix_every=16, **_FEW),
 }
-DEFAULT_LEVEL = 5
 LEVEL_MODELS = {1: "none"}  # the prior each level starts from; "default" unless listed
 
 
