@@ -237,7 +237,7 @@ def _threads(n: int | None, default: int | None = 1) -> int | None:
 def _workers(n: int | None, level: int | None = None) -> int:
     """Worker processes for -T: as many as asked (0: one per core), but no more than memory holds."""
     want = 1 if n is None else n or (os.cpu_count() or 1)
-    fit = workers_mod.affordable(want, level)
+    fit = workers_mod.affordable(want, level) if want > 1 else 1  # one always fits (and needs no torch to say so)
     if fit < want:
         _say(f"nncomp: -T {want}: the free memory holds {fit} worker{'s' * (fit != 1)}; using {fit}")
     return fit
@@ -670,6 +670,7 @@ def test(
     models = _user_models(model)
 
     def one(f: str) -> None:
+        _check_input(f)
         total = None if f == "-" or not os.path.isfile(f) else os.path.getsize(f)
         with _open_input(f) as fin, _progress(total, quiet, _label(f)) as prog:
             _, n = _decode(fin, None, _workers(threads), prog, models)
@@ -685,12 +686,12 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON on standard output.")] = False,
 ) -> None:
     """Show what the headers and frames of FILES hold, like zstd -l."""
-    from .tools import info as describe_stream
-
+    describe_stream = _Later(".tools.info")
     files = files or ["-"]
     summaries: list[tuple[str, dict]] = []
 
     def one(f: str) -> None:
+        _check_input(f)
         with _open_input(f) as fin:
             summary = describe_stream.describe(fin)
         summaries.append((f, summary))
