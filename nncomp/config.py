@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from . import DEFAULT_LEVEL  # noqa: F401 (the package defines it, torch-free; api, cli and tools take it from here)
+from . import DEFAULT_LEVEL  # noqa: F401 (defined by the package, torch-free, for the command line)
 from .contexts.bitmap import CONTEXTS as BITMAP_CONTEXTS
 from .contexts.counts import table_sizes
 from .contexts.layout import RowLayout
