@@ -308,11 +308,11 @@ class _Ahead:
     """Many small files on workers: each input of at most one segment is one task, coded ahead of the
     loop that writes the outputs in order (a file of one segment has nothing else to share out)."""
 
-    def __init__(self, files: list[str], segment: int | None, level: int, make_pool, prior):
+    def __init__(self, files: list[str], segment: int | None, level: int, make_pool, prior: Callable):
         small = [f for f in files if f != "-" and os.path.isfile(f) and os.path.getsize(f) <= (segment or 1 << 62)]
         self._todo = deque(small) if make_pool and len(small) > 1 else deque()
         self._mine = set(self._todo)  # files that are, or will be, tasks
-        self._make = lambda: make_pool((api.level_config(level), prior))
+        self._make = lambda: make_pool((api.level_config(level), prior()))
         self._pool = None  # started at the first file that needs it (a cluster connects then)
         self._level = level
         self._sent: deque[tuple[str, bytes]] = deque()  # (file, its bytes) of the tasks in flight
@@ -499,25 +499,36 @@ def compress(
     _check_device(device)
     files = files or ["-"]
     _check_outputs(files, output)
+
+    @cache
+    def prior():
+        """Loaded (with torch) when first needed, so that a missing input or an existing output is
+        reported at once."""
+        return api.load_model(model if model is not None else api.level_model(level))
+
+    @cache
+    def seg() -> int:
+        return api.DEFAULT_SEGMENT if segment is None else _segment_size(segment)
+
     try:
-        prior = api.load_model(model if model is not None else api.level_model(level))
-        seg = api.DEFAULT_SEGMENT if segment is None else _segment_size(segment)
+        if model is not None or segment is not None:  # checked once, before any input
+            prior(), seg()
     except NNCError as e:
         _fail("error", str(e))
         raise typer.Exit(1)
     cluster = _Cluster(scheduler)
     workers = 1 if scheduler else _workers(threads, level)
     if verbose and not quiet:
-        _say(f"level {level}, model {prior.id if prior else 'none'}")
+        _say(f"level {level}, model {prior().id if prior() else 'none'}")
 
-    ahead = _Ahead(files, seg or None, level, cluster.pool(None) or (partial(workers_mod.Pool, workers)
-                                                                    if workers > 1 else None), prior)
+    pool = cluster.pool(None) or (partial(workers_mod.Pool, workers) if workers > 1 else None)
+    ahead = _Ahead(files, (seg() or None) if pool else None, level, pool, prior)
 
     def work(fin, fout, prog):
         done = ahead.take(fin)
         if done is not None:
             return done[0], _write(fout, done[1])
-        c = api.compressor(level, model=prior or "none", threads=1, progress=prog, segment=seg,
+        c = api.compressor(level, model=prior() or "none", threads=1, progress=prog, segment=seg(),
                            size=bytes_left(fin), workers=workers, pool=cluster.pool(fin))
         n_in = n_out = 0
         for chunk in _chunks(fin):

@@ -143,13 +143,17 @@ def test_help_version_and_usage_errors_need_no_torch(tmp_path):
     """They answer at once: importing torch takes a second or more, and nothing here codes."""
     code = ("import sys\nfrom nncomp.cli import run\nfor args in ({}):\n    try:\n        run(args)\n"
             "    except SystemExit:\n        pass\nprint('torch imported' if 'torch' in sys.modules else 'no torch')")
-    missing = str(tmp_path / "missing.nnc")
+    missing, done = str(tmp_path / "missing.nnc"), tmp_path / "done.txt"
+    done.write_bytes(b"x")
+    (tmp_path / "done.txt.nnc").write_bytes(b"y")
     calls = (f"['--help'], ['-V'], ['compress', '--help'], ['compress', '-l', '12', 'x'], ['decompress', '--bogus'], "
-             f"['decompress', {missing!r}], ['info', {missing!r}], ['test', {missing!r}]")
+             f"['decompress', {missing!r}], ['info', {missing!r}], ['test', {missing!r}], ['compress', {missing!r}], "
+             f"['compress', {str(done)!r}]")
     r = subprocess.run([sys.executable, "-c", code.format(calls)], capture_output=True, env=nncomp_env(), timeout=60)
     assert r.stdout.decode().splitlines()[-1] == "no torch", r.stderr.decode()
     assert b"Usage" in r.stdout and b"12 is not in the range" in r.stderr and b"--bogus" in r.stderr
-    assert r.stderr.decode().count(f"{missing}: no such file") == 3
+    assert r.stderr.decode().count(f"{missing}: no such file") == 4 and b"already exists" in r.stderr
+    assert (tmp_path / "done.txt.nnc").read_bytes() == b"y"
     r = subprocess.run([sys.executable, "-c", "import sys, nncomp\nassert 'torch' not in sys.modules\n"
                         "print(nncomp.decompress(nncomp.compress(b'abc', 1)), nncomp.config.DEFAULT_LEVEL)"],
                        capture_output=True, env=nncomp_env(), timeout=300)
