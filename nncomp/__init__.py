@@ -1,6 +1,14 @@
 """nncomp: lossless compression with a byte-level transformer that learns while it codes."""
 
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports these when used
+    from .api import compress, compressor, decompress, decompressor, iter_decompress, load_model, read_range
+    from .codec import Compressor, Decompressor
+    from .config import CodecConfig
+    from .errors import CorruptError, NNCError, UnsupportedError
+    from .nncfile import NNCFile, open
 
 __version__ = "0.1.0"
 DEFAULT_LEVEL = 5  # here, not in config.py, so that the command line's help and usage errors need no torch
