@@ -446,10 +446,24 @@ def _convert(src: str, job: _Job) -> None:
         raise Quit(f"interrupted after {'stdout' if dst == '-' else dst} was complete") from None
 
 
+def _import_coding() -> None:
+    """Import torch and the coding modules before an output file exists, with the signals' default
+    actions: an exception raised by a handler while torch's extensions load can abort the process
+    (pybind11 calls std::terminate) or be swallowed, and with nothing written yet a plain exit is right."""
+    if __package__ + ".api" in sys.modules:
+        return
+    old = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        import_module(".api", __package__)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 @contextmanager
 def _opened_output(dst: str, force: bool, like: str | None = None) -> Iterator[BinaryIO]:
     """open_output, with a failure to create the output named as the output's (not the input's)."""
-    opener = open_output(Path(dst), force, NNCError, like)
+    opener = open_output(Path(dst), force, NNCError, like, ready=_import_coding)
     try:
         f = opener.__enter__()
     except OSError as e:

@@ -13,7 +13,7 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 
 def regular_files(directory: Path) -> list[Path]:
@@ -62,15 +62,19 @@ def temporary_beside(path: Path) -> Iterator[tuple[BinaryIO, str]]:
 
 
 @contextmanager
-def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None = None) -> Iterator[BinaryIO]:
+def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None = None,
+                  ready: Callable[[], object] | None = None) -> Iterator[BinaryIO]:
     """A file that appears at `path` only if the body completes; refuses an existing path without force.
 
     With `like`, the new file takes that file's permissions and times (as gzip, xz and zstd keep them).
+    `ready` is called once the path may be written, before the temporary file exists.
     """
     if path.is_dir():
         raise exists_error(f"{path} is a directory")
     if path.exists() and not force:
         raise exists_error(f"{path} already exists; use -f to overwrite")
+    if ready is not None:
+        ready()
     with temporary_beside(path) as (f, tmp):
         yield f
         f.flush()
@@ -85,14 +89,17 @@ def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None
 
 
 @contextmanager
-def open_output(path: Path, force: bool, exists_error, like: str | Path | None = None) -> Iterator[BinaryIO]:
+def open_output(path: Path, force: bool, exists_error, like: str | Path | None = None,
+                ready: Callable[[], object] | None = None) -> Iterator[BinaryIO]:
     """Where a named output goes: into a device or FIFO that exists (no -f needed, nothing replaced),
-    otherwise a regular file written atomically (atomic_output)."""
+    otherwise a regular file written atomically (atomic_output, which calls `ready` as it says)."""
     if is_stream(path):
+        if ready is not None:
+            ready()
         with open(os.open(path, os.O_WRONLY), "wb") as f:
             yield f
     else:
-        with atomic_output(path, force, exists_error, like) as f:
+        with atomic_output(path, force, exists_error, like, ready) as f:
             yield f
 
 
