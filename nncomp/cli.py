@@ -44,7 +44,7 @@ class _Later:
 
 
 api, container, seek = _Later(".api"), _Later(".container"), _Later(".seek")
-workers_mod, jointlib = _Later(".workers"), _Later(".tools.joint")
+workers_mod, jointlib, describe_stream = _Later(".workers"), _Later(".tools.joint"), _Later(".tools.info")
 
 SUFFIX = ".nnc"
 CHUNK = 1 << 20
@@ -525,8 +525,10 @@ def compress(
         return api.DEFAULT_SEGMENT if segment is None else _segment_size(segment)
 
     try:
-        if model is not None or segment is not None:  # checked once, before any input
-            prior(), seg()
+        if model is not None:  # what the user named is checked once, before any input
+            prior()
+        if segment is not None:
+            seg()
     except NNCError as e:
         _fail("error", str(e))
         raise typer.Exit(1)
@@ -711,7 +713,6 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON on standard output.")] = False,
 ) -> None:
     """Show what the headers and frames of FILES hold, like zstd -l."""
-    describe_stream = _Later(".tools.info")
     files = files or ["-"]
     summaries: list[tuple[str, dict]] = []
 

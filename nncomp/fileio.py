@@ -63,7 +63,7 @@ def temporary_beside(path: Path) -> Iterator[tuple[BinaryIO, str]]:
 
 @contextmanager
 def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None = None,
-                  ready: Callable[[], object] | None = None) -> Iterator[BinaryIO]:
+                  ready: Callable[[], object] = lambda: None) -> Iterator[BinaryIO]:
     """A file that appears at `path` only if the body completes; refuses an existing path without force.
 
     With `like`, the new file takes that file's permissions and times (as gzip, xz and zstd keep them).
@@ -73,8 +73,7 @@ def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None
         raise exists_error(f"{path} is a directory")
     if path.exists() and not force:
         raise exists_error(f"{path} already exists; use -f to overwrite")
-    if ready is not None:
-        ready()
+    ready()
     with temporary_beside(path) as (f, tmp):
         yield f
         f.flush()
@@ -90,12 +89,11 @@ def atomic_output(path: Path, force: bool, exists_error, like: str | Path | None
 
 @contextmanager
 def open_output(path: Path, force: bool, exists_error, like: str | Path | None = None,
-                ready: Callable[[], object] | None = None) -> Iterator[BinaryIO]:
+                ready: Callable[[], object] = lambda: None) -> Iterator[BinaryIO]:
     """Where a named output goes: into a device or FIFO that exists (no -f needed, nothing replaced),
     otherwise a regular file written atomically (atomic_output, which calls `ready` as it says)."""
     if is_stream(path):
-        if ready is not None:
-            ready()
+        ready()
         with open(os.open(path, os.O_WRONLY), "wb") as f:
             yield f
     else:

@@ -158,8 +158,9 @@ def earlier_cases() -> list[tuple[int, str, str]]:
     ones under one, taking turns; both must read every format, and one check per stream and format
     keeps the suite short. A stream whose settings today's level keeps is compared, not decoded."""
     last = max(v for v, _ in EARLIER)
+    both = ("torch", "compiled")
     return [(v, name, impl) for i, (v, name) in enumerate(EARLIER)
-            for impl in (("torch", "compiled") if v == last and not kept_settings(v, name) else (("torch", "compiled")[i % 2],))]
+            for impl in (both if v == last and not kept_settings(v, name) else (both[i % 2],))]
 
 
 @pytest.mark.parametrize("version,name,loops", earlier_cases(), indirect=["loops"])
