@@ -221,7 +221,8 @@ def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bo
           costs: bool = False) -> _Coded:
     """A frame of raw coded by this model after this long-range window (both learn from it)."""
     x86 = filters.looks_x86(raw)
-    src = filters.x86_encode(raw) if x86 else raw
+    delta = 0 if x86 else filters.choose_delta(raw)
+    src = filters.x86_encode(raw) if x86 else filters.delta_encode(raw, delta) if delta else raw
     refs, literals = at.finder.split(src, kind.period) if at.finder else ([], src)
     payload, bits = b"", None
     if refs:  # the engine counts the literals as it codes them
@@ -231,7 +232,7 @@ def _code(raw: bytes, kind: Frame, at: _Start, *, fresh: bool = False, mixed: bo
     coded = 0 < len(payload) < len(literals)
     body = (longrange.pack(refs) if refs else b"") + (payload if coded else literals)
     frame = container.build_frame(container.CODED if coded else container.STORED, raw, body, kind, bool(refs), fresh,
-                                  segment, mixed, x86, at.engine.cfg.images)
+                                  segment, mixed, x86, at.engine.cfg.images, delta)
     if refs and costs:  # copies cost nothing but their share of the frame's references
         full = np.zeros(len(raw))
         full[longrange.literal_mask(refs, len(raw))] = bits if coded else 8.0
@@ -462,6 +463,11 @@ class _FrameDecoder:
         engine = self._mixed or self._engine
         if self._joiner is None or f.segment:
             self._joiner = longrange.Joiner(self.cfg.long_window) if self.cfg.long_window else None
+        delta = payload[0] if f.delta else 0
+        if f.delta:
+            if filters.delta_variant(delta) is None:
+                raise CorruptError("unknown delta filter")
+            payload = payload[1:]
         refs, used = longrange.unpack(payload, f.raw_len) if f.long else ([], 0)
         body = payload[used:]
         n_lit = f.raw_len - sum(length for _, length, _ in refs)
@@ -482,6 +488,8 @@ class _FrameDecoder:
             engine._tick(f.raw_len - n_lit)
         if f.x86:
             raw = filters.x86_decode(raw)
+        elif delta:
+            raw = filters.delta_decode(raw, delta)
         if zlib.crc32(raw) != f.crc:
             raise CorruptError("frame checksum mismatch (damaged data)")
         return raw

@@ -10,8 +10,10 @@
              +64 the new dataset is coded by the stream's model mixed with a fresh one, +128 the frame's
              bytes were coded as the x86 filter rewrote them: filters.py)
              | raw length u32 | payload length u32 | crc32(raw) u32 | record length u16 (0: none; +0x8000 the
-             frame is a 1-bit image, where the settings have `images`) | payload
-    payload: [references (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
+             frame is a 1-bit image, where the settings have `images`; +0x4000 the frame's bytes were
+             coded as the delta filter made them) | payload
+    payload: [the delta filter's variant u8 (filters.delta_code), with +0x4000] | [references
+             (longrange.pack), with +8] | the literals: range-coded words (coded) or as they are (stored)
     end:     kind u8 = 0xFF | total raw length (varint) | crc32 of all raw bytes u32 | seek table
              | crc32 of the end record before it u32 | length of what lies between kind and this u32
     seek table: header length, number of segments, then per segment its raw length and the length
@@ -39,10 +41,10 @@ from .contexts.bitmap import may_speak
 from .contexts.record import MAX_PERIOD
 
 MAGIC = b"\x8eNNC"
-VERSION = 34  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
+VERSION = 35  # of the format: a change of coded bytes bumps it (history: CHANGELOG.md)
 # Versions this nncomp decodes: the older ones are this one with config.ADDED off and config.BEFORE's
 # settings (CHANGELOG.md).
-READS = (23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34)
+READS = (23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35)
 MAX_HEADER_BODY = 1 << 22  # room for the member list of a large archive
 NO_PRIOR = "none"  # model id of a stream that starts from seeded random weights
 STORED, CODED, END = 0, 1, 0xFF
@@ -55,6 +57,7 @@ MIXED = 0x40  # flag on a new dataset's first frame: the dataset is coded by the
 X86 = 0x80  # flag on a frame's kind: its bytes were coded as filters.x86_encode made them
 FRAME_HEAD = struct.Struct(">BIIIH")  # kind, raw length, payload length, crc32 of raw, record length
 PIXELS = 0x8000  # flag on the record length (where the settings have `images`): the frame is a 1-bit image
+DELTA = 0x4000  # flag on the record length: the payload starts with the delta filter's variant (filters.py)
 END_TAIL = struct.Struct(">II")  # crc32 of the end record before it, length of its body
 END_MIN = 1 + 1 + 4 + 2 + END_TAIL.size  # an end record's size with an empty stream and seek table
 HEADER_FIXED = len(MAGIC) + 1 + 4  # bytes that hold a header's length (its varint takes at most 4)
@@ -71,6 +74,7 @@ class FrameHead(NamedTuple):
     segment: bool = False  # a segment starts here: the model and the long-range window start afresh
     mixed: bool = False  # the dataset starting here is coded by the stream's model mixed with a fresh one
     x86: bool = False  # the frame's bytes were coded through the x86 filter (filters.py)
+    delta: bool = False  # the frame's bytes were coded through the delta filter; its variant starts the payload
 
 
 class Header(NamedTuple):
@@ -234,11 +238,13 @@ def parse_header(raw: bytes) -> Header:
 
 def build_frame(kind: int, raw: bytes, payload: bytes, frame: Frame = Frame(), long: bool = False,
                 fresh: bool = False, segment: bool = False, mixed: bool = False, x86: bool = False,
-                images: bool = True) -> bytes:
-    """A frame; `images` as the settings say (without it the image flag is implied, not written)."""
+                images: bool = True, delta: int = 0) -> bytes:
+    """A frame; `images` as the settings say (without it the image flag is implied, not written);
+    `delta`: the delta filter's variant the frame was coded through (0: none)."""
     flags = ((NEW_DATASET if frame.new_dataset else 0) | (BINARY if frame.binary else 0) | (LONG if long else 0)
              | (FRESH if fresh else 0) | (SEGMENT if segment else 0) | (MIXED if mixed else 0) | (X86 if x86 else 0))
-    period = frame.period | (PIXELS if images and frame.pixels else 0)
+    period = frame.period | (PIXELS if images and frame.pixels else 0) | (DELTA if delta else 0)
+    payload = (bytes([delta]) if delta else b"") + payload
     return FRAME_HEAD.pack(kind | flags, len(raw), len(payload), zlib.crc32(raw), period) + payload
 
 
@@ -316,11 +322,16 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("a segment starting at a dataset boundary")
     if not 0 < raw_len <= cfg.frame_size:
         raise CorruptError("frame length out of range")
+    delta = bool(period & DELTA)
+    if delta and x86:
+        raise CorruptError("a frame with both filters")
+    pay_len -= delta  # (the rules below are for what follows the filter's byte)
     if long:  # references and literals are checked against each other when they are read
         if not cfg.long_window or not 4 <= pay_len <= 16 * raw_len + 4:
             raise CorruptError("frame payload length out of range")
     elif (kind == STORED and pay_len != raw_len) or (kind == CODED and not (0 < pay_len < raw_len and pay_len % 4 == 0)):
         raise CorruptError("frame payload length out of range")
+    period &= ~DELTA
     flagged = False  # without `images` the bit stays in the length, which is then out of range
     if cfg.images:
         flagged, period = bool(period & PIXELS), period & ~PIXELS
@@ -331,7 +342,7 @@ def parse_frame_head(buf: bytes, cfg: CodecConfig) -> FrameHead:
         raise CorruptError("an image flag on a frame that cannot be an image")
     # settings without `images` (those of older streams) take every frame that may be an image for one
     frame = Frame(new_dataset, period, binary, flagged if cfg.images else may_be_image)
-    return FrameHead(kind, frame, raw_len, pay_len, crc, long, fresh, segment, mixed, x86)
+    return FrameHead(kind, frame, raw_len, pay_len + delta, crc, long, fresh, segment, mixed, x86, delta)
 
 
 def frame_heads(stream: bytes) -> list[tuple[int, FrameHead]]:

@@ -62,3 +62,100 @@ def x86_decode(data: bytes) -> bytes:
             _rewrite(b, i, -1)
         i += 1
     return bytes(b)
+
+
+# 16-bit samples (PCM audio, 16-bit images, tables of readings) are smooth as numbers but not as
+# bytes: a sample's low byte looks random and its high byte depends on the carry. Coded as the
+# difference from the sample before (order 1) or from the line through the two before (order 2), per
+# channel, modulo 2**16, most bytes become small residuals that counts predict well. The encoder
+# picks the variant (channels, byte order, order and where the first sample starts) whose residuals
+# cost least under an adaptive order-1 byte model, on a sample of the frame, and filters the frame only
+# where that is well below the bytes' own cost (docs/decisions.md); the frame's payload names it in a byte.
+DELTA_MIN = 4096  # shorter frames are not tried: too few byte pairs to judge by
+DELTA_GAIN = 0.9  # filtered where the best variant costs less than this share of the bytes' cost
+DELTA_SAMPLE = 1 << 16  # bytes of a frame's middle that judge it
+
+
+def delta_code(channels: int, big: bool, order: int, phase: int) -> int:
+    """The payload's byte for a variant (never 0, which means no filter): 1 + (phase (0-3) | big-endian
+    << 2 | (channels - 1) << 3 | (order - 1) << 4), channels and order 1 or 2."""
+    return 1 + (phase | big << 2 | (channels - 1) << 3 | (order - 1) << 4)
+
+
+def delta_variant(code: int) -> tuple[int, bool, int, int] | None:
+    """(channels, big-endian, order, phase) of a payload's byte, or None if it names no variant."""
+    c = code - 1
+    phase, big, channels, order = c & 3, bool(c & 4), (c >> 3 & 1) + 1, (c >> 4) + 1
+    if not 0 <= c < 32 or phase >= 2 * channels:
+        return None
+    return channels, big, order, phase
+
+
+def _samples(a: np.ndarray, channels: int, big: bool, phase: int) -> tuple[np.ndarray, slice]:
+    """The whole samples of byte array a from `phase` on, as (samples, channels) uint16, and where they lie."""
+    stride = 2 * channels
+    n = max(0, len(a) - phase) // stride * stride
+    at = slice(phase, phase + n)
+    return a[at].view(">u2" if big else "<u2").reshape(-1, channels).astype(np.uint16), at
+
+
+def delta_encode(raw: bytes, code: int) -> bytes:
+    """Each channel's samples as differences of order 1 or 2 (the first one or two kept), modulo 2**16."""
+    channels, big, order, phase = delta_variant(code)
+    a = np.frombuffer(raw, dtype=np.uint8)
+    s, at = _samples(a, channels, big, phase)
+    r = s.copy()
+    r[1:] -= s[:-1]
+    if order == 2:
+        r[2:] -= s[1:-1] - s[:-2]
+    out = a.copy()
+    out[at] = r.astype(">u2" if big else "<u2").view(np.uint8).reshape(-1)
+    return out.tobytes()
+
+
+def delta_decode(data: bytes, code: int) -> bytes:
+    """The inverse of delta_encode: running sums, modulo 2**16."""
+    channels, big, order, phase = delta_variant(code)
+    a = np.frombuffer(data, dtype=np.uint8)
+    r, at = _samples(a, channels, big, phase)
+    if order == 2 and len(r) > 1:
+        r[1:] = np.cumsum(r[1:], axis=0, dtype=np.uint16)
+    s = np.cumsum(r, axis=0, dtype=np.uint16)
+    out = a.copy()
+    out[at] = s.astype(">u2" if big else "<u2").view(np.uint8).reshape(-1)
+    return out.tobytes()
+
+
+def _order1_cost(a: np.ndarray) -> float:
+    """Bits the bytes of a take coded one by one, each by an adaptive estimate given the byte before
+    (Krichevsky-Trofimov counts): unlike the entropy of the whole sample's statistics, it charges a
+    short sample for what its statistics had to learn, so short samples are not judged smoothed."""
+    ctx = a[:-1]
+    pair = ctx.astype(np.uint16) << 8 | a[1:]  # (16-bit keys: numpy's stable sort is a radix sort for them)
+    seen_pair = _occurrences(pair, np.argsort(pair, kind="stable"))
+    seen_ctx = _occurrences(ctx, np.argsort(ctx, kind="stable"))
+    return float(np.log2((seen_ctx + 128.0) / (seen_pair + 0.5)).sum())
+
+
+def _occurrences(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For each entry, how many earlier entries hold the same key (order: keys' stable argsort)."""
+    s = keys[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    rank = np.arange(len(s)) - np.repeat(starts, np.diff(np.r_[starts, len(s)]))
+    out = np.empty(len(s), dtype=np.int64)
+    out[order] = rank
+    return out
+
+
+def choose_delta(raw: bytes) -> int:
+    """The encoder's choice of the delta filter for a frame: a variant's byte, or 0 for none."""
+    if len(raw) < DELTA_MIN:
+        return 0
+    start = (len(raw) - DELTA_SAMPLE) // 2 // 4 * 4 if len(raw) > DELTA_SAMPLE else 0  # keeps every phase
+    sample = raw[start : start + DELTA_SAMPLE]
+
+    def cost(code: int) -> float:
+        return _order1_cost(np.frombuffer(delta_encode(sample, code), dtype=np.uint8))
+
+    best = min((cost(code), code) for code in range(1, 33) if delta_variant(code))
+    return best[1] if best[0] < DELTA_GAIN * _order1_cost(np.frombuffer(sample, dtype=np.uint8)) else 0

@@ -6,7 +6,7 @@ change only on purpose. After a deliberate change, which bumps container.VERSION
 
     .venv/bin/python tests/test_golden.py --write
 
-tests/golden/v23/ to v33/ keep streams of earlier formats that this one still reads (container.READS).
+tests/golden/v23/ to v34/ keep streams of earlier formats that this one still reads (container.READS).
 Today's streams are checked with the context work and the network's decoding step in torch operations
 and in the compiled loops (nncomp/kernels.py), which must agree to the bit; earlier formats' under
 one or both (earlier_cases), or, where today's level keeps their settings, compared with today's.
@@ -14,6 +14,7 @@ one or both (earlier_cases), or, where today's level keeps their settings, compa
 
 import io
 import random
+import struct
 import sys
 from pathlib import Path
 
@@ -89,6 +90,19 @@ def segmented_stream() -> tuple[bytes, bytes]:
     return nncomp.compress(data, 1, segment=4096), data
 
 
+def sound() -> bytes:
+    """6,000 bytes of 16-bit mono sound from integers alone (the same on every machine): two triangle
+    waves and a little noise, which the encoder codes through the delta filter (filters.py)."""
+    rng = random.Random(35)
+
+    def triangle(i: int, period: int, height: int) -> int:
+        k = i % period
+        return height * (4 * min(k, period - k) - period) // period
+
+    return b"".join(struct.pack("<h", triangle(i, 200, 8000) + triangle(i, 37, 900) + rng.randrange(-30, 31))
+                    for i in range(3000))
+
+
 def check_golden(name: str, level: int, data: bytes, decode: bool) -> None:
     """Today's encoder writes the golden stream of `name` at `level`, and (if `decode`) it decodes."""
     import nncomp
@@ -130,6 +144,15 @@ def test_segmented_stream_is_the_golden_one(loops):
     assert nncomp.decompress(stream) == data
 
 
+def test_sound_stream_is_the_golden_one(loops):
+    import nncomp
+    from nncomp import container
+
+    data = sound()
+    assert [h.delta for _, h in container.frame_heads(path("sound", 1).read_bytes())] == [True]
+    check_golden("sound", 1, data, decode=True)
+
+
 EARLIER = [(23, "text.l5"), (23, "source.l1"), (23, "joint.l2"), (24, "x86.l5"), (24, "text.l2"), (24, "joint.l1"),
            (25, "records.l5"), (25, "x86.l2"), (25, "bitmap.l9"), (26, "text.l9"), (26, "joint.l2"), (26, "records.l1"),
            (27, "x86.l5"), (27, "records.l2"), (27, "text.l5"), (28, "bitmap.l5"), (28, "bitmap.l9"), (28, "text.l5"),
@@ -138,7 +161,8 @@ EARLIER = [(23, "text.l5"), (23, "source.l1"), (23, "joint.l2"), (24, "x86.l5"),
            (31, "text.l1"), (31, "x86.l5"), (31, "joint.l2"), (31, "records.l9"), (32, "text.l5"), (32, "text.l1"),
            (32, "x86.l5"), (32, "joint.l2"), (32, "records.l9"), (32, "text.l9"), (33, "text.l5"), (33, "text.l1"),
            (33, "x86.l5"), (33, "joint.l2"), (33, "records.l9"), (33, "text.l9"), (33, "text.l6"),
-           (33, "text.l7"), (33, "text.l8")]
+           (33, "text.l7"), (33, "text.l8"), (34, "text.l5"), (34, "text.l1"), (34, "x86.l5"), (34, "joint.l2"),
+           (34, "records.l9"), (34, "text.l6")]
 
 
 def level_of(name: str) -> int:
@@ -208,4 +232,5 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     for level in JOINT_LEVELS:
         path("joint", level).write_bytes(joint_stream(level)[0])
     path("segments", 1).write_bytes(segmented_stream()[0])
+    path("sound", 1).write_bytes(nncomp.compress(sound(), 1))
     print(f"wrote {len(list(GOLDEN.glob('*.nnc')))} streams to {GOLDEN}")

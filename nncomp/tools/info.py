@@ -29,7 +29,7 @@ def describe(f: BinaryIO) -> dict:
     header, head = container.read_header(f)
     version = head[4]
     cfg = header.config
-    frames = stored = binary = images = x86 = long = raw = packed = datasets = fresh = mixed = segments = 0
+    frames = stored = binary = images = x86 = delta = long = raw = packed = datasets = fresh = mixed = segments = 0
     periods: set[int] = set()  # record lengths the frames use
     largest = 0  # the longest first frame of a stream or of a dataset with a fresh model: it sizes the tables
     packed += len(head)
@@ -55,6 +55,7 @@ def describe(f: BinaryIO) -> dict:
         binary += head.frame.binary
         images += head.frame.pixels
         x86 += head.x86
+        delta += head.delta
         long += head.long
         datasets += head.frame.new_dataset
         fresh += head.fresh
@@ -64,7 +65,7 @@ def describe(f: BinaryIO) -> dict:
         raw += head.raw_len
         packed += container.FRAME_HEAD.size + head.pay_len
     return dict(version=version, level=header.level, model=header.model, config=cfg.fitted(largest), frames=frames,
-                stored=stored, binary=binary, images=images, x86=x86, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
+                stored=stored, binary=binary, images=images, x86=x86, delta=delta, long=long, periods=periods, raw=raw, packed=packed, members=header.members,
                 datasets=datasets + (frames > 0), fresh=fresh, mixed=mixed, segments=segments)
 
 
@@ -93,7 +94,7 @@ def render(name: str, s: dict) -> Table:
         ("lanes", f"up to {cfg.lanes} (min {cfg.min_lane:,} bytes each"
                   + (f"; up to {cfg.short_lanes} of {cfg.short_lane:,} in shorter frames)" if cfg.short_lane else ")")),
         ("frames", f"{_n(s['frames'], 'frame')} of up to {cfg.frame_size:,} bytes ({s['stored']} stored, {s['binary']} binary, "
-                   f"{s['images']} bitmap, {s['x86']} x86 code)"),
+                   f"{s['images']} bitmap, {s['x86']} x86 code, {s['delta']} 16-bit samples)"),
         ("datasets", f"{s['datasets']:,} ({s['fresh']} started afresh, as if alone; {s['mixed']} mixed with a fresh model)"),
         ("segments", f"{s['segments']:,} (each decodes without the others; -T N decodes N at once)"),
         ("memory to decode", f"up to about {_memory(s) / 2**20:,.0f} MiB (tables as they fill, weights, activations; plus "
@@ -140,7 +141,7 @@ def to_json(name: str, s: dict) -> dict:
     """The description of one stream as plain JSON values."""
     cfg = s["config"]
     return {"file": name, "format": s["version"], "level": s["level"], "model": s["model"], "codec": cfg.to_dict(),
-            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "image_frames": s["images"], "x86_frames": s["x86"], "long_frames": s["long"],
+            "frames": s["frames"], "stored_frames": s["stored"], "binary_frames": s["binary"], "image_frames": s["images"], "x86_frames": s["x86"], "delta_frames": s["delta"], "long_frames": s["long"],
             "record_lengths": sorted(s["periods"]), "datasets": s["datasets"], "fresh_datasets": s["fresh"],
             "mixed_datasets": s["mixed"], "segments": s["segments"],
             "compressed": s["packed"], "original": s["raw"],
