@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import torch
+
+from .exact import ilog2_fixed
 
 # x86-64 code has one such pattern per 20-50 bytes, other data (text, tables, images, compressed
 # streams) at most one per 2,000 (docs/decisions.md): one per 256 bytes separates them widely.
@@ -72,7 +75,7 @@ def x86_decode(data: bytes) -> bytes:
 # cost least under an adaptive order-1 byte model, on a sample of the frame, and filters the frame only
 # where that is well below the bytes' own cost (docs/decisions.md); the frame's payload names it in a byte.
 DELTA_MIN = 4096  # shorter frames are not tried: too few byte pairs to judge by
-DELTA_GAIN = 0.9  # filtered where the best variant costs less than this share of the bytes' cost
+DELTA_GAIN = (9, 10)  # filtered where the best variant costs less than this share of the bytes' cost
 DELTA_SAMPLE = 1 << 16  # bytes of a frame's middle that judge it
 
 
@@ -126,15 +129,17 @@ def delta_decode(data: bytes, code: int) -> bytes:
     return out.tobytes()
 
 
-def _order1_cost(a: np.ndarray) -> float:
-    """Bits the bytes of a take coded one by one, each by an adaptive estimate given the byte before
-    (Krichevsky-Trofimov counts): unlike the entropy of the whole sample's statistics, it charges a
-    short sample for what its statistics had to learn, so short samples are not judged smoothed."""
+def _order1_cost(a: np.ndarray) -> int:
+    """Bits (in 1/LOGIT_FRAC) the bytes of a take coded one by one, each by an adaptive estimate given
+    the byte before (Krichevsky-Trofimov counts): unlike the entropy of the whole sample's statistics,
+    it charges a short sample for what its statistics had to learn, so short samples are not judged
+    smooth. Integers from exact.ilog2_fixed, so every machine makes the same choice."""
     ctx = a[:-1]
     pair = ctx.astype(np.uint16) << 8 | a[1:]  # (16-bit keys: numpy's stable sort is a radix sort for them)
     seen_pair = _occurrences(pair, np.argsort(pair, kind="stable"))
     seen_ctx = _occurrences(ctx, np.argsort(ctx, kind="stable"))
-    return float(np.log2((seen_ctx + 128.0) / (seen_pair + 0.5)).sum())
+    # -log2((k + 1/2) / (n + 128)) = log2(2n + 256) - log2(2k + 1)
+    return int((ilog2_fixed(torch.from_numpy(2 * seen_ctx + 256)) - ilog2_fixed(torch.from_numpy(2 * seen_pair + 1))).sum())
 
 
 def _occurrences(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -158,4 +163,4 @@ def choose_delta(raw: bytes) -> int:
         return _order1_cost(np.frombuffer(delta_encode(sample, code), dtype=np.uint8))
 
     best = min((cost(code), code) for code in range(1, 33) if delta_variant(code))
-    return best[1] if best[0] < DELTA_GAIN * _order1_cost(np.frombuffer(sample, dtype=np.uint8)) else 0
+    return best[1] if best[0] * DELTA_GAIN[1] < DELTA_GAIN[0] * _order1_cost(np.frombuffer(sample, dtype=np.uint8)) else 0
